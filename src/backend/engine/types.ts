@@ -1,0 +1,104 @@
+/**
+ * What the trainer needs from the engine. The engine (onnxruntime-node) implements it; the trainer and
+ * its tests program against it. Sequences are token ids; images are Float32Array in CHW order, values
+ * in [0, 1], of the size the model config names.
+ */
+import type { ExecutionProvider } from '../../core/protocol/backend';
+
+export interface ModelConfig {
+  vocabSize: number;
+  /** Image side in pixels (square) and channels. */
+  imageSize: number;
+  channels: number;
+  patchSize: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  dFF: number;
+  /** Maximum number of text tokens (prompt + response). */
+  maxText: number;
+}
+
+/** One sequence for teacher-forced scoring or training: [image tokens; prompt; response]. */
+export interface SequenceInput {
+  image: Float32Array;
+  prompt: number[];
+  response: number[];
+  /** Mask attention to all image tokens (the `blind` view); positions and shapes unchanged. */
+  blind?: boolean;
+}
+
+export interface SampleRequest {
+  images: Float32Array[];
+  prompts: number[][];
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  /** Generation ends for a sequence after it emits this token (which is kept). */
+  stopToken: number;
+  /** Uniform [0,1) source, so sampling is reproducible from the trainer's RNG stream. */
+  random: () => number;
+}
+
+export interface SampleResult {
+  /** The sampled response tokens per sequence (stop token included when reached). */
+  tokens: number[][];
+  /** log π(o_t | s_t) of each sampled token under the (untempered) policy. */
+  logp: Float32Array[];
+}
+
+export interface ScoreResult {
+  /** Per sequence, the log-prob of each response token. */
+  logp: Float32Array[];
+  /** Per sequence, the policy entropy at each response position. */
+  entropy: Float32Array[];
+  /** Per sequence, the full log-distribution [L × vocab] at each response position (only when asked). */
+  logProbs?: Float32Array[];
+}
+
+export interface PolicyLossConfig {
+  clipLow: number;
+  clipHigh: number;
+  /** Dual-clip constant C for negative advantages (ALGORITHMS.md §5). */
+  dualClip: number;
+  entropyCoef: number;
+  klCoef: number;
+}
+
+export interface PolicyBatch {
+  sequences: SequenceInput[];
+  /** Final per-token advantages Ã (masked tokens carry 0 but still count in the token-mean). */
+  advantages: Float32Array[];
+  /** log π_old of each response token. */
+  oldLogp: Float32Array[];
+  /** log π_ref of each response token (for the KL term; required when klCoef > 0). */
+  refLogp?: Float32Array[];
+}
+
+export interface StepStats {
+  loss: number;
+  pgLoss: number;
+  entropyLoss: number;
+  klLoss: number;
+  clipFraction: number;
+  entropy: number;
+  approxKl: number;
+  gradNorm: number;
+}
+
+export interface PolicyEngine {
+  readonly config: ModelConfig;
+  /** The provider actually in use (after any fallback). */
+  readonly ep: ExecutionProvider;
+  sample(req: SampleRequest): Promise<SampleResult>;
+  /** Teacher-forced scoring of many sequences (all views of a batch) in one call. */
+  score(seqs: SequenceInput[], opts?: { fullDistribution?: boolean }): Promise<ScoreResult>;
+  /** One clipped-surrogate update (gradient, clipping, AdamW) on the batch. */
+  policyStep(batch: PolicyBatch, loss: PolicyLossConfig): Promise<StepStats>;
+  /** One supervised cross-entropy update on the response tokens (warm start). */
+  supervisedStep(seqs: SequenceInput[]): Promise<{ loss: number; gradNorm: number }>;
+  /** Weights and optimizer state as safetensors bytes. */
+  saveState(): { weights: Uint8Array; optimizer: Uint8Array };
+  loadState(state: { weights: Uint8Array; optimizer?: Uint8Array }): void;
+  dispose(): Promise<void>;
+}
