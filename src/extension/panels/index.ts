@@ -1,0 +1,3 @@
+export { TrajectoryPanel } from './trajectoryPanel';
+export { ChartsPanel } from './chartsPanel';
+export type { RunSource } from './runSource';

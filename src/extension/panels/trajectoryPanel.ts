@@ -1,0 +1,146 @@
+/**
+ * The trajectory view of one run: a step's rollouts grouped by prompt, tokens coloured by a chosen signal, a
+ * hover card per token, filters, and live follow. The host engineer calls `TrajectoryPanel.show`.
+ */
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import type { RunSource } from './runSource';
+import {
+  GetImageRequest,
+  GetStepRequest,
+  RolloutsAppendedNotification,
+  RunInfo,
+  SetFollowCommand,
+  ShowStepNotification,
+  StatusChangedNotification,
+  StepsChangedNotification,
+  TrajectoryInitNotification,
+  packRollouts,
+} from '../../core/protocol/webview';
+import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
+
+const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif' };
+/** Images above this size are not inlined (the task images are a few KB). */
+const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
+
+export class TrajectoryPanel implements vscode.Disposable {
+  static readonly viewType = 'prpoStudio.trajectory';
+  private static readonly panels = new Map<string, TrajectoryPanel>();
+
+  /** Opens (or reveals) the trajectory view of `source`, at `step` (default: the latest step). */
+  static show(context: vscode.ExtensionContext, source: RunSource, step?: number): TrajectoryPanel {
+    const existing = TrajectoryPanel.panels.get(source.runDir);
+    if (existing) {
+      existing.panel.reveal(undefined);
+      if (step !== undefined) existing.showStep(step);
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(TrajectoryPanel.viewType, `Trajectory · ${source.manifest.name}`, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: localRoots(context.extensionUri, [source.runDir]),
+    });
+    const p = new TrajectoryPanel(context, panel, source, step);
+    TrajectoryPanel.panels.set(source.runDir, p);
+    return p;
+  }
+
+  /** Every open trajectory view (tests and the host's "refresh" use it). */
+  static all(): TrajectoryPanel[] {
+    return [...TrajectoryPanel.panels.values()];
+  }
+
+  private readonly ipc: WebviewIpc;
+  private readonly disposables: vscode.Disposable[] = [];
+  private knownSteps: number[] = [];
+  /** The step the webview shows (it tells us through GetStepRequest) and whether it follows a live run. */
+  private viewedStep: number | undefined;
+  private follow = false;
+  private disposed = false;
+
+  private constructor(
+    context: vscode.ExtensionContext,
+    readonly panel: vscode.WebviewPanel,
+    readonly source: RunSource,
+    private requestedStep: number | undefined,
+  ) {
+    this.ipc = new WebviewIpc(panel.webview);
+    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'trajectory', `Trajectory · ${source.manifest.name}`);
+
+    this.ipc.onReady(() => void this.sendInit());
+    this.ipc.onRequest(GetStepRequest, async ({ step }) => {
+      this.viewedStep = step;
+      const issues: string[] = [];
+      const rollouts = await source.readStep(step, (m) => issues.push(m));
+      return { rollouts: packRollouts(step, rollouts), issues };
+    });
+    this.ipc.onRequest(GetImageRequest, ({ image }) => this.readImage(image));
+    this.ipc.onCommand(SetFollowCommand, ({ follow, step }) => {
+      this.follow = follow;
+      this.viewedStep = step;
+    });
+
+    this.disposables.push(
+      this.ipc,
+      source.onRollouts(({ step, rollouts }) => {
+        if (!this.knownSteps.includes(step)) {
+          this.knownSteps = [...this.knownSteps, step].sort((a, b) => a - b);
+          this.ipc.notify(StepsChangedNotification, { steps: this.knownSteps });
+        }
+        if (step === this.viewedStep || this.follow) this.ipc.notify(RolloutsAppendedNotification, { rollouts: packRollouts(step, rollouts) });
+      }),
+      source.onStatus((status) => this.ipc.notify(StatusChangedNotification, { runId: source.manifest.id, status })),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  /** Shows `step` in the view. */
+  showStep(step: number): void {
+    this.requestedStep = step;
+    this.ipc.notify(ShowStepNotification, { step });
+  }
+
+  private async sendInit(): Promise<void> {
+    this.knownSteps = await this.source.steps();
+    const m = this.source.manifest;
+    const modelConfig = (m.model?.config ?? {}) as Record<string, unknown>;
+    const config = (m.config ?? {}) as Record<string, unknown>;
+    const num = (...vals: unknown[]): number | undefined => vals.find((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    const run: RunInfo = {
+      id: m.id,
+      name: m.name,
+      algorithm: m.algorithm,
+      source: m.source,
+      status: this.source.status(),
+      patchSize: num(modelConfig.patchSize, modelConfig.patch, modelConfig.patch_size),
+      mildSigma: num(config.mildSigma, (config.dependency as Record<string, unknown> | undefined)?.mildSigma),
+      perturbProb: num(config.perturbProb, (config.dependency as Record<string, unknown> | undefined)?.perturbProb),
+    };
+    if (this.disposed) return;
+    this.ipc.notify(TrajectoryInitNotification, { run, steps: this.knownSteps, step: this.requestedStep });
+  }
+
+  /** Reads a task image inside the run directory (never outside it) as a data: URL. */
+  private async readImage(image: string): Promise<{ dataUrl?: string; error?: string }> {
+    const root = path.resolve(this.source.runDir);
+    const file = path.resolve(root, image);
+    const type = IMAGE_TYPES[path.extname(file).toLowerCase()];
+    if (!file.startsWith(root + path.sep)) return { error: `The image path ${JSON.stringify(image)} leaves the run directory.` };
+    if (!type) return { error: `${image} is not a PNG, JPEG, WebP or GIF image.` };
+    try {
+      const bytes = await vscode.workspace.fs.readFile(vscode.Uri.file(file));
+      if (bytes.byteLength > MAX_IMAGE_BYTES) return { error: `${image} is larger than 8 MB.` };
+      return { dataUrl: `data:${type};base64,${Buffer.from(bytes).toString('base64')}` };
+    } catch (err) {
+      return { error: `Cannot read ${image}: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    TrajectoryPanel.panels.delete(this.source.runDir);
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The host side of the typed webview protocol (src/core/protocol/webview.ts): holds notifications until the
+ * webview says it is ready, dispatches commands and requests to typed handlers, and builds the page with a
+ * strict Content-Security-Policy (scripts by nonce, styles/images/fonts from `webview.cspSource` only).
+ */
+import * as vscode from 'vscode';
+import { randomBytes } from 'node:crypto';
+import {
+  IpcCommand,
+  IpcMessage,
+  IpcNotification,
+  IpcRequest,
+  IpcParams,
+  IpcResponse,
+  IpcScope,
+  ReadyCommand,
+  ShowMessageCommand,
+  PerfReportCommand,
+  replyMethod,
+} from '../../core/protocol/webview';
+
+/** Performance marks reported by webviews (the benchmark scenario reads them through `perfLog`). */
+export const perfLog: Array<{ name: string; ms: number; time: number }> = [];
+
+export class WebviewIpc implements vscode.Disposable {
+  private ready = false;
+  private held: IpcMessage[] = [];
+  private readonly handlers = new Map<string, (params: unknown, id?: number) => void>();
+  private readonly subscription: vscode.Disposable;
+  private readyListeners: Array<() => void> = [];
+
+  constructor(private readonly webview: vscode.Webview) {
+    this.subscription = webview.onDidReceiveMessage((m: IpcMessage) => this.receive(m));
+    this.onCommand(ReadyCommand, () => {
+      // Init first (a reloaded webview starts from nothing), then what was held while it loaded.
+      this.ready = true;
+      for (const l of this.readyListeners) l();
+      this.flush();
+    });
+    this.onCommand(ShowMessageCommand, ({ level, message }) => {
+      const show = level === 'error' ? vscode.window.showErrorMessage : level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      void show(message);
+    });
+    this.onCommand(PerfReportCommand, ({ name, ms }) => {
+      perfLog.push({ name, ms, time: Date.now() });
+      if (perfLog.length > 10_000) perfLog.splice(0, perfLog.length - 10_000);
+    });
+  }
+
+  /** Called each time the webview (re)loads and says it is ready. */
+  onReady(listener: () => void): void {
+    this.readyListeners.push(listener);
+  }
+
+  notify<T extends IpcNotification<any>>(notification: T, params: IpcParams<T>): void {
+    const message: IpcMessage = { method: `${notification.scope}/${notification.method}`, params };
+    if (!this.ready) {
+      this.held.push(message);
+      return;
+    }
+    message.sentAt = Date.now();
+    void this.webview.postMessage(message);
+  }
+
+  onCommand<T extends IpcCommand<any>>(command: T, handler: (params: IpcParams<T>) => void): void {
+    this.handlers.set(`${command.scope}/${command.method}`, (p) => handler(p as IpcParams<T>));
+  }
+
+  onRequest<T extends IpcRequest<any, any>>(request: T, handler: (params: IpcParams<T>) => Promise<IpcResponse<T>> | IpcResponse<T>): void {
+    const method = `${request.scope}/${request.method}`;
+    this.handlers.set(method, (p, id) => {
+      Promise.resolve()
+        .then(() => handler(p as IpcParams<T>))
+        .then(
+          (result) => this.webview.postMessage({ method: replyMethod(method), id, params: result } satisfies IpcMessage),
+          (err: unknown) => this.webview.postMessage({ method: replyMethod(method), id, error: err instanceof Error ? err.message : String(err) } satisfies IpcMessage),
+        );
+    });
+  }
+
+  private receive(m: IpcMessage): void {
+    if (!m || typeof m.method !== 'string') return;
+    const handler = this.handlers.get(m.method);
+    if (handler) handler(m.params, m.id);
+  }
+
+  private flush(): void {
+    for (const m of this.held.splice(0)) void this.webview.postMessage({ ...m, sentAt: Date.now() });
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+  }
+}
+
+export function nonce(): string {
+  return randomBytes(18).toString('base64').replace(/[+/=]/g, '');
+}
+
+/** The webview page: one bundle (dist/webview.js) that reads `data-view` to start the trajectory or charts app. */
+export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, scope: IpcScope, title: string): string {
+  const n = nonce();
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
+  const csp = [
+    `default-src 'none'`,
+    `script-src 'nonce-${n}'`,
+    `style-src ${webview.cspSource}`,
+    `img-src ${webview.cspSource} data:`,
+    `font-src ${webview.cspSource}`,
+  ].join('; ');
+  const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${esc(title)}</title>
+</head>
+<body data-view="${scope}">
+<div id="app"></div>
+<script nonce="${n}" src="${script}"></script>
+</body>
+</html>`;
+}
+
+/** Roots a panel may load from: the extension's dist and media, and the run directories. */
+export function localRoots(extensionUri: vscode.Uri, runDirs: string[]): vscode.Uri[] {
+  return [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media'), ...runDirs.map((d) => vscode.Uri.file(d))];
+}
