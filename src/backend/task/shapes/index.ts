@@ -1,0 +1,3 @@
+export * from './vocab';
+export * from './generate';
+export * from './reward';
