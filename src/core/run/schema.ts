@@ -22,6 +22,12 @@ export type RunSource = 'prpo-studio' | 'verl' | 'easyr1' | 'trl';
 /** The lifecycle of a run, derived from events.jsonl (the last event wins). */
 export type RunStatus = 'running' | 'paused' | 'stopped' | 'completed' | 'failed';
 
+/**
+ * What a viewer shows: the RunStatus, or 'interrupted' when the events say running/paused but the process
+ * that wrote them is gone (a crash, a kill -9, a closed editor). The backend marks such a run 'failed'.
+ */
+export type RunDisplayStatus = RunStatus | 'interrupted';
+
 export interface RunManifest {
   schema: typeof RUN_SCHEMA;
   id: string;
@@ -114,6 +120,12 @@ export interface RolloutRecord {
   perceptual?: number[];
   /** Top alternatives per token, where recorded: [token text, log-prob] pairs. */
   topAlternatives?: Array<Array<[string, number]>>;
+  /**
+   * Set by importers of other trainers' logs: the fields that were not recorded but filled in so the
+   * record has the usual shape (e.g. ["tokens", "logp.image", "tokenAdvantages"] for response-level dumps:
+   * tokens split on whitespace, log-probs NaN, the advantage repeated). Absent for the built-in trainer.
+   */
+  synthetic?: string[];
 }
 
 export type RunEventType = 'started' | 'paused' | 'resumed' | 'checkpoint' | 'stopped' | 'completed' | 'failed';
@@ -129,6 +141,8 @@ export interface RunEvent {
   checkpoint?: string;
   /** For 'started'/'resumed': the process that writes the run (to tell a dead writer from a live one). */
   pid?: number;
+  /** For 'started'/'resumed': os.hostname() of that process; a pid is only checked on the same host. */
+  host?: string;
 }
 
 /** checkpoints/step-NNNNNN/manifest.json: lets a reader refuse a truncated or corrupt checkpoint. */
@@ -138,4 +152,45 @@ export interface CheckpointManifest {
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
+/** A checkpoint folder as listed (cheap checks: manifest present, every file present with its size). */
+export interface CheckpointEntry {
+  step: number;
+  /** Absolute path of checkpoints/step-NNNNNN. */
+  path: string;
+  complete: boolean;
+}
+
+/** Everything the run explorer needs about one run directory (or an imported run). */
+export interface RunInfo {
+  /** Absolute path of the run directory (for an import: the folder that was read). */
+  dir: string;
+  /** manifest.id, or the folder name when run.json is missing or broken. */
+  id: string;
+  /** manifest.name, or the folder name. */
+  name: string;
+  /** Undefined when run.json is missing or broken; `issues` says why. */
+  manifest: RunManifest | undefined;
+  status: RunDisplayStatus;
+  events: RunEvent[];
+  checkpoints: CheckpointEntry[];
+  /** Steps that have a rollouts file, ascending. */
+  rolloutSteps: number[];
+  /** Every malformed line met while reading (run.json, events.jsonl), as `file:line: reason`. */
+  issues: LineIssueLike[];
+}
+
+/** A problem with one line of one file; its text form is `file:line: reason` (see reader.ts formatIssue). */
+export interface LineIssueLike {
+  file: string;
+  /** 1-based; 0 when the problem is with the file as a whole (missing, unreadable). */
+  line: number;
+  reason: string;
+}
+
 export const stepName = (step: number): string => `step-${String(step).padStart(6, '0')}`;
+
+/** The inverse of stepName ("step-000012" or "step-000012.jsonl" → 12); undefined for other names. */
+export function parseStepName(name: string): number | undefined {
+  const m = /^step-(\d+)(?:\.jsonl)?$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}

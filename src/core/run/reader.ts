@@ -1,0 +1,263 @@
+/**
+ * Streaming reader of run directories. Append-only JSONL is read line by line from a stream, so a 100 MB
+ * rollouts file never sits in memory whole. Tolerance (DESIGN.md, "The run directory"):
+ * - a torn LAST line (no trailing newline and not parsable) is skipped silently: the run is being written;
+ * - any other bad line (not JSON, or failing validation) is reported as `file:line: reason` and skipped;
+ * - empty lines are skipped; CRLF line ends are accepted.
+ */
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, join } from 'node:path';
+import {
+  parseStepName,
+  stepName,
+  type LineIssueLike,
+  type MetricsRow,
+  type RolloutRecord,
+  type RunDisplayStatus,
+  type RunEvent,
+  type RunInfo,
+  type RunManifest,
+  type RunStatus,
+} from './schema';
+import { RunFormatError, validateEvent, validateManifest, validateMetricsRow, validateRollout } from './validate';
+import { listCheckpoints } from './checkpoint';
+
+export type { RunInfo } from './schema';
+
+/** A problem with one line of one file. Issues made here print as `file:line: reason` (String(issue)). */
+export interface LineIssue extends LineIssueLike {}
+
+export function formatIssue(i: LineIssue): string {
+  return `${i.file}:${i.line}: ${i.reason}`;
+}
+
+/** Makes a LineIssue whose toString() is `file:line: reason` (toString is not enumerable: JSON stays clean). */
+export function lineIssue(file: string, line: number, reason: string): LineIssue {
+  const issue = { file, line, reason };
+  Object.defineProperty(issue, 'toString', { value: () => formatIssue(issue), enumerable: false });
+  return issue;
+}
+
+/** The run-directory paths, in one place. */
+export const runFiles = {
+  manifest: (dir: string) => join(dir, 'run.json'),
+  metrics: (dir: string) => join(dir, 'metrics.jsonl'),
+  events: (dir: string) => join(dir, 'events.jsonl'),
+  rolloutsDir: (dir: string) => join(dir, 'rollouts'),
+  rollouts: (dir: string, step: number) => join(dir, 'rollouts', `${stepName(step)}.jsonl`),
+  images: (dir: string) => join(dir, 'images'),
+  checkpoints: (dir: string) => join(dir, 'checkpoints'),
+};
+
+const NEWLINE = 0x0a;
+
+/** The lines of a file as it is streamed, each with its 1-based number and whether a newline ended it. */
+async function* lines(file: string): AsyncGenerator<{ text: string; line: number; terminated: boolean }> {
+  const stream = createReadStream(file, { highWaterMark: 1 << 16 });
+  let pending: Buffer[] = [];
+  let line = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+        const piece = chunk.subarray(start, nl);
+        const buf = pending.length ? Buffer.concat([...pending, piece]) : piece;
+        pending = [];
+        start = nl + 1;
+        line++;
+        // A multi-byte UTF-8 character never contains the byte 0x0a, so splitting bytes on it is safe.
+        yield { text: stripCr(buf.toString('utf8')), line, terminated: true };
+      }
+      if (start < chunk.length) pending.push(chunk.subarray(start));
+    }
+    if (pending.length) {
+      line++;
+      yield { text: stripCr(Buffer.concat(pending).toString('utf8')), line, terminated: false };
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+function stripCr(s: string): string {
+  return s.endsWith('\r') ? s.slice(0, -1) : s;
+}
+
+/**
+ * Streams the records of a JSONL file, validated. Bad lines go to `onIssue` (never thrown); a torn last
+ * line is skipped silently. A missing file yields nothing (a run that has not written it yet).
+ */
+export async function* readJsonl<T>(
+  file: string,
+  validate: (v: unknown, where: string) => T,
+  onIssue: (i: LineIssue) => void = () => {},
+): AsyncGenerator<T> {
+  if (!existsSync(file)) return;
+  for await (const { text, line, terminated } of lines(file)) {
+    if (text.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      if (!terminated) return; // torn last line: the writer is mid-append (or died mid-append)
+      onIssue(lineIssue(file, line, `not valid JSON (${(e as Error).message})`));
+      continue;
+    }
+    let record: T;
+    try {
+      record = validate(value, `${file}:${line}`);
+    } catch (e) {
+      const reason = e instanceof RunFormatError ? e.reason : (e as Error).message;
+      onIssue(lineIssue(file, line, reason));
+      continue;
+    }
+    yield record;
+  }
+}
+
+async function collect<T>(gen: AsyncGenerator<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of gen) out.push(x);
+  return out;
+}
+
+export async function readMetrics(dir: string, onIssue?: (i: LineIssue) => void): Promise<MetricsRow[]> {
+  return collect(readJsonl(runFiles.metrics(dir), validateMetricsRow, onIssue));
+}
+
+export async function readEvents(dir: string, onIssue?: (i: LineIssue) => void): Promise<RunEvent[]> {
+  return collect(readJsonl(runFiles.events(dir), validateEvent, onIssue));
+}
+
+/** Streams one step's rollouts (for a consumer that need not hold the whole step). */
+export function streamRolloutStep(dir: string, step: number, onIssue?: (i: LineIssue) => void): AsyncGenerator<RolloutRecord> {
+  return readJsonl(runFiles.rollouts(dir, step), validateRollout, onIssue);
+}
+
+export async function readRolloutStep(dir: string, step: number, onIssue?: (i: LineIssue) => void): Promise<RolloutRecord[]> {
+  return collect(readJsonl(runFiles.rollouts(dir, step), validateRollout, onIssue));
+}
+
+/** Steps that have a rollouts file, ascending. */
+export function listRolloutSteps(dir: string): number[] {
+  const rd = runFiles.rolloutsDir(dir);
+  if (!existsSync(rd)) return [];
+  return readdirSync(rd)
+    .filter((n) => n.endsWith('.jsonl'))
+    .map(parseStepName)
+    .filter((s): s is number => s !== undefined)
+    .sort((a, b) => a - b);
+}
+
+/** Reads and validates run.json; throws RunFormatError naming the file (and the line, for bad JSON). */
+export function readManifest(dir: string): RunManifest {
+  const file = runFiles.manifest(dir);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new RunFormatError(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(e as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : 1;
+    throw new RunFormatError(`${file}:${line}`, `not valid JSON (${msg})`);
+  }
+  return validateManifest(value, file);
+}
+
+/** Whether a process is alive on this machine (signal 0 checks without signalling; EPERM means it exists). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const STATUS_OF: Record<Exclude<RunEvent['type'], 'checkpoint'>, RunStatus> = {
+  started: 'running',
+  resumed: 'running',
+  paused: 'paused',
+  stopped: 'stopped',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+/**
+ * The run's status from its events: the last lifecycle event wins ('checkpoint' events do not change it).
+ * A run that is 'running' or 'paused' whose writer (the pid of the last started/resumed event) is dead is
+ * 'interrupted'. A pid recorded on another host cannot be checked and counts as alive. No events: 'stopped'.
+ */
+export function deriveStatus(events: RunEvent[], isAlive: (pid: number) => boolean = pidAlive): RunDisplayStatus {
+  let status: RunStatus = 'stopped';
+  let writer: RunEvent | undefined;
+  for (const e of events) {
+    if (e.type === 'checkpoint') continue;
+    status = STATUS_OF[e.type] ?? status;
+    if (e.type === 'started' || e.type === 'resumed') writer = e;
+  }
+  if ((status === 'running' || status === 'paused') && writer?.pid !== undefined) {
+    const sameHost = writer.host === undefined || writer.host === hostname();
+    if (sameHost && !isAlive(writer.pid)) return 'interrupted';
+  }
+  return status;
+}
+
+/** Everything about one run directory. Never throws for bad content: problems land in `issues`. */
+export async function readRun(dir: string, isAlive?: (pid: number) => boolean): Promise<RunInfo> {
+  const issues: LineIssue[] = [];
+  const onIssue = (i: LineIssue) => issues.push(i);
+  let manifest: RunManifest | undefined;
+  try {
+    manifest = readManifest(dir);
+  } catch (e) {
+    if (!(e instanceof RunFormatError)) throw e;
+    const m = /^(.*):(\d+)$/.exec(e.where);
+    onIssue(lineIssue(m ? m[1] : e.where, m ? Number(m[2]) : 0, e.reason));
+  }
+  const events = await readEvents(dir, onIssue);
+  const folder = basename(dir);
+  return {
+    dir,
+    id: manifest?.id ?? folder,
+    name: manifest?.name ?? folder,
+    manifest,
+    status: deriveStatus(events, isAlive),
+    events,
+    checkpoints: listCheckpoints(dir),
+    rolloutSteps: listRolloutSteps(dir),
+    issues,
+  };
+}
+
+/**
+ * Every run directory directly inside `root` (a subfolder with a run.json), newest first. A broken run.json
+ * gives an entry with an issue; a missing root gives [].
+ */
+export async function listRuns(root: string, isAlive?: (pid: number) => boolean): Promise<RunInfo[]> {
+  if (!existsSync(root)) return [];
+  const runs: RunInfo[] = [];
+  for (const e of readdirSync(root, { withFileTypes: true })) {
+    if (!e.isDirectory() || e.name.startsWith('.')) continue;
+    const dir = join(root, e.name);
+    if (!existsSync(runFiles.manifest(dir))) continue;
+    runs.push(await readRun(dir, isAlive));
+  }
+  const created = (r: RunInfo) => r.manifest?.created ?? safeMtime(r.dir);
+  return runs.sort((a, b) => (created(a) < created(b) ? 1 : created(a) > created(b) ? -1 : a.dir.localeCompare(b.dir)));
+}
+
+function safeMtime(dir: string): string {
+  try {
+    return statSync(dir).mtime.toISOString();
+  } catch {
+    return '';
+  }
+}
