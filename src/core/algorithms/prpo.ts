@@ -1,0 +1,97 @@
+/**
+ * §4 PRPO-R — our reconstruction of PRPO (only its abstract is public): Robust Visual Dependency (RVD)
+ * marks tokens that are visually grounded and perturbation-stable; Perceptual Advantage Reshaping (PAR)
+ * amplifies them and leaves every other token's advantage as it was.
+ *   G_t = k3(logp_image, logp_blind)   grounding
+ *   U_t = k3(logp_image, logp_mild)    instability
+ *   Ã_{i,t} = A_i · w_t
+ */
+import type { AlgorithmConfig } from './config';
+import { dependencyRow, perturbedDependencyRows } from './dependency';
+import { conserveMass, minmaxLog1p, scaleAdvantage } from './pgpo';
+import { minmax, quantile } from './stats';
+import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
+
+/** `soft`: RVD_t = minmax(log1p G)_t · exp(−λ · minmax(log1p U)_t). */
+export function rvdSoft(G: Row, U: Row, lambda: number): Float64Array {
+  const g = minmaxLog1p(G);
+  const u = minmaxLog1p(U);
+  for (let t = 0; t < g.length; t++) g[t] *= Math.exp(-lambda * u[t]);
+  return g;
+}
+
+/** `gate`: RVD_t = minmax(log1p G)_t · [U_t ≤ quantile_q(U over the response)], linear interpolation. */
+export function rvdGate(G: Row, U: Row, q: number): Float64Array {
+  const g = minmaxLog1p(G);
+  const uq = quantile(U, q);
+  for (let t = 0; t < g.length; t++) if (!(U[t] <= uq)) g[t] = 0;
+  return g;
+}
+
+/**
+ * `multimask`: from the scores S^(m)_t of M perturbed masks, RVD = minmax(mean_M S − κ · std_M S),
+ * std unbiased (M − 1). Returns the RVD and the mean score over masks.
+ */
+export function rvdMultimask(S: readonly Row[], kappa: number): { rvd: Float64Array; meanS: Float64Array } {
+  const M = S.length;
+  const L = S[0].length;
+  const meanS = new Float64Array(L);
+  const robust = new Float64Array(L);
+  for (let t = 0; t < L; t++) {
+    let mu = 0;
+    for (let m = 0; m < M; m++) mu += S[m][t];
+    mu /= M;
+    let ss = 0;
+    for (let m = 0; m < M; m++) ss += (S[m][t] - mu) ** 2;
+    meanS[t] = mu;
+    robust[t] = mu - kappa * Math.sqrt(ss / (M - 1));
+  }
+  return { rvd: minmax(robust), meanS };
+}
+
+/**
+ * PAR: w_t = 1 + β · clip((RVD_t − τ)/(1 − τ), 0, 1) — weights in [1, 1 + β]; a token with RVD_t ≤ τ keeps
+ * exactly w_t = 1 (no suppression).
+ */
+export function parWeights(rvd: Row, tau: number, beta: number): Float64Array {
+  const w = new Float64Array(rvd.length);
+  for (let t = 0; t < rvd.length; t++) {
+    const x = rvd[t] > tau ? (rvd[t] - tau) / (1 - tau) : 0;
+    w[t] = 1 + beta * (x > 1 ? 1 : x);
+  }
+  return w;
+}
+
+export function prpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutInput[], A: Float64Array): RolloutAdvantage[] {
+  return rollouts.map((r, i) => {
+    const scores: NonNullable<RolloutAdvantage['scores']> = {};
+    let rvd: Float64Array;
+    if (config.rvd === 'multimask') {
+      const multi = rvdMultimask(perturbedDependencyRows(config, r), config.kappa);
+      rvd = multi.rvd;
+      scores.S = Array.from(multi.meanS);
+    } else {
+      const G = dependencyRow(config, r, 'blind');
+      const U = dependencyRow(config, r, 'mild');
+      rvd = config.rvd === 'gate' ? rvdGate(G, U, config.quantile) : rvdSoft(G, U, config.lambda);
+      scores.G = Array.from(G);
+      scores.U = Array.from(U);
+    }
+    scores.rvd = Array.from(rvd);
+    const tau = config.threshold ? quantile(rvd, config.threshold.quantile) : config.tau;
+    let w = parWeights(rvd, tau, config.beta);
+    if (config.massConserving) w = conserveMass(w);
+    const out: RolloutAdvantage = { id: r.id, advantage: A[i], tokenAdvantages: scaleAdvantage(A[i], w), scores, weights: Array.from(w) };
+    if (config.threshold) out.tau = tau;
+    return out;
+  });
+}
+
+export const prpoEstimator: Estimator = {
+  description: 'PRPO-R (reconstruction): robust visual dependency and amplify-only advantage reshaping (ALGORITHMS.md §4)',
+  views: (config) =>
+    config.rvd === 'multimask'
+      ? { views: ['image', 'perturbed'], perturbedSamples: config.masks }
+      : { views: ['image', 'blind', 'mild'], perturbedSamples: 0 },
+  reshape: prpoReshape,
+};
