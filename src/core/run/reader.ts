@@ -164,8 +164,10 @@ export function readManifest(dir: string): RunManifest {
     value = JSON.parse(text);
   } catch (e) {
     const msg = (e as Error).message;
+    // Node ≥ 21 names the line ("line 4 column 1") or position; Node 20 neither: then the file as a whole.
+    const at = /line (\d+)/.exec(msg);
     const pos = /position (\d+)/.exec(msg);
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : 1;
+    const line = at ? Number(at[1]) : pos ? text.slice(0, Number(pos[1])).split('\n').length : 0;
     throw new RunFormatError(`${file}:${line}`, `not valid JSON (${msg})`);
   }
   return validateManifest(value, file);

@@ -1,0 +1,193 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  formatIssue,
+  listRuns,
+  readJsonl,
+  readMetrics,
+  readRolloutStep,
+  readRun,
+  type LineIssue,
+} from '../../../src/core/run/reader';
+import { validateMetricsRow, validateRollout } from '../../../src/core/run/validate';
+import { RunWriter } from '../../../src/core/run/writer';
+import { newManifest, rollout, tempDir } from './helpers';
+
+async function readAll<T>(file: string, validate: (v: unknown, where: string) => T) {
+  const issues: LineIssue[] = [];
+  const records: T[] = [];
+  for await (const r of readJsonl(file, validate, (i) => issues.push(i))) records.push(r);
+  return { records, issues };
+}
+
+const row = (step: number) => JSON.stringify({ step, reward: step / 10 });
+
+test('a torn last line is skipped silently', async (t) => {
+  const file = join(tempDir(t), 'metrics.jsonl');
+  writeFileSync(file, `${row(1)}\n${row(2)}\n{"step": 3, "rew`);
+  const { records, issues } = await readAll(file, validateMetricsRow);
+  assert.deepEqual(records.map((r) => r.step), [1, 2]);
+  assert.deepEqual(issues, []);
+});
+
+test('a complete last line without a newline is read', async (t) => {
+  const file = join(tempDir(t), 'metrics.jsonl');
+  writeFileSync(file, `${row(1)}\n${row(2)}`);
+  const { records, issues } = await readAll(file, validateMetricsRow);
+  assert.deepEqual(records.map((r) => r.step), [1, 2]);
+  assert.deepEqual(issues, []);
+});
+
+test('a parsable but invalid last line without a newline is reported', async (t) => {
+  const file = join(tempDir(t), 'metrics.jsonl');
+  writeFileSync(file, `${row(1)}\n{"step": "two"}`);
+  const { records, issues } = await readAll(file, validateMetricsRow);
+  assert.equal(records.length, 1);
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0].line, 2);
+});
+
+test('a malformed line in the middle is reported with file:line and reading goes on', async (t) => {
+  const file = join(tempDir(t), 'metrics.jsonl');
+  writeFileSync(file, `${row(1)}\n{"step": 2, oops}\n${row(3)}\n`);
+  const { records, issues } = await readAll(file, validateMetricsRow);
+  assert.deepEqual(records.map((r) => r.step), [1, 3]);
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0].file, file);
+  assert.equal(issues[0].line, 2);
+  assert.match(issues[0].reason, /not valid JSON/);
+  assert.match(String(issues[0]), new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not valid JSON`));
+  assert.equal(formatIssue(issues[0]), String(issues[0]));
+  assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(issues[0]))), ['file', 'line', 'reason']);
+});
+
+test('a torn line in the middle (a writer that died, then a new one appended) is reported', async (t) => {
+  const file = join(tempDir(t), 'metrics.jsonl');
+  writeFileSync(file, `${row(1)}\n{"step": 2, "rew\n${row(3)}\n`);
+  const { records, issues } = await readAll(file, validateMetricsRow);
+  assert.deepEqual(records.map((r) => r.step), [1, 3]);
+  assert.deepEqual(issues.map((i) => i.line), [2]);
+});
+
+test('wrongly typed fields are reported by name', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'step-000003.jsonl');
+  const good = rollout(3, 0);
+  const lines = [
+    good,
+    { ...good, id: '3-1', reward: 'high' },
+    { ...good, id: '3-2', tokenAdvantages: [0, 0, 0.7] },
+    { ...good, id: '3-3', tokens: ['a', 2, 'c', 'd'] },
+    { ...good, id: '3-4', logp: { image: [-0.1, '-0.2', -1, -1] } },
+    { ...good, id: '3-5', logp: { perturbed: [0, 0, 0, 0] } },
+    { ...good, id: '3-6', scores: { S: [0, 0, 0] } },
+    { ...good, id: '3-7', step: -1 },
+    [1, 2, 3],
+    'just a string',
+    { ...good, id: '3-10' },
+  ];
+  writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const { records, issues } = await readAll(file, validateRollout);
+  assert.deepEqual(records.map((r) => r.id), ['3-0', '3-10']);
+  const reasons = issues.map((i) => `${i.line}: ${i.reason}`);
+  assert.deepEqual(reasons, [
+    '2: reward must be a number, got string "high"',
+    '3: tokenAdvantages has 3 entries, tokens has 4',
+    '4: tokens[1] must be a string, got number 2',
+    '5: logp.image[1] must be a number, got string "-0.2"',
+    '6: logp.image is missing',
+    '7: scores.S has 3 entries, tokens has 4',
+    '8: step must be an integer ≥ 0, got number -1',
+    '9: expected a rollout (a JSON object), got an array of 3',
+    '10: expected a rollout (a JSON object), got string "just a string"',
+  ]);
+});
+
+test('null in per-token arrays and metrics reads as NaN (JSON has no NaN/Infinity)', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'r.jsonl');
+  writeFileSync(file, JSON.stringify({ ...rollout(1, 0), logp: { image: [-0.1, null, -1, -1] } }) + '\n' + '{"step":1,"loss":null}\n');
+  const { records } = await readAll(file, validateRollout);
+  assert.ok(Number.isNaN(records[0].logp.image[1]));
+  const m = await readAll(file, validateMetricsRow);
+  assert.ok(Number.isNaN(m.records[0].loss));
+});
+
+test('empty lines and CRLF line ends are accepted', async (t) => {
+  const file = join(tempDir(t), 'metrics.jsonl');
+  writeFileSync(file, `\r\n${row(1)}\r\n\r\n   \n${row(2)}\r\n\n`);
+  const { records, issues } = await readAll(file, validateMetricsRow);
+  assert.deepEqual(records.map((r) => r.step), [1, 2]);
+  assert.deepEqual(issues, []);
+});
+
+test('line numbers stay right across stream chunks and multi-byte characters', async (t) => {
+  const file = join(tempDir(t), 'r.jsonl');
+  const lines: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const r = rollout(1, i, { prompt: 'Wie viele Kreise? ● ✓ 円 🙂 '.repeat(40) });
+    lines.push(i === 321 ? '{broken' : JSON.stringify(r));
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+  const { records, issues } = await readAll(file, validateRollout);
+  assert.equal(records.length, 399);
+  assert.equal(records[0].prompt, 'Wie viele Kreise? ● ✓ 円 🙂 '.repeat(40));
+  assert.deepEqual(issues.map((i) => i.line), [322]);
+});
+
+test('a missing file yields nothing', async (t) => {
+  const { records, issues } = await readAll(join(tempDir(t), 'none.jsonl'), validateMetricsRow);
+  assert.deepEqual([records, issues], [[], []]);
+});
+
+test('readRun, readMetrics and readRolloutStep read what RunWriter wrote', async (t) => {
+  const w = RunWriter.create(tempDir(t), newManifest());
+  w.appendEvent({ type: 'started', step: 0 });
+  for (let step = 1; step <= 3; step++) {
+    w.appendMetrics({ step, reward: step / 4, loss: step === 2 ? NaN : 0.1 });
+    w.appendRollouts(step, [rollout(step, 0), rollout(step, 1)]);
+  }
+  w.appendEvent({ type: 'completed', step: 3 });
+  const run = await readRun(w.dir);
+  assert.equal(run.status, 'completed');
+  assert.equal(run.id, w.manifest.id);
+  assert.equal(run.manifest?.name, 'test run');
+  assert.deepEqual(run.rolloutSteps, [1, 2, 3]);
+  assert.deepEqual(run.issues, []);
+  const metrics = await readMetrics(w.dir);
+  assert.deepEqual(metrics.map((m) => m.step), [1, 2, 3]);
+  assert.ok(Number.isNaN(metrics[1].loss));
+  const step2 = await readRolloutStep(w.dir, 2);
+  assert.deepEqual(step2, [rollout(2, 0), rollout(2, 1)]);
+  assert.deepEqual(await readRolloutStep(w.dir, 9), []);
+});
+
+test('listRuns: a broken run.json gives an entry with an issue, never a throw', async (t) => {
+  const root = tempDir(t);
+  const good = RunWriter.create(root, newManifest({ name: 'good' }));
+  mkdirSync(join(root, 'broken'));
+  writeFileSync(join(root, 'broken', 'run.json'), '{\n  "schema": "prpo-studio/run@1",\n  "id": \n}');
+  writeFileSync(join(root, 'broken', 'events.jsonl'), '{"type":"started","time":"2026-01-01T00:00:00Z","step":0}\nnope\n');
+  mkdirSync(join(root, 'wrong-type'));
+  writeFileSync(join(root, 'wrong-type', 'run.json'), JSON.stringify({ ...good.manifest, id: 'wrong-type', seed: 'seven' }));
+  mkdirSync(join(root, 'newer'));
+  writeFileSync(join(root, 'newer', 'run.json'), JSON.stringify({ ...good.manifest, schema: 'prpo-studio/run@9' }));
+  mkdirSync(join(root, 'not-a-run'));
+  const runs = await listRuns(root);
+  const byId = new Map(runs.map((r) => [r.id, r]));
+  assert.deepEqual([...byId.keys()].sort(), ['broken', good.manifest.id, 'newer', 'wrong-type'].sort());
+  const broken = byId.get('broken')!;
+  assert.equal(broken.manifest, undefined);
+  assert.equal(broken.events.length, 1);
+  assert.deepEqual(broken.issues.map((i) => [i.file.endsWith('run.json') ? 'run.json' : 'events.jsonl', i.line]), [
+    ['run.json', broken.issues[0].line === 0 ? 0 : 4], // Node 20's JSON.parse does not say where
+    ['events.jsonl', 2],
+  ]);
+  assert.match(String(broken.issues[0]), /run\.json:\d+: not valid JSON/);
+  assert.match(byId.get('wrong-type')!.issues[0].reason, /^seed must be an integer/);
+  assert.match(byId.get('newer')!.issues[0].reason, /prpo-studio\/run@9.*update the extension/);
+  assert.deepEqual(byId.get(good.manifest.id)!.issues, []);
+  assert.deepEqual(await listRuns(join(root, 'missing')), []);
+});
