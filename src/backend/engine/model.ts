@@ -1,0 +1,308 @@
+/**
+ * The tiny VLM, in one file (nanoGPT-style): configuration, parameters, the forward pass, and the graphs
+ * built from it (scoring, training steps, KV-cached sampling).
+ *
+ * Sequence layout: [image tokens (nImg = (imageSize/patchSize)²); text tokens (prompt ++ response)],
+ * one learned position table over the whole sequence, a causal pre-LN transformer, an LM head.
+ * The hidden state at position nImg−1+k predicts text token k, so text token 0 is predicted from the last
+ * image token and an empty prompt works.
+ */
+import type { ModelConfig } from './types';
+import {
+  Graph, GraphError, Tensor, add, clip, concat, embedding, exp, gelu, gradients, layerNorm, less, logSoftmax,
+  matmul, maximum, minimum, mul, neg, oneHot, reduceSum, reshape, slice, softmax, sub, transpose, where,
+  type Shape,
+} from './graph';
+
+export const NEG_INF = -1e9;
+
+export function imageTokens(c: ModelConfig) { return (c.imageSize / c.patchSize) ** 2; }
+export function patchDim(c: ModelConfig) { return c.channels * c.patchSize * c.patchSize; }
+export function seqLen(c: ModelConfig) { return imageTokens(c) + c.maxText; }
+
+export function checkConfig(c: ModelConfig) {
+  const bad = (m: string) => { throw new GraphError(`model config: ${m} (config ${JSON.stringify(c)})`); };
+  for (const k of ['vocabSize', 'imageSize', 'channels', 'patchSize', 'dModel', 'nLayers', 'nHeads', 'dFF', 'maxText'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) bad(`${k} must be a positive integer`);
+  }
+  if (c.imageSize % c.patchSize) bad(`imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`);
+  if (c.dModel % c.nHeads) bad(`dModel ${c.dModel} is not a multiple of nHeads ${c.nHeads}`);
+}
+
+/** Every parameter, in a fixed order: name → shape. */
+export function paramShapes(c: ModelConfig): [string, Shape][] {
+  const d = c.dModel;
+  const p: [string, Shape][] = [
+    ['patch.w', [patchDim(c), d]], ['patch.b', [d]],
+    ['tok.w', [c.vocabSize, d]],
+    ['pos.w', [seqLen(c), d]],
+  ];
+  for (let l = 0; l < c.nLayers; l++) {
+    p.push(
+      [`h${l}.ln1.g`, [d]], [`h${l}.ln1.b`, [d]],
+      [`h${l}.attn.qkv.w`, [d, 3 * d]], [`h${l}.attn.qkv.b`, [3 * d]],
+      [`h${l}.attn.proj.w`, [d, d]], [`h${l}.attn.proj.b`, [d]],
+      [`h${l}.ln2.g`, [d]], [`h${l}.ln2.b`, [d]],
+      [`h${l}.mlp.fc.w`, [d, c.dFF]], [`h${l}.mlp.fc.b`, [c.dFF]],
+      [`h${l}.mlp.proj.w`, [c.dFF, d]], [`h${l}.mlp.proj.b`, [d]],
+    );
+  }
+  p.push(['lnf.g', [d]], ['lnf.b', [d]], ['head.w', [d, c.vocabSize]]);
+  return p;
+}
+
+export function paramCount(c: ModelConfig) {
+  return paramShapes(c).reduce((s, [, sh]) => s + sh.reduce((a, b) => a * b, 1), 0);
+}
+
+/** Seeded initial weights: N(0, 0.02), residual projections scaled by 1/√(2·nLayers) (GPT-2), LN gains 1. */
+export function initWeights(c: ModelConfig, seed: number): Map<string, Float32Array> {
+  const rand = gaussian(seed);
+  const w = new Map<string, Float32Array>();
+  for (const [name, shape] of paramShapes(c)) {
+    const a = new Float32Array(shape.reduce((x, y) => x * y, 1));
+    if (name.endsWith('.g')) a.fill(1);
+    else if (!name.endsWith('.b')) {
+      const std = name.endsWith('proj.w') ? 0.02 / Math.sqrt(2 * c.nLayers) : 0.02;
+      for (let i = 0; i < a.length; i++) a[i] = std * rand();
+    }
+    w.set(name, a);
+  }
+  return w;
+}
+
+function gaussian(seed: number): () => number {
+  let s = seed >>> 0;
+  const u = () => { // mulberry32
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The forward pass
+
+export type Params = Record<string, Tensor>;
+
+/** Declares every parameter as a graph input (weights are inputs: one session serves every step). */
+export function paramInputs(g: Graph, c: ModelConfig, grad: boolean): Params {
+  const W: Params = {};
+  for (const [name, shape] of paramShapes(c)) W[name] = g.input(name, shape, { grad });
+  return W;
+}
+
+const linear = (x: Tensor, w: Tensor, b: Tensor) => add(matmul(x, w), b);
+
+/** [B, S, d] → [B, H, S, dh] */
+function heads(x: Tensor, H: number): Tensor {
+  const [B, S, d] = x.shape;
+  return transpose(reshape(x, [B, S, H, d / H]), [0, 2, 1, 3]);
+}
+/** [B, H, S, dh] → [B, S, d] */
+function merge(x: Tensor): Tensor {
+  const [B, H, S, dh] = x.shape;
+  return reshape(transpose(x, [0, 2, 1, 3]), [B, S, H * dh]);
+}
+
+/** Key/value cache of one layer for decoding: [B, H, seqLen, dh] each, plus the one-hot write position. */
+export interface DecodeCache { k: Tensor; v: Tensor; at: Tensor /* [B, 1, seqLen, 1] */ }
+
+function attention(x: Tensor, W: Params, l: number, c: ModelConfig, bias: Tensor, cache?: DecodeCache) {
+  const d = c.dModel;
+  const qkv = linear(x, W[`h${l}.attn.qkv.w`], W[`h${l}.attn.qkv.b`]);
+  const q = heads(slice(qkv, -1, 0, d), c.nHeads);
+  let k = heads(slice(qkv, -1, d, 2 * d), c.nHeads);
+  let v = heads(slice(qkv, -1, 2 * d, 3 * d), c.nHeads);
+  if (cache) {
+    // Write this step's key/value at its position: past·(1 − at) + new·at (new broadcasts over positions).
+    const keep = sub(x.g.scalar(1), cache.at);
+    k = add(mul(cache.k, keep), mul(k, cache.at));
+    v = add(mul(cache.v, keep), mul(v, cache.at));
+  }
+  const scores = add(mul(matmul(q, transpose(k, [0, 1, 3, 2])), x.g.scalar(1 / Math.sqrt(d / c.nHeads))), bias);
+  const y = linear(merge(matmul(softmax(scores), v)), W[`h${l}.attn.proj.w`], W[`h${l}.attn.proj.b`]);
+  return { y, k, v };
+}
+
+function block(x: Tensor, W: Params, l: number, c: ModelConfig, bias: Tensor, cache?: DecodeCache) {
+  const att = attention(layerNorm(x, W[`h${l}.ln1.g`], W[`h${l}.ln1.b`]), W, l, c, bias, cache);
+  x = add(x, att.y);
+  const h = gelu(linear(layerNorm(x, W[`h${l}.ln2.g`], W[`h${l}.ln2.b`]), W[`h${l}.mlp.fc.w`], W[`h${l}.mlp.fc.b`]));
+  x = add(x, linear(h, W[`h${l}.mlp.proj.w`], W[`h${l}.mlp.proj.b`]));
+  return { x, k: att.k, v: att.v };
+}
+
+/**
+ * Full-sequence forward. patches [B, nImg, P] float, text [B, Tt] int64, blind [B] float (1 = mask every
+ * image token for text queries). Returns the final hidden states [B, nImg+Tt, d] and each layer's K/V.
+ */
+export function forward(g: Graph, c: ModelConfig, W: Params, patches: Tensor, text: Tensor, blind: Tensor) {
+  const nImg = imageTokens(c);
+  const [B, Tt] = text.shape;
+  const S = nImg + Tt;
+  const img = linear(patches, W['patch.w'], W['patch.b']);
+  let x = add(concat([img, embedding(W['tok.w'], text)], 1), slice(W['pos.w'], 0, 0, S));
+  // Additive attention bias: causal, plus the blind view's mask of image keys for text queries.
+  const causal = new Float32Array(S * S);
+  const imgKeys = new Float32Array(S * S);
+  for (let i = 0; i < S; i++) {
+    for (let j = 0; j < S; j++) {
+      if (j > i) causal[i * S + j] = NEG_INF;
+      if (i >= nImg && j < nImg) imgKeys[i * S + j] = NEG_INF;
+    }
+  }
+  const bias = add(g.constant(causal, [S, S]), mul(reshape(blind, [B, 1, 1, 1]), g.constant(imgKeys, [S, S])));
+  const kv: { k: Tensor; v: Tensor }[] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const r = block(x, W, l, c, bias);
+    x = r.x;
+    kv.push({ k: r.k, v: r.v });
+  }
+  return { h: x, kv };
+}
+
+/** Log-probabilities over the vocabulary for the text positions: [B, Tt, V]. */
+export function textLogProbs(c: ModelConfig, W: Params, h: Tensor, Tt: number): Tensor {
+  const nImg = imageTokens(c);
+  const hs = slice(h, 1, nImg - 1, nImg - 1 + Tt);
+  return logSoftmax(matmul(layerNorm(hs, W['lnf.g'], W['lnf.b']), W['head.w']));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Graphs
+
+/** Inputs shared by the scoring and training graphs. */
+function sequenceInputs(g: Graph, c: ModelConfig, B: number, Tt: number) {
+  return {
+    patches: g.input('patches', [B, imageTokens(c), patchDim(c)]),
+    text: g.input('text', [B, Tt], { dtype: 'int64' }),
+    blind: g.input('blind', [B]),
+  };
+}
+
+/** Teacher-forced scoring: per text position the log-prob of the token there and the entropy. */
+export function buildScoreGraph(c: ModelConfig, B: number, Tt: number, full: boolean): Graph {
+  const g = new Graph(`score_${B}x${Tt}`);
+  const W = paramInputs(g, c, false);
+  const inp = sequenceInputs(g, c, B, Tt);
+  const { h } = forward(g, c, W, inp.patches, inp.text, inp.blind);
+  const lp = textLogProbs(c, W, h, Tt);
+  g.output(reduceSum(mul(lp, oneHot(inp.text, c.vocabSize)), [-1]), 'logp');
+  g.output(neg(reduceSum(mul(exp(lp), lp), [-1])), 'entropy');
+  if (full) g.output(lp, 'logprobs');
+  return g;
+}
+
+export const POLICY_SCALARS = ['clipLow', 'clipHigh', 'dualClip', 'entropyCoef', 'klCoef', 'invTokens'] as const;
+
+/**
+ * The clipped surrogate of ALGORITHMS.md §5 and its gradient. Per token (mask m marks valid response
+ * tokens): r = exp(clamp(logp − logp_old, ±20)), pg = max(−Ã r, −Ã clip(r, 1−ε_low, 1+ε_high)),
+ * for Ã < 0 pg = min(pg, −C Ã); loss = Σ m·pg / N + c_ent · Σ m·(−logp) / N + c_kl · Σ m·k3 / N, where
+ * N (`invTokens` = 1/N) counts all valid tokens of the whole step batch, so chunks sum to the batch loss.
+ */
+export function buildPolicyGraph(c: ModelConfig, B: number, Tt: number): Graph {
+  const g = new Graph(`policy_${B}x${Tt}`);
+  const W = paramInputs(g, c, true);
+  const inp = sequenceInputs(g, c, B, Tt);
+  const mask = g.input('mask', [B, Tt]);
+  const adv = g.input('advantages', [B, Tt]);
+  const oldLogp = g.input('oldLogp', [B, Tt]);
+  const refLogp = g.input('refLogp', [B, Tt]);
+  const s = Object.fromEntries(POLICY_SCALARS.map((n) => [n, g.input(n, [])])) as Record<(typeof POLICY_SCALARS)[number], Tensor>;
+  const one = g.scalar(1), zero = g.scalar(0);
+
+  const { h } = forward(g, c, W, inp.patches, inp.text, inp.blind);
+  const lp = textLogProbs(c, W, h, Tt);
+  const logp = reduceSum(mul(lp, oneHot(inp.text, c.vocabSize)), [-1]);
+  const tokenMean = (x: Tensor) => mul(reduceSum(mul(x, mask), [0, 1]), s.invTokens);
+
+  const ratio = exp(clip(mul(sub(logp, oldLogp), mask), g.scalar(-20), g.scalar(20)));
+  const pg1 = neg(mul(adv, ratio));
+  const pg2 = neg(mul(adv, clip(ratio, sub(one, s.clipLow), add(one, s.clipHigh))));
+  const pgClipped = maximum(pg1, pg2);
+  const pg = where(less(adv, zero), minimum(pgClipped, neg(mul(s.dualClip, adv))), pgClipped);
+  const pgLoss = tokenMean(pg);
+  const entropyLoss = tokenMean(neg(logp));
+  const dRef = clip(sub(refLogp, logp), g.scalar(-20), g.scalar(20));
+  const k3 = clip(sub(sub(exp(dRef), dRef), one), zero, g.scalar(10));
+  const klLoss = tokenMean(k3);
+  const loss = add(add(pgLoss, mul(s.entropyCoef, entropyLoss)), mul(s.klCoef, klLoss));
+
+  g.output(loss, 'loss');
+  g.output(pgLoss, 'pgLoss');
+  g.output(entropyLoss, 'entropyLoss');
+  g.output(klLoss, 'klLoss');
+  g.output(logp, 'logp');
+  g.output(neg(reduceSum(mul(exp(lp), lp), [-1])), 'entropy');
+  outputGradients(g, c, W, loss);
+  return g;
+}
+
+/** Cross-entropy on the masked (response) tokens: loss = −Σ m·logp / N. */
+export function buildSupervisedGraph(c: ModelConfig, B: number, Tt: number): Graph {
+  const g = new Graph(`sft_${B}x${Tt}`);
+  const W = paramInputs(g, c, true);
+  const inp = sequenceInputs(g, c, B, Tt);
+  const mask = g.input('mask', [B, Tt]);
+  const invTokens = g.input('invTokens', []);
+  const { h } = forward(g, c, W, inp.patches, inp.text, inp.blind);
+  const logp = reduceSum(mul(textLogProbs(c, W, h, Tt), oneHot(inp.text, c.vocabSize)), [-1]);
+  const loss = neg(mul(reduceSum(mul(logp, mask), [0, 1]), invTokens));
+  g.output(loss, 'loss');
+  outputGradients(g, c, W, loss);
+  return g;
+}
+
+function outputGradients(g: Graph, c: ModelConfig, W: Params, loss: Tensor) {
+  const names = paramShapes(c).map(([n]) => n);
+  const grads = gradients(loss, names.map((n) => W[n]));
+  names.forEach((n, i) => g.output(grads[i], `grad.${n}`));
+}
+
+/**
+ * Sampling, prefill: the full forward over [image; text padded to maxText]. Outputs log-probs at every
+ * text position [B, maxText, V] (the caller reads the row after each prompt) and each layer's K/V
+ * [B, H, seqLen, dh] as the initial cache (rows past the prompt are overwritten while decoding).
+ */
+export function buildPrefillGraph(c: ModelConfig, B: number): Graph {
+  const g = new Graph(`prefill_${B}`);
+  const W = paramInputs(g, c, false);
+  const inp = sequenceInputs(g, c, B, c.maxText);
+  const { h, kv } = forward(g, c, W, inp.patches, inp.text, inp.blind);
+  g.output(textLogProbs(c, W, h, c.maxText), 'logprobs');
+  kv.forEach((t, l) => { g.output(t.k, `present.${l}.k`); g.output(t.v, `present.${l}.v`); });
+  return g;
+}
+
+/**
+ * Sampling, one decode step for every sequence of the batch: token [B, 1] at position pos [B, 1]; the
+ * cache is a fixed [B, H, seqLen, dh] buffer per layer, so each step costs the same at any length.
+ * keyBias [B, 1, 1, seqLen] is 0 for keys the query may see (≤ pos, and not image keys for blind), else −1e9.
+ */
+export function buildDecodeGraph(c: ModelConfig, B: number): Graph {
+  const g = new Graph(`decode_${B}`);
+  const W = paramInputs(g, c, false);
+  const S = seqLen(c);
+  const token = g.input('token', [B, 1], { dtype: 'int64' });
+  const pos = g.input('pos', [B, 1], { dtype: 'int64' });
+  const keyBias = g.input('keyBias', [B, 1, 1, S]);
+  const at = reshape(oneHot(pos, S), [B, 1, S, 1]);
+  let x = add(embedding(W['tok.w'], token), embedding(W['pos.w'], pos));
+  const dh = c.dModel / c.nHeads;
+  for (let l = 0; l < c.nLayers; l++) {
+    const k = g.input(`past.${l}.k`, [B, c.nHeads, S, dh]);
+    const v = g.input(`past.${l}.v`, [B, c.nHeads, S, dh]);
+    const r = block(x, W, l, c, keyBias, { k, v, at });
+    x = r.x;
+    g.output(r.k, `present.${l}.k`);
+    g.output(r.v, `present.${l}.v`);
+  }
+  const logits = matmul(layerNorm(x, W['lnf.g'], W['lnf.b']), W['head.w']);
+  g.output(logSoftmax(reshape(logits, [B, c.vocabSize])), 'logprobs');
+  return g;
+}
