@@ -11,9 +11,12 @@ export const TAS_SPREAD_EPS = 1e-6;
 /** TAS: ε in β_max = β_min + (1 − β_min)/(μ + 1e-8). */
 export const TAS_MU_EPS = 1e-8;
 
-/** TGF: k_i = ceil(k · L_i) (in floating point, as the official code's ceil does), at most L_i. */
+/**
+ * TGF: k_i = ceil(k · L_i), at most L_i. The product is taken as the real number it stands for, so
+ * floating-point noise does not add a token (0.4 · 15 = 6.000000000000001 in doubles: 6 tokens, not 7).
+ */
 export function tgfCount(k: number, L: number): number {
-  return Math.min(L, Math.ceil(k * L));
+  return Math.min(L, Math.max(1, Math.ceil(k * L - 1e-9)));
 }
 
 /**
