@@ -52,28 +52,37 @@ export const runFiles = {
 
 const NEWLINE = 0x0a;
 
-/** The lines of a file as it is streamed, each with its 1-based number and whether a newline ended it. */
-async function* lines(file: string): AsyncGenerator<{ text: string; line: number; terminated: boolean }> {
-  const stream = createReadStream(file, { highWaterMark: 1 << 16 });
+/**
+ * The lines of a file as it is streamed from byte `start`, each with its 1-based number (counting from
+ * `firstLine`), whether a newline ended it, and the byte offset just after it.
+ */
+async function* lines(
+  file: string,
+  start = 0,
+  firstLine = 1,
+): AsyncGenerator<{ text: string; line: number; terminated: boolean; end: number }> {
+  const stream = createReadStream(file, { highWaterMark: 1 << 16, start });
   let pending: Buffer[] = [];
-  let line = 0;
+  let line = firstLine - 1;
+  let offset = start; // file offset of chunk[0]
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let start = 0;
-      for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
-        const piece = chunk.subarray(start, nl);
+      let from = 0;
+      for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
+        const piece = chunk.subarray(from, nl);
         const buf = pending.length ? Buffer.concat([...pending, piece]) : piece;
         pending = [];
-        start = nl + 1;
+        from = nl + 1;
         line++;
         // A multi-byte UTF-8 character never contains the byte 0x0a, so splitting bytes on it is safe.
-        yield { text: stripCr(buf.toString('utf8')), line, terminated: true };
+        yield { text: stripCr(buf.toString('utf8')), line, terminated: true, end: offset + from };
       }
-      if (start < chunk.length) pending.push(chunk.subarray(start));
+      if (from < chunk.length) pending.push(chunk.subarray(from));
+      offset += chunk.length;
     }
     if (pending.length) {
       line++;
-      yield { text: stripCr(Buffer.concat(pending).toString('utf8')), line, terminated: false };
+      yield { text: stripCr(Buffer.concat(pending).toString('utf8')), line, terminated: false, end: offset };
     }
   } finally {
     stream.destroy();
@@ -82,6 +91,38 @@ async function* lines(file: string): AsyncGenerator<{ text: string; line: number
 
 function stripCr(s: string): string {
   return s.endsWith('\r') ? s.slice(0, -1) : s;
+}
+
+/** Parses and validates one line; undefined (after reporting) when it is bad. */
+function parseLine<T>(
+  file: string,
+  l: { text: string; line: number },
+  validate: (v: unknown, where: string) => T,
+  onIssue: (i: LineIssue) => void,
+): T | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(l.text);
+  } catch (e) {
+    onIssue(lineIssue(file, l.line, `not valid JSON (${(e as Error).message})`));
+    return undefined;
+  }
+  try {
+    return validate(value, `${file}:${l.line}`);
+  } catch (e) {
+    onIssue(lineIssue(file, l.line, e instanceof RunFormatError ? e.reason : (e as Error).message));
+    return undefined;
+  }
+}
+
+/** A torn line: the writer is mid-append (or died mid-append), so it is not JSON yet. */
+function isTorn(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -94,25 +135,74 @@ export async function* readJsonl<T>(
   onIssue: (i: LineIssue) => void = () => {},
 ): AsyncGenerator<T> {
   if (!existsSync(file)) return;
-  for await (const { text, line, terminated } of lines(file)) {
-    if (text.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      if (!terminated) return; // torn last line: the writer is mid-append (or died mid-append)
-      onIssue(lineIssue(file, line, `not valid JSON (${(e as Error).message})`));
-      continue;
-    }
-    let record: T;
-    try {
-      record = validate(value, `${file}:${line}`);
-    } catch (e) {
-      const reason = e instanceof RunFormatError ? e.reason : (e as Error).message;
-      onIssue(lineIssue(file, line, reason));
-      continue;
-    }
-    yield record;
+  for await (const l of lines(file)) {
+    if (l.text.trim() === '') continue;
+    if (!l.terminated && isTorn(l.text)) return;
+    const record = parseLine(file, l, validate, onIssue);
+    if (record !== undefined) yield record;
+  }
+}
+
+/** Where a JsonlFollower has read up to: the byte after the last complete line, and that line's number. */
+export interface JsonlPosition {
+  offset: number;
+  line: number;
+  /** The file's inode when read: a different one means the file was replaced (written anew and renamed). */
+  ino?: number;
+}
+
+/**
+ * Reads the complete lines of a growing JSONL file that were appended since `from` (a live run). An
+ * unterminated last line is left for the next call, so a line is never read half. If the file shrank or
+ * was replaced (another inode), reading starts again from the beginning and `restarted` is true.
+ */
+export async function readJsonlFrom<T>(
+  file: string,
+  validate: (v: unknown, where: string) => T,
+  from: JsonlPosition = { offset: 0, line: 0 },
+  onIssue: (i: LineIssue) => void = () => {},
+): Promise<{ records: T[]; next: JsonlPosition; restarted: boolean }> {
+  let size: number;
+  let ino: number;
+  try {
+    ({ size, ino } = statSync(file));
+  } catch {
+    return { records: [], next: from, restarted: false };
+  }
+  const restarted = size < from.offset || (from.ino !== undefined && from.ino !== ino);
+  let next: JsonlPosition = restarted ? { offset: 0, line: 0, ino } : { ...from, ino };
+  const records: T[] = [];
+  if (size === next.offset) return { records, next, restarted };
+  for await (const l of lines(file, next.offset, next.line + 1)) {
+    if (!l.terminated) break;
+    next = { offset: l.end, line: l.line, ino };
+    if (l.text.trim() === '') continue;
+    const record = parseLine(file, l, validate, onIssue);
+    if (record !== undefined) records.push(record);
+  }
+  return { records, next, restarted };
+}
+
+/** Follows one JSONL file of a live run: each poll() returns the records appended since the last one. */
+export class JsonlFollower<T> {
+  private position: JsonlPosition = { offset: 0, line: 0 };
+
+  /** Where the next poll starts (to persist and resume following). */
+  get at(): JsonlPosition {
+    return { ...this.position };
+  }
+
+  constructor(
+    readonly file: string,
+    private readonly validate: (v: unknown, where: string) => T,
+    private readonly onIssue?: (i: LineIssue) => void,
+  ) {}
+
+  /** New records; `restarted` means the file was replaced and these records start from its beginning. */
+  async poll(): Promise<{ records: T[]; restarted: boolean }> {
+    const { records, next, restarted } = await readJsonlFrom(this.file, this.validate, this.position, this.onIssue);
+    this.position = next;
+    return { records, restarted };
   }
 }
 

@@ -23,7 +23,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RUN_SCHEMA, stepName, type CheckpointManifest, type MetricsRow, type RolloutRecord, type RunEvent, type RunManifest } from './schema';
 import { isPlainFileName, validateEvent, validateManifest, validateMetricsRow, validateRollout } from './validate';
-import { readManifest, runFiles } from './reader';
+import { deriveStatus, readEvents, readManifest, runFiles } from './reader';
 import { CHECKPOINT_MANIFEST, sha256 } from './checkpoint';
 
 export type NewRunManifest = Omit<RunManifest, 'id' | 'schema' | 'created'> & { id?: string };
@@ -251,4 +251,21 @@ function writeDurable(file: string, data: Uint8Array): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * For a run whose writer died ('interrupted': started/resumed by a pid that is gone, no final event),
+ * appends the 'failed' event the writer could not, so every reader then agrees. Returns that event, or
+ * undefined when the run was not interrupted.
+ */
+export async function markInterruptedAsFailed(runDir: string, isAlive?: (pid: number) => boolean): Promise<RunEvent | undefined> {
+  const events = await readEvents(runDir);
+  if (deriveStatus(events, isAlive) !== 'interrupted') return undefined;
+  const writer = [...events].reverse().find((e) => e.type === 'started' || e.type === 'resumed');
+  const step = events.reduce((m, e) => Math.max(m, e.step), 0);
+  return RunWriter.open(runDir).appendEvent({
+    type: 'failed',
+    step,
+    reason: `the trainer process (pid ${writer?.pid}) ended without recording a final event; resume from the latest checkpoint`,
+  });
 }

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   formatIssue,
+  JsonlFollower,
   listRuns,
   readJsonl,
   readMetrics,
@@ -190,4 +191,32 @@ test('listRuns: a broken run.json gives an entry with an issue, never a throw', 
   assert.match(byId.get('newer')!.issues[0].reason, /prpo-studio\/run@9.*update the extension/);
   assert.deepEqual(byId.get(good.manifest.id)!.issues, []);
   assert.deepEqual(await listRuns(join(root, 'missing')), []);
+});
+
+test('JsonlFollower returns only complete new lines, and starts over when the file is replaced', async (t) => {
+  const file = join(tempDir(t), 'metrics.jsonl');
+  const issues: LineIssue[] = [];
+  const follow = new JsonlFollower(file, validateMetricsRow, (i) => issues.push(i));
+  assert.deepEqual(await follow.poll(), { records: [], restarted: false }); // not there yet
+  writeFileSync(file, `${row(1)}\n{"step": 2, "rew`);
+  assert.deepEqual((await follow.poll()).records.map((r) => r.step), [1]);
+  appendFileSync(file, `ard": 0.2}\n\nbad\n${row(3)}\n${row(4)}`);
+  assert.deepEqual((await follow.poll()).records.map((r) => r.step), [2, 3]);
+  assert.deepEqual(issues.map((i) => i.line), [4]);
+  assert.deepEqual((await follow.poll()).records, []);
+  appendFileSync(file, '\n');
+  assert.deepEqual((await follow.poll()).records.map((r) => r.step), [4]);
+  writeFileSync(file, `${row(9)}\n`);
+  assert.deepEqual(await follow.poll(), { records: [{ step: 9, reward: 0.9 }], restarted: true });
+});
+
+test('JsonlFollower notices a file replaced by a longer one', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'metrics.jsonl');
+  writeFileSync(file, `${row(1)}\n`);
+  const follow = new JsonlFollower(file, validateMetricsRow);
+  assert.equal((await follow.poll()).records.length, 1);
+  writeFileSync(join(dir, 'new'), `${row(5)}\n${row(6)}\n${row(7)}\n`);
+  renameSync(join(dir, 'new'), file);
+  assert.deepEqual(await follow.poll(), { records: [5, 6, 7].map((s) => ({ step: s, reward: s / 10 })), restarted: true });
 });

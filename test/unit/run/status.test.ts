@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deriveStatus, pidAlive, readRun } from '../../../src/core/run/reader';
 import type { RunEvent } from '../../../src/core/run/schema';
-import { RunWriter } from '../../../src/core/run/writer';
+import { RunWriter, markInterruptedAsFailed } from '../../../src/core/run/writer';
 import { newManifest, tempDir } from './helpers';
 
 const ev = (type: RunEvent['type'], extra: Partial<RunEvent> = {}): RunEvent => ({ type, time: '2026-01-01T00:00:00Z', step: 0, ...extra });
@@ -74,4 +74,17 @@ test('bad lines in events.jsonl are reported and the rest still decides the stat
   assert.equal(run.status, 'paused');
   assert.equal(run.issues.length, 1);
   assert.match(String(run.issues[0]), /events\.jsonl:2: type must be one of started, paused/);
+});
+
+test('markInterruptedAsFailed records the failure of a dead writer, once', async (t) => {
+  const w = RunWriter.create(tempDir(t), newManifest());
+  w.appendEvent({ type: 'started', step: 0, pid: 4242 });
+  w.appendEvent({ type: 'checkpoint', step: 6 });
+  assert.equal(await markInterruptedAsFailed(w.dir, alive), undefined);
+  const e = await markInterruptedAsFailed(w.dir, dead);
+  assert.equal(e?.type, 'failed');
+  assert.equal(e?.step, 6);
+  assert.match(e!.reason!, /pid 4242.*resume from the latest checkpoint/);
+  assert.equal((await readRun(w.dir, dead)).status, 'failed');
+  assert.equal(await markInterruptedAsFailed(w.dir, dead), undefined);
 });
