@@ -9,7 +9,7 @@ export const GRPO_EPS = 1e-6;
 /**
  * A_i = (R_i − mean_{j∈g(i)} R_j) / (std_{j∈g(i)} R_j + 1e-6), std unbiased (N − 1);
  * `normalizeByStd = false` gives A_i = R_i − mean (Dr.GRPO). A group of one rollout uses mean 0 and
- * std 1 (verl's convention), so its A_i = R_i.
+ * std 1 (verl's convention), so its A_i = R_i / (1 + 1e-6) (Dr.GRPO: R_i).
  */
 export function outcomeAdvantages(
   rewards: ArrayLike<number>,
