@@ -191,13 +191,19 @@ export function minimum(a: Tensor, b: Tensor): Tensor {
   });
 }
 
-/** clamp(x, lo, hi) with scalar bounds; the gradient passes where lo ≤ x ≤ hi (as torch.clamp). */
+/** clamp(x, lo, hi) with scalar bounds; the gradient passes to x where lo ≤ x ≤ hi (as torch.clamp), else to the bound. */
 export function clip(x: Tensor, lo: Tensor, hi: Tensor): Tensor {
   sameFloat('Clip', x, lo, hi);
   if (lo.rank !== 0 || hi.rank !== 0) throw new GraphError(`Clip: bounds must be scalars, got ${fmt(lo.shape)} and ${fmt(hi.shape)}`);
   return mk(x.g, 'Clip', [x, lo, hi], x.shape, (gy) => {
+    const ft = x.g.ft;
     const inside = and(greaterOrEqual(x, lo), lessOrEqual(x, hi));
-    return [mul(gy, cast(inside, x.g.ft))];
+    const all = x.shape.map((_, i) => i);
+    return [
+      mul(gy, cast(inside, ft)),
+      lo.requiresGrad ? reduceSum(mul(gy, cast(less(x, lo), ft)), all) : null,
+      hi.requiresGrad ? reduceSum(mul(gy, cast(less(hi, x), ft)), all) : null,
+    ];
   });
 }
 

@@ -10,6 +10,7 @@ import {
   NEG_INF, POLICY_SCALARS, buildDecodeGraph, buildPolicyGraph, buildPrefillGraph, buildScoreGraph,
   buildSupervisedGraph, checkConfig, imageTokens, initWeights, paramShapes, patchDim, seqLen,
 } from './model';
+import { policyLossReference } from '../../core/algorithms/loss';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { SessionPool } from './session';
 import type {
@@ -205,7 +206,8 @@ export class Engine implements PolicyEngine {
     const scalars: Record<(typeof POLICY_SCALARS)[number], number> = {
       clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, entropyCoef: loss.entropyCoef, klCoef: loss.klCoef, invTokens: 1 / N,
     };
-    let clipped = 0;
+    const logpNew: Float32Array[] = [];
+    let entropySum = 0;
     for (const { start, part, B, Tt } of this.chunks(sequences)) {
       const session = await this.session('policy', B, Tt);
       const { feeds, mask } = this.pack(part, B, Tt);
@@ -227,20 +229,19 @@ export class Engine implements PolicyEngine {
       stats.entropyLoss += (out.entropyLoss.data as Float32Array)[0];
       stats.klLoss += (out.klLoss.data as Float32Array)[0];
       const logp = out.logp.data as Float32Array, ent = out.entropy.data as Float32Array;
-      for (let i = 0; i < B * Tt; i++) {
-        if (!mask[i]) continue;
-        const r = Math.exp(Math.max(-20, Math.min(20, logp[i] - old[i])));
-        const pg1 = -adv[i] * r, pg2 = -adv[i] * Math.min(Math.max(r, 1 - loss.clipLow), 1 + loss.clipHigh);
-        if (pg2 > pg1) clipped++;
-        stats.entropy += ent[i];
-        stats.approxKl += old[i] - logp[i];
-      }
+      part.forEach((s, b) => {
+        const at = b * Tt + s.prompt.length;
+        logpNew.push(logp.slice(at, at + s.response.length));
+        for (let k = at; k < at + s.response.length; k++) entropySum += ent[k];
+      });
       this.accumulate(grads, out);
     }
     if (!batch.refLogp) stats.klLoss = 0; // no reference: the term is off (its coefficient is 0)
-    stats.clipFraction = clipped / N;
-    stats.entropy /= N;
-    stats.approxKl /= N;
+    // Clip fraction and approximate KL as the §5 reference defines them (verl's pg_clipfrac and ppo_kl).
+    const ref = policyLossReference({ logpNew, logpOld: batch.oldLogp, advantages: batch.advantages }, loss);
+    stats.clipFraction = ref.clipFraction;
+    stats.approxKl = ref.approxKl;
+    stats.entropy = entropySum / N;
     stats.gradNorm = this.applyGrads(grads);
     return stats;
   }

@@ -198,29 +198,19 @@ export function buildScoreGraph(c: ModelConfig, B: number, Tt: number, full: boo
 }
 
 export const POLICY_SCALARS = ['clipLow', 'clipHigh', 'dualClip', 'entropyCoef', 'klCoef', 'invTokens'] as const;
+export type PolicyScalars = Record<(typeof POLICY_SCALARS)[number], Tensor>;
 
 /**
- * The clipped surrogate of ALGORITHMS.md §5 and its gradient. Per token (mask m marks valid response
- * tokens): r = exp(clamp(logp − logp_old, ±20)), pg = max(−Ã r, −Ã clip(r, 1−ε_low, 1+ε_high)),
- * for Ã < 0 pg = min(pg, −C Ã); loss = Σ m·pg / N + c_ent · Σ m·(−logp) / N + c_kl · Σ m·k3 / N, where
- * N (`invTokens` = 1/N) counts all valid tokens of the whole step batch, so chunks sum to the batch loss.
+ * The clipped surrogate of ALGORITHMS.md §5 over per-token tensors (mask m marks valid response tokens):
+ * r = exp(clamp(logp − logp_old, ±20)), pg = max(−Ã r, −Ã clip(r, 1−ε_low, 1+ε_high)), for Ã < 0
+ * pg = min(pg, −C Ã); loss = Σ m·pg / N + c_ent · Σ m·(−logp) / N + c_kl · Σ m·k3(logp, logp_ref) / N,
+ * where N (`invTokens` = 1/N) counts all valid tokens of the whole step batch, so chunks sum to the batch
+ * loss. (The ±20 clamp of the log-ratio is verl's; it only acts on a diverged policy.)
  */
-export function buildPolicyGraph(c: ModelConfig, B: number, Tt: number): Graph {
-  const g = new Graph(`policy_${B}x${Tt}`);
-  const W = paramInputs(g, c, true);
-  const inp = sequenceInputs(g, c, B, Tt);
-  const mask = g.input('mask', [B, Tt]);
-  const adv = g.input('advantages', [B, Tt]);
-  const oldLogp = g.input('oldLogp', [B, Tt]);
-  const refLogp = g.input('refLogp', [B, Tt]);
-  const s = Object.fromEntries(POLICY_SCALARS.map((n) => [n, g.input(n, [])])) as Record<(typeof POLICY_SCALARS)[number], Tensor>;
+export function policyLoss(logp: Tensor, mask: Tensor, adv: Tensor, oldLogp: Tensor, refLogp: Tensor, s: PolicyScalars) {
+  const g = logp.g;
   const one = g.scalar(1), zero = g.scalar(0);
-
-  const { h } = forward(g, c, W, inp.patches, inp.text, inp.blind);
-  const lp = textLogProbs(c, W, h, Tt);
-  const logp = reduceSum(mul(lp, oneHot(inp.text, c.vocabSize)), [-1]);
-  const tokenMean = (x: Tensor) => mul(reduceSum(mul(x, mask), [0, 1]), s.invTokens);
-
+  const tokenMean = (x: Tensor) => mul(reduceSum(mul(x, mask), x.shape.map((_, i) => i)), s.invTokens);
   const ratio = exp(clip(mul(sub(logp, oldLogp), mask), g.scalar(-20), g.scalar(20)));
   const pg1 = neg(mul(adv, ratio));
   const pg2 = neg(mul(adv, clip(ratio, sub(one, s.clipLow), add(one, s.clipHigh))));
@@ -229,17 +219,36 @@ export function buildPolicyGraph(c: ModelConfig, B: number, Tt: number): Graph {
   const pgLoss = tokenMean(pg);
   const entropyLoss = tokenMean(neg(logp));
   const dRef = clip(sub(refLogp, logp), g.scalar(-20), g.scalar(20));
-  const k3 = clip(sub(sub(exp(dRef), dRef), one), zero, g.scalar(10));
-  const klLoss = tokenMean(k3);
+  const klLoss = tokenMean(clip(sub(sub(exp(dRef), dRef), one), zero, g.scalar(10)));
   const loss = add(add(pgLoss, mul(s.entropyCoef, entropyLoss)), mul(s.klCoef, klLoss));
+  return { loss, pgLoss, entropyLoss, klLoss };
+}
 
-  g.output(loss, 'loss');
-  g.output(pgLoss, 'pgLoss');
-  g.output(entropyLoss, 'entropyLoss');
-  g.output(klLoss, 'klLoss');
+export function policyScalarInputs(g: Graph): PolicyScalars {
+  return Object.fromEntries(POLICY_SCALARS.map((n) => [n, g.input(n, [])])) as PolicyScalars;
+}
+
+/** The training step of the policy: §5's loss on the model's log-probs, and its gradient. */
+export function buildPolicyGraph(c: ModelConfig, B: number, Tt: number): Graph {
+  const g = new Graph(`policy_${B}x${Tt}`);
+  const W = paramInputs(g, c, true);
+  const inp = sequenceInputs(g, c, B, Tt);
+  const mask = g.input('mask', [B, Tt]);
+  const adv = g.input('advantages', [B, Tt]);
+  const oldLogp = g.input('oldLogp', [B, Tt]);
+  const refLogp = g.input('refLogp', [B, Tt]);
+  const s = policyScalarInputs(g);
+  const { h } = forward(g, c, W, inp.patches, inp.text, inp.blind);
+  const lp = textLogProbs(c, W, h, Tt);
+  const logp = reduceSum(mul(lp, oneHot(inp.text, c.vocabSize)), [-1]);
+  const L = policyLoss(logp, mask, adv, oldLogp, refLogp, s);
+  g.output(L.loss, 'loss');
+  g.output(L.pgLoss, 'pgLoss');
+  g.output(L.entropyLoss, 'entropyLoss');
+  g.output(L.klLoss, 'klLoss');
   g.output(logp, 'logp');
   g.output(neg(reduceSum(mul(exp(lp), lp), [-1])), 'entropy');
-  outputGradients(g, c, W, loss);
+  outputGradients(g, c, W, L.loss);
   return g;
 }
 
