@@ -1,0 +1,241 @@
+/**
+ * One training backend: a child process (`dist/cli.js serve`) forked by the extension host, spoken to with
+ * JSON-RPC (vscode-jsonrpc) over the Node IPC channel. Typed requests and notifications come from
+ * src/core/protocol/backend.ts. The client owns the child: it kills it on dispose and on cancelled start-up,
+ * and tells an expected exit (after `stop`, or dispose) from a crash.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as vscode from 'vscode';
+import { createMessageConnection, IPCMessageReader, IPCMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  Notifications,
+  Requests,
+  type BackendStatus,
+  type CheckpointInfo,
+  type ResumeFromParams,
+  type StartParams,
+} from '../../core/protocol/backend';
+import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
+
+export interface BackendLaunch {
+  /** Absolute path of dist/cli.js. */
+  cliPath: string;
+  cwd: string;
+  /** Node executable; empty or undefined: the extension host's own runtime (Electron runs as Node). */
+  nodePath?: string;
+  env?: NodeJS.ProcessEnv;
+  /** How long the child may take to answer its first request. */
+  startupTimeoutMs: number;
+  /** Everything the child prints, and the protocol's log notifications, go here. */
+  log: vscode.LogOutputChannel;
+}
+
+export interface BackendExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** False when the child went away on its own (a crash), true after stop/dispose. */
+  expected: boolean;
+  /** The last lines the child wrote to stderr, for the error report. */
+  stderrTail: string;
+}
+
+/** Thrown when start-up is cancelled by the user; callers stay quiet about it. */
+export class BackendCancelled extends Error {
+  constructor() {
+    super('Start-up of the training backend was cancelled.');
+  }
+}
+
+const STDERR_TAIL_LINES = 20;
+
+export class BackendClient implements vscode.Disposable {
+  private readonly stateEmitter = new vscode.EventEmitter<BackendStatus>();
+  private readonly metricsEmitter = new vscode.EventEmitter<{ runId: string; row: MetricsRow }>();
+  private readonly rolloutsEmitter = new vscode.EventEmitter<{ runId: string; step: number; rollouts: RolloutRecord[] }>();
+  private readonly checkpointEmitter = new vscode.EventEmitter<CheckpointInfo>();
+  private readonly errorEmitter = new vscode.EventEmitter<{ message: string; fatal: boolean }>();
+  private readonly exitEmitter = new vscode.EventEmitter<BackendExit>();
+
+  readonly onState = this.stateEmitter.event;
+  readonly onMetrics = this.metricsEmitter.event;
+  readonly onRollouts = this.rolloutsEmitter.event;
+  readonly onCheckpoint = this.checkpointEmitter.event;
+  readonly onError = this.errorEmitter.event;
+  readonly onExit = this.exitEmitter.event;
+
+  private exitExpected = false;
+  private exited: BackendExit | undefined;
+  private readonly stderrLines: string[] = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly connection: MessageConnection,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get hasExited(): boolean {
+    return this.exited !== undefined;
+  }
+
+  /**
+   * Forks the backend and waits until it answers `run/status`. Rejects (and kills the child) on timeout,
+   * on cancellation (with BackendCancelled), or when the child exits first (with its stderr tail).
+   */
+  static async launch(options: BackendLaunch, token?: vscode.CancellationToken): Promise<BackendClient> {
+    const env = { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1' };
+    const child = fork(options.cliPath, ['serve'], {
+      cwd: options.cwd,
+      env,
+      execArgv: [],
+      execPath: options.nodePath || undefined,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    const client = new BackendClient(child, connection, options.log);
+    client.wire();
+    connection.listen();
+
+    let timer: NodeJS.Timeout | undefined;
+    let cancelListener: vscode.Disposable | undefined;
+    try {
+      await Promise.race([
+        connection.sendRequest(Requests.status),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`The training backend did not answer within ${Math.round(options.startupTimeoutMs / 1000)} s (setting prpoStudio.backend.startupTimeout).`)),
+            options.startupTimeoutMs,
+          );
+          cancelListener = token?.onCancellationRequested(() => reject(new BackendCancelled()));
+          client.onExit((exit) => reject(new Error(`The training backend exited during start-up (${describeExit(exit)}).${exit.stderrTail ? `\n${exit.stderrTail}` : ''}`)));
+          child.once('error', (err) => reject(new Error(`Could not start the training backend: ${err.message}`)));
+        }),
+      ]);
+      return client;
+    } catch (err) {
+      client.dispose();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      cancelListener?.dispose();
+    }
+  }
+
+  private wire(): void {
+    const { child, connection, log } = this;
+    const pipeLines = (stream: NodeJS.ReadableStream | null, isErr: boolean) => {
+      let partial = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line) continue;
+          if (isErr) {
+            this.stderrLines.push(line);
+            if (this.stderrLines.length > STDERR_TAIL_LINES) this.stderrLines.shift();
+            log.warn(`[backend ${child.pid}] ${line}`);
+          } else {
+            log.info(`[backend ${child.pid}] ${line}`);
+          }
+        }
+      });
+    };
+    pipeLines(child.stdout, false);
+    pipeLines(child.stderr, true);
+
+    connection.onNotification(Notifications.state, (s) => this.stateEmitter.fire(s));
+    connection.onNotification(Notifications.metrics, (m) => this.metricsEmitter.fire(m));
+    connection.onNotification(Notifications.rollouts, (r) => this.rolloutsEmitter.fire(r));
+    connection.onNotification(Notifications.checkpoint, (c) => this.checkpointEmitter.fire(c));
+    connection.onNotification(Notifications.log, ({ level, message }) => log[level](`[backend ${child.pid}] ${message}`));
+    connection.onNotification(Notifications.error, (e) => {
+      log.error(`[backend ${child.pid}] ${e.fatal ? 'fatal: ' : ''}${e.message}`);
+      this.errorEmitter.fire(e);
+    });
+    connection.onError(([err]) => log.error(`[backend ${child.pid}] connection: ${err.message}`));
+
+    child.on('exit', (code, signal) => {
+      this.exited = { code, signal, expected: this.exitExpected, stderrTail: this.stderrLines.join('\n') };
+      log.info(`[backend ${child.pid}] exited (${describeExit(this.exited)})${this.exitExpected ? '' : ' unexpectedly'}`);
+      connection.dispose();
+      this.exitEmitter.fire(this.exited);
+    });
+  }
+
+  start(params: StartParams): Promise<BackendStatus> {
+    return this.connection.sendRequest(Requests.start, params);
+  }
+  resumeFrom(params: ResumeFromParams): Promise<BackendStatus> {
+    return this.connection.sendRequest(Requests.resumeFrom, params);
+  }
+  pause(): Promise<BackendStatus> {
+    return this.connection.sendRequest(Requests.pause);
+  }
+  resume(): Promise<BackendStatus> {
+    return this.connection.sendRequest(Requests.resume);
+  }
+  checkpoint(): Promise<CheckpointInfo> {
+    return this.connection.sendRequest(Requests.checkpoint);
+  }
+  status(): Promise<BackendStatus> {
+    return this.connection.sendRequest(Requests.status);
+  }
+
+  /** Checkpoint, then end the run; the child exits after answering, which is then not a crash. */
+  async stop(): Promise<BackendStatus> {
+    this.exitExpected = true;
+    try {
+      return await this.connection.sendRequest(Requests.stop);
+    } catch (err) {
+      // The child may exit before the answer is read; the exit handler reports a real failure.
+      if (this.exited && (this.exited.code === 0 || this.exited.code === null)) return { state: 'stopped', step: -1 };
+      throw err;
+    }
+  }
+
+  /** From now on the child's exit is part of the plan (the run completed, or failed and said so). */
+  expectExit(): void {
+    this.exitExpected = true;
+  }
+
+  /** Resolves when the child has exited (at once if it already has); kills it after `killAfterMs`. */
+  waitForExit(killAfterMs: number): Promise<BackendExit> {
+    if (this.exited) return Promise.resolve(this.exited);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.kill(), killAfterMs);
+      this.onExit((e) => {
+        clearTimeout(timer);
+        resolve(e);
+      });
+    });
+  }
+
+  private kill(): void {
+    this.exitExpected = true;
+    if (!this.exited) this.child.kill('SIGTERM');
+    const child = this.child;
+    setTimeout(() => {
+      if (!this.exited) child.kill('SIGKILL');
+    }, 3000).unref();
+  }
+
+  dispose(): void {
+    this.kill();
+    this.connection.dispose();
+    this.stateEmitter.dispose();
+    this.metricsEmitter.dispose();
+    this.rolloutsEmitter.dispose();
+    this.checkpointEmitter.dispose();
+    this.errorEmitter.dispose();
+    // exitEmitter stays alive so that listeners hear the exit that dispose causes.
+  }
+}
+
+export function describeExit(exit: Pick<BackendExit, 'code' | 'signal'>): string {
+  if (exit.signal) return `signal ${exit.signal}`;
+  return `exit code ${exit.code}`;
+}

@@ -1,0 +1,303 @@
+/**
+ * The live runs of this window: one BackendClient (one child process) per run. Starts and resumes runs with
+ * a cancellable progress notification, forwards the backends' notifications, and turns an unexpected exit
+ * into a 'failed' event in the run's events.jsonl plus an error the user can act on.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type {
+  BackendStatus,
+  CheckpointInfo,
+  ExecutionProvider,
+  ResumeFromParams,
+  StartParams,
+} from '../../core/protocol/backend';
+import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
+import * as config from '../config';
+import { recordFailure } from '../runs/events';
+import { BackendCancelled, BackendClient, describeExit, type BackendExit } from './backendClient';
+
+/** What the UI shows for a live run: the backend's state, plus the transitions the user asked for. */
+export type LivePhase = 'running' | 'paused' | 'pausing' | 'checkpointing' | 'stopping';
+
+export interface LiveRun {
+  readonly runDir: string;
+  readonly runId: string;
+  readonly client: BackendClient;
+  /** The execution provider asked for (the backend reports the one in use in `status.ep`). */
+  readonly requestedEp: ExecutionProvider;
+  status: BackendStatus;
+  phase: LivePhase;
+}
+
+export const RESUME_FROM_CHECKPOINT = 'Resume from Checkpoint';
+const SHOW_LOG = 'Show Log';
+
+export class BackendManager implements vscode.Disposable {
+  private readonly runs = new Map<string, LiveRun>();
+  private activeDir: string | undefined;
+  private startingCount = 0;
+
+  private readonly changeEmitter = new vscode.EventEmitter<LiveRun | undefined>();
+  private readonly metricsEmitter = new vscode.EventEmitter<{ runDir: string; row: MetricsRow }>();
+  private readonly rolloutsEmitter = new vscode.EventEmitter<{ runDir: string; step: number; rollouts: RolloutRecord[] }>();
+  private readonly checkpointEmitter = new vscode.EventEmitter<{ runDir: string; info: CheckpointInfo }>();
+
+  /** A live run appeared, changed state, or went away (undefined: the set changed). */
+  readonly onDidChange = this.changeEmitter.event;
+  readonly onMetrics = this.metricsEmitter.event;
+  readonly onRollouts = this.rolloutsEmitter.event;
+  readonly onCheckpoint = this.checkpointEmitter.event;
+
+  constructor(
+    private readonly extensionPath: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get starting(): boolean {
+    return this.startingCount > 0;
+  }
+
+  all(): LiveRun[] {
+    return [...this.runs.values()];
+  }
+
+  get(runDir: string): LiveRun | undefined {
+    return this.runs.get(path.resolve(runDir));
+  }
+
+  /** The run the status bar follows: the last one started or acted on that is still live. */
+  get active(): LiveRun | undefined {
+    return (this.activeDir && this.runs.get(this.activeDir)) || this.all().at(-1);
+  }
+
+  async startRun(params: StartParams): Promise<LiveRun | undefined> {
+    const ep = params.ep ?? 'cpu';
+    return this.launch(`Starting ${params.name ? `"${params.name}"` : `a ${params.preset} run`}`, ep, (c) => c.start({ ...params, ep }));
+  }
+
+  async resumeFrom(params: ResumeFromParams, label: string): Promise<LiveRun | undefined> {
+    const existing = this.get(params.runDir);
+    if (existing) {
+      vscode.window.showWarningMessage(`"${label}" is already running in this window.`);
+      return existing;
+    }
+    const ep = params.ep ?? 'cpu';
+    return this.launch(`Resuming "${label}"`, ep, (c) => c.resumeFrom({ ...params, ep }));
+  }
+
+  /** Forks a backend and sends it the first request inside a cancellable progress notification. */
+  private async launch(
+    title: string,
+    ep: ExecutionProvider,
+    first: (client: BackendClient) => Promise<BackendStatus>,
+  ): Promise<LiveRun | undefined> {
+    this.startingCount++;
+    this.changeEmitter.fire(undefined);
+    let client: BackendClient | undefined;
+    try {
+      const status = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: ${title}`, cancellable: true },
+        async (progress, token) => {
+          progress.report({ message: 'starting the training backend…' });
+          client = await BackendClient.launch(
+            {
+              cliPath: path.join(this.extensionPath, 'dist', 'cli.js'),
+              cwd: this.extensionPath,
+              nodePath: config.backendNodePath(),
+              startupTimeoutMs: config.startupTimeoutMs(),
+              log: this.log,
+            },
+            token,
+          );
+          progress.report({ message: 'loading the model and writing the run directory…' });
+          const c = client;
+          return await new Promise<BackendStatus>((resolve, reject) => {
+            const onCancel = token.onCancellationRequested(() => reject(new BackendCancelled()));
+            const onExit = c.onExit((e) => reject(new Error(`The training backend exited (${describeExit(e)}).${e.stderrTail ? `\n${e.stderrTail}` : ''}`)));
+            first(c).then(resolve, reject).finally(() => {
+              onCancel.dispose();
+              onExit.dispose();
+            });
+          });
+        },
+      );
+      if (!status.runDir || !status.runId) throw new Error('The training backend did not say which run it started.');
+      const run = this.register(client!, status, ep);
+      if (status.ep && status.ep !== ep) {
+        vscode.window
+          .showWarningMessage(
+            `The ${ep} execution provider is not available here (no usable GPU); "${path.basename(run.runDir)}" runs on ${status.ep}.`,
+            SHOW_LOG,
+          )
+          .then((choice) => choice === SHOW_LOG && this.log.show());
+      }
+      return run;
+    } catch (err) {
+      client?.dispose();
+      if (err instanceof BackendCancelled) {
+        this.log.info(err.message);
+        return undefined;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.error(message);
+      vscode.window.showErrorMessage(`PRPO Studio: ${title} failed: ${message.split('\n')[0]}`, SHOW_LOG).then((c) => c === SHOW_LOG && this.log.show());
+      return undefined;
+    } finally {
+      this.startingCount--;
+      this.changeEmitter.fire(undefined);
+    }
+  }
+
+  private register(client: BackendClient, status: BackendStatus, requestedEp: ExecutionProvider): LiveRun {
+    const runDir = path.resolve(status.runDir!);
+    const run: LiveRun = { runDir, runId: status.runId!, client, requestedEp, status, phase: phaseOf(status) };
+    this.runs.set(runDir, run);
+    this.activeDir = runDir;
+
+    client.onState((s) => {
+      run.status = { ...run.status, ...s };
+      if (run.phase !== 'stopping' && run.phase !== 'checkpointing') run.phase = phaseOf(s);
+      this.changeEmitter.fire(run);
+      if (s.state === 'completed') this.finished(run, 'completed');
+      if (s.state === 'failed') this.finished(run, 'failed');
+      if (s.state === 'stopped' && run.phase !== 'stopping') this.finished(run, 'stopped');
+    });
+    client.onMetrics(({ row }) => {
+      run.status = { ...run.status, step: Math.max(run.status.step, row.step), lastReward: row.reward ?? run.status.lastReward };
+      this.metricsEmitter.fire({ runDir, row });
+      this.changeEmitter.fire(run);
+    });
+    client.onRollouts(({ step, rollouts }) => this.rolloutsEmitter.fire({ runDir, step, rollouts }));
+    client.onCheckpoint((info) => this.checkpointEmitter.fire({ runDir, info }));
+    client.onError(({ message, fatal }) => {
+      if (!fatal) {
+        vscode.window.showWarningMessage(`PRPO Studio: ${message}`);
+        return;
+      }
+      // The backend records a fatal error in events.jsonl itself, then exits.
+      run.client.expectExit();
+      this.reportFailure(run, message);
+    });
+    client.onExit((exit) => this.exited(run, exit));
+    this.changeEmitter.fire(run);
+    return run;
+  }
+
+  /** The run ended on its own terms (all steps done, or the trainer reported a failure it wrote itself). */
+  private finished(run: LiveRun, how: 'completed' | 'failed' | 'stopped'): void {
+    if (how === 'completed') {
+      vscode.window
+        .showInformationMessage(`PRPO Studio: "${path.basename(run.runDir)}" completed ${run.status.step} steps.`, 'Open Metrics')
+        .then((c) => c && vscode.commands.executeCommand('prpoStudio.openMetrics', run.runDir));
+    }
+    // The backend has nothing left to do (and wrote its own last event); its exit is expected from here on.
+    run.phase = 'stopping';
+    run.client.expectExit();
+    void run.client.waitForExit(5000);
+  }
+
+  private exited(run: LiveRun, exit: BackendExit): void {
+    this.runs.delete(run.runDir);
+    if (this.activeDir === run.runDir) this.activeDir = undefined;
+    if (!exit.expected) {
+      const reason = `the training backend exited unexpectedly (${describeExit(exit)})${exit.stderrTail ? `: ${exit.stderrTail.split('\n').slice(-5).join(' | ')}` : ''}`;
+      recordFailure(run.runDir, run.status.step, reason).catch((e) =>
+        this.log.error(`Could not record the failure in ${run.runDir}: ${(e as Error).message}`),
+      );
+      this.reportFailure(run, reason);
+    }
+    this.changeEmitter.fire(undefined);
+  }
+
+  private reportFailure(run: LiveRun, reason: string): void {
+    this.log.error(`${run.runDir}: ${reason}`);
+    vscode.window
+      .showErrorMessage(`PRPO Studio: run "${path.basename(run.runDir)}" failed at step ${run.status.step}: ${reason.split('\n')[0]}`, RESUME_FROM_CHECKPOINT, SHOW_LOG)
+      .then((choice) => {
+        if (choice === RESUME_FROM_CHECKPOINT) vscode.commands.executeCommand('prpoStudio.resumeFromCheckpoint', run.runDir);
+        if (choice === SHOW_LOG) this.log.show();
+      });
+  }
+
+  private async transition<T>(run: LiveRun, phase: LivePhase, action: () => PromiseLike<T>): Promise<T> {
+    const before = run.phase;
+    run.phase = phase;
+    this.activeDir = run.runDir;
+    this.changeEmitter.fire(run);
+    try {
+      return await action();
+    } catch (err) {
+      run.phase = before;
+      throw err;
+    } finally {
+      this.changeEmitter.fire(run);
+    }
+  }
+
+  async pause(run: LiveRun): Promise<void> {
+    const status = await this.transition(run, 'pausing', () =>
+      vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Pausing training run…' }, () => run.client.pause()),
+    );
+    run.status = { ...run.status, ...status };
+    run.phase = phaseOf(status);
+    this.changeEmitter.fire(run);
+  }
+
+  async resume(run: LiveRun): Promise<void> {
+    const status = await this.transition(run, run.phase, () => run.client.resume());
+    run.status = { ...run.status, ...status };
+    run.phase = phaseOf(status);
+    this.changeEmitter.fire(run);
+  }
+
+  async checkpoint(run: LiveRun): Promise<CheckpointInfo> {
+    const before = run.phase;
+    const info = await this.transition(run, 'checkpointing', () =>
+      vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: saving a checkpoint of "${path.basename(run.runDir)}"…` },
+        () => run.client.checkpoint(),
+      ),
+    );
+    run.phase = before === 'checkpointing' ? phaseOf(run.status) : before;
+    this.checkpointEmitter.fire({ runDir: run.runDir, info });
+    return info;
+  }
+
+  async stop(run: LiveRun): Promise<void> {
+    await this.transition(run, 'stopping', () =>
+      vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: stopping "${path.basename(run.runDir)}" (checkpoint, then exit)…` },
+        async () => {
+          const status = await run.client.stop();
+          run.status = { ...run.status, ...status, step: status.step >= 0 ? status.step : run.status.step };
+          await run.client.waitForExit(10_000);
+        },
+      ),
+    );
+  }
+
+  /** Closing the window: ask each backend to stop (checkpoint), then kill what is left. */
+  async shutdown(timeoutMs = 4000): Promise<void> {
+    await Promise.all(
+      this.all().map(async (run) => {
+        run.phase = 'stopping';
+        run.client.stop().catch(() => undefined);
+        await run.client.waitForExit(timeoutMs);
+      }),
+    );
+  }
+
+  dispose(): void {
+    for (const run of this.all()) run.client.dispose();
+    this.runs.clear();
+    this.changeEmitter.dispose();
+    this.metricsEmitter.dispose();
+    this.rolloutsEmitter.dispose();
+    this.checkpointEmitter.dispose();
+  }
+}
+
+function phaseOf(s: BackendStatus): LivePhase {
+  return s.state === 'paused' ? 'paused' : 'running';
+}

@@ -1,0 +1,236 @@
+/**
+ * The sidebar run explorer (view `prpoStudio.runs`): runs under the runs directory with their status, and
+ * under each its checkpoints and steps. Context menus key on `viewItem` (contextValue):
+ *   run.running | run.paused        a run live in this window (pause/resume, checkpoint, stop)
+ *   run.running.external            written by another process (a terminal, another window): read only
+ *   run.stopped | run.completed | run.failed | run.interrupted   resumable from a checkpoint
+ *   run.broken                      run.json missing or invalid (children say why)
+ *   checkpoint | checkpoint.live | checkpoint.incomplete,  step
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { readMetrics } from '../../core/run/reader';
+import type { CheckpointEntry, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
+import { presetLabel } from '../presets';
+import type { RunEntry, RunStore } from '../runs/runStore';
+
+export type ExplorerNode =
+  | { readonly kind: 'run'; readonly runDir: string }
+  | { readonly kind: 'group'; readonly runDir: string; readonly group: 'checkpoints' | 'steps' }
+  | { readonly kind: 'checkpoint'; readonly runDir: string; readonly checkpoint: CheckpointEntry }
+  | { readonly kind: 'step'; readonly runDir: string; readonly step: number; readonly metrics?: MetricsRow }
+  | { readonly kind: 'issue'; readonly runDir: string; readonly message: string }
+  | { readonly kind: 'more'; readonly runDir: string; readonly count: number };
+
+/** How many steps a run shows before "N older steps". */
+const MAX_STEPS = 300;
+
+const STATUS_ICON: Record<RunDisplayStatus, [string, string | undefined]> = {
+  running: ['sync~spin', 'charts.green'],
+  paused: ['debug-pause', 'charts.yellow'],
+  stopped: ['debug-stop', 'descriptionForeground'],
+  completed: ['pass-filled', 'testing.iconPassed'],
+  failed: ['error', 'testing.iconFailed'],
+  interrupted: ['warning', 'list.warningForeground'],
+};
+
+export function statusIcon(status: RunDisplayStatus): vscode.ThemeIcon {
+  const [id, color] = STATUS_ICON[status];
+  return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined);
+}
+
+export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscode.Disposable {
+  private readonly changeEmitter = new vscode.EventEmitter<ExplorerNode | undefined>();
+  readonly onDidChangeTreeData = this.changeEmitter.event;
+  /** One node object per run, so that reveal() and refreshes of a single run find it. */
+  private readonly runNodes = new Map<string, ExplorerNode & { kind: 'run' }>();
+  private readonly subscription: vscode.Disposable;
+
+  constructor(private readonly store: RunStore) {
+    this.subscription = store.onDidChange((entry) => {
+      const node = entry && this.runNodes.get(entry.info.dir);
+      this.changeEmitter.fire(node);
+    });
+  }
+
+  runNode(runDir: string): ExplorerNode & { kind: 'run' } {
+    const dir = path.resolve(runDir);
+    let node = this.runNodes.get(dir);
+    if (!node) this.runNodes.set(dir, (node = { kind: 'run', runDir: dir }));
+    return node;
+  }
+
+  async getChildren(node?: ExplorerNode): Promise<ExplorerNode[]> {
+    if (!node) return this.store.runs().map((e) => this.runNode(e.info.dir));
+    const entry = this.store.get(node.runDir);
+    if (!entry) return [];
+    if (node.kind === 'run') {
+      if (!entry.info.manifest) return entry.info.issues.map((i) => ({ kind: 'issue', runDir: node.runDir, message: String(i) }));
+      const children: ExplorerNode[] = [
+        { kind: 'group', runDir: node.runDir, group: 'checkpoints' },
+        { kind: 'group', runDir: node.runDir, group: 'steps' },
+      ];
+      return children.concat(entry.info.issues.map((i) => ({ kind: 'issue', runDir: node.runDir, message: String(i) })));
+    }
+    if (node.kind === 'group' && node.group === 'checkpoints') {
+      return [...entry.info.checkpoints].reverse().map((checkpoint) => ({ kind: 'checkpoint', runDir: node.runDir, checkpoint }));
+    }
+    if (node.kind === 'group' && node.group === 'steps') {
+      const rows = new Map((await readMetrics(node.runDir).catch(() => [])).map((r) => [r.step, r]));
+      const steps = [...entry.info.rolloutSteps].reverse();
+      const shown: ExplorerNode[] = steps.slice(0, MAX_STEPS).map((step) => ({ kind: 'step', runDir: node.runDir, step, metrics: rows.get(step) }));
+      if (steps.length > MAX_STEPS) shown.push({ kind: 'more', runDir: node.runDir, count: steps.length - MAX_STEPS });
+      return shown;
+    }
+    return [];
+  }
+
+  getParent(node: ExplorerNode): ExplorerNode | undefined {
+    switch (node.kind) {
+      case 'run':
+        return undefined;
+      case 'checkpoint':
+        return { kind: 'group', runDir: node.runDir, group: 'checkpoints' };
+      case 'step':
+      case 'more':
+        return { kind: 'group', runDir: node.runDir, group: 'steps' };
+      default:
+        return this.runNode(node.runDir);
+    }
+  }
+
+  getTreeItem(node: ExplorerNode): vscode.TreeItem {
+    const entry = this.store.get(node.runDir);
+    switch (node.kind) {
+      case 'run':
+        return entry ? runItem(entry) : new vscode.TreeItem(path.basename(node.runDir));
+      case 'group': {
+        const n = node.group === 'checkpoints' ? entry?.info.checkpoints.length ?? 0 : entry?.info.rolloutSteps.length ?? 0;
+        const item = new vscode.TreeItem(node.group === 'checkpoints' ? 'Checkpoints' : 'Steps', n ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+        item.id = `${node.runDir}#${node.group}`;
+        item.description = String(n);
+        item.iconPath = new vscode.ThemeIcon(node.group === 'checkpoints' ? 'save-all' : 'list-ordered');
+        item.contextValue = `group.${node.group}`;
+        return item;
+      }
+      case 'checkpoint': {
+        const { checkpoint } = node;
+        const item = new vscode.TreeItem(`step ${checkpoint.step}`);
+        item.id = `${node.runDir}#checkpoint#${checkpoint.step}`;
+        item.resourceUri = vscode.Uri.file(checkpoint.path);
+        item.iconPath = new vscode.ThemeIcon(checkpoint.complete ? 'save' : 'warning', checkpoint.complete ? undefined : new vscode.ThemeColor('list.warningForeground'));
+        item.description = checkpoint.complete ? (checkpoint.step === latestComplete(entry) ? 'latest' : '') : 'incomplete — cannot resume';
+        item.tooltip = `${checkpoint.path}${checkpoint.complete ? '' : '\nIncomplete or corrupt: a file is missing or has the wrong size.'}`;
+        item.contextValue = !checkpoint.complete ? 'checkpoint.incomplete' : entry?.live ? 'checkpoint.live' : 'checkpoint';
+        return item;
+      }
+      case 'step': {
+        const item = new vscode.TreeItem(`step ${node.step}`);
+        item.id = `${node.runDir}#step#${node.step}`;
+        item.iconPath = new vscode.ThemeIcon('symbol-event');
+        item.description = node.metrics ? describeRow(node.metrics) : '';
+        item.tooltip = `Rollouts of step ${node.step}: click to open the trajectory view.`;
+        item.contextValue = 'step';
+        item.command = { command: 'prpoStudio.openRun', title: 'Open in Trajectory View', arguments: [node] };
+        return item;
+      }
+      case 'more': {
+        const item = new vscode.TreeItem(`… ${node.count} older steps`);
+        item.tooltip = 'Open older steps with "PRPO Studio: Open Rollout Step File" or from the trajectory view.';
+        item.contextValue = 'more';
+        return item;
+      }
+      case 'issue': {
+        const item = new vscode.TreeItem(node.message);
+        item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+        item.tooltip = node.message;
+        item.contextValue = 'issue';
+        return item;
+      }
+    }
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changeEmitter.dispose();
+  }
+}
+
+function latestComplete(entry: RunEntry | undefined): number | undefined {
+  return entry?.info.checkpoints.filter((c) => c.complete).at(-1)?.step;
+}
+
+export function runContextValue(entry: RunEntry): string {
+  if (!entry.info.manifest) return 'run.broken';
+  if (entry.live) return entry.status === 'paused' ? 'run.paused' : 'run.running';
+  if (entry.status === 'running' || entry.status === 'paused') return `run.${entry.status}.external`;
+  return `run.${entry.status}`;
+}
+
+function runItem(entry: RunEntry): vscode.TreeItem {
+  const { info, status, live } = entry;
+  const item = new vscode.TreeItem(info.name, vscode.TreeItemCollapsibleState.Collapsed);
+  item.id = info.dir;
+  item.iconPath = info.manifest ? statusIcon(status) : new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+  item.contextValue = runContextValue(entry);
+  const phase = live && live.phase !== 'running' && live.phase !== 'paused' ? live.phase : status;
+  const parts = [
+    info.manifest ? presetLabel(info.manifest.algorithm) : 'run.json missing or invalid',
+    stepText(entry),
+    entry.lastMetrics?.reward !== undefined ? `R ${entry.lastMetrics.reward.toFixed(2)}` : undefined,
+    phase,
+    info.manifest && info.manifest.source !== 'prpo-studio' ? info.manifest.source : undefined,
+  ];
+  item.description = parts.filter(Boolean).join(' · ');
+  item.tooltip = runTooltip(entry);
+  item.accessibilityInformation = { label: `${info.name}, ${status}, ${item.description}` };
+  return item;
+}
+
+function stepText(entry: RunEntry): string | undefined {
+  const step = entry.lastMetrics?.step ?? entry.info.events.at(-1)?.step;
+  const total = entry.live?.status.steps ?? entry.info.manifest?.steps;
+  if (step === undefined) return undefined;
+  return total ? `step ${step}/${total}` : `step ${step}`;
+}
+
+function describeRow(row: MetricsRow): string {
+  const parts: string[] = [];
+  if (row.reward !== undefined) parts.push(`R ${row.reward.toFixed(2)}`);
+  if (row.accuracy !== undefined) parts.push(`acc ${row.accuracy.toFixed(2)}`);
+  if (row.valAccuracy !== undefined) parts.push(`val ${row.valAccuracy.toFixed(2)}`);
+  return parts.join(' · ');
+}
+
+export function runTooltip(entry: RunEntry): vscode.MarkdownString {
+  const { info, status, live } = entry;
+  const m = info.manifest;
+  const md = new vscode.MarkdownString(undefined, true);
+  md.supportThemeIcons = true;
+  md.appendMarkdown(`**${escape(info.name)}** — $(${STATUS_ICON[status][0].replace('~spin', '')}) ${status}${live ? ' (live in this window)' : ''}\n\n`);
+  const rows: Array<[string, string | undefined]> = [
+    ['Algorithm', m && presetLabel(m.algorithm)],
+    ['Source', m?.source],
+    ['Created', m?.created],
+    ['Model', m?.model.name],
+    ['Task', m?.task.name],
+    ['Seed', m ? String(m.seed) : undefined],
+    ['Step', stepText(entry)],
+    ['Reward', entry.lastMetrics?.reward?.toFixed(4)],
+    ['Accuracy', entry.lastMetrics?.accuracy?.toFixed(4)],
+    ['Execution provider', live?.status.ep],
+    ['Checkpoints', String(info.checkpoints.length)],
+    ['Folder', info.dir],
+  ];
+  md.appendMarkdown('| | |\n|---|---|\n');
+  for (const [k, v] of rows) if (v !== undefined) md.appendMarkdown(`| ${k} | ${escape(v)} |\n`);
+  const lastFailure = info.events.filter((e) => e.type === 'failed').at(-1);
+  if (status === 'failed' && lastFailure?.reason) md.appendMarkdown(`\n**Failed:** ${escape(lastFailure.reason)}\n`);
+  if (status === 'interrupted') md.appendMarkdown('\nThe process that wrote this run is gone; resume it from a checkpoint.\n');
+  if (info.issues.length) md.appendMarkdown(`\n**${info.issues.length} problem(s) reading the run** (see the PRPO Studio log).\n`);
+  return md;
+}
+
+function escape(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}

@@ -1,0 +1,123 @@
+/**
+ * A read-only text rendering of a rollouts file (`prpo-rollout:` documents): each rollout's prompt and its
+ * response as tokens separated by │, so the token boundaries show; hovering a token shows its card.
+ */
+import { readFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { parseStepName } from '../../core/run/schema';
+import type { AlgorithmName, RolloutRecord } from '../../core/run/schema';
+import { markdown, parseRolloutLine } from './rolloutHover';
+import { escapeMarkdown, fmt, rolloutHeader, tokenMarkdown, visibleToken } from './tokenCard';
+
+export const ROLLOUT_SCHEME = 'prpo-rollout';
+const WRAP = 100;
+const SEP = '│';
+
+/** The `prpo-rollout:` URI that renders the rollouts file `file` (an absolute path). */
+export function rolloutTokensUri(file: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: ROLLOUT_SCHEME, path: file.replace(/\.jsonl$/, '.tokens'), query: encodeURIComponent(file) });
+}
+
+interface TokenSpan {
+  start: number;
+  end: number;
+  rollout: number;
+  token: number;
+}
+
+interface Rendered {
+  text: string;
+  records: RolloutRecord[];
+  /** Per line of the rendered text, the token spans on it. */
+  spans: Map<number, TokenSpan[]>;
+}
+
+/** Lays the rollouts out as text and remembers where each token landed. */
+export function renderRollouts(file: string, records: RolloutRecord[], issues: string[]): Rendered {
+  const lines: string[] = [];
+  const spans = new Map<number, TokenSpan[]>();
+  const step = parseStepName(file.split(/[\\/]/).pop() ?? '');
+  lines.push(`# step ${step ?? '?'} · ${records.length} rollout(s) · ${file}`);
+  lines.push(`# Tokens are separated by ${SEP}; · is a space, ⏎ a newline. Hover a token for its dependency scores and advantages.`);
+  for (const issue of issues) lines.push(`# skipped: ${issue}`);
+  records.forEach((r, ri) => {
+    lines.push('');
+    lines.push(`## ${rolloutHeader(r).replace(/`/g, '').replace(/\\/g, '')}`);
+    lines.push(`prompt: ${r.prompt.replace(/\r?\n/g, ' ⏎ ')}`);
+    if (r.answer !== undefined) lines.push(`answer: ${r.answer}`);
+    lines.push(`response (${r.tokens.length} tokens, Ã ${fmt(Math.min(...r.tokenAdvantages.filter((x) => x !== null)), 2)} … ${fmt(Math.max(...r.tokenAdvantages.filter((x) => x !== null)), 2)}):`);
+    let line = '';
+    let lineSpans: TokenSpan[] = [];
+    const flush = () => {
+      spans.set(lines.length, lineSpans);
+      lines.push(line);
+      line = '';
+      lineSpans = [];
+    };
+    r.tokens.forEach((tok, ti) => {
+      const shown = visibleToken(tok) || '∅';
+      if (line.length && line.length + shown.length + 1 > WRAP) flush();
+      if (line.length) line += SEP;
+      lineSpans.push({ start: line.length, end: line.length + shown.length, rollout: ri, token: ti });
+      line += shown;
+    });
+    flush();
+  });
+  return { text: lines.join('\n') + '\n', records, spans };
+}
+
+export class RolloutDocumentProvider implements vscode.TextDocumentContentProvider, vscode.HoverProvider, vscode.Disposable {
+  private readonly rendered = new Map<string, Rendered>();
+  private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changeEmitter.event;
+  private readonly watcher: vscode.FileSystemWatcher;
+  private readonly subscriptions: vscode.Disposable[];
+
+  constructor(private readonly algorithmOf: (file: vscode.Uri) => AlgorithmName | undefined) {
+    // A rollouts file that grows (a live step) re-renders its open token documents.
+    this.watcher = vscode.workspace.createFileSystemWatcher('**/rollouts/step-*.jsonl', true, false, true);
+    this.subscriptions = [
+      this.watcher,
+      this.watcher.onDidChange((uri) => {
+        for (const key of this.rendered.keys()) {
+          const u = vscode.Uri.parse(key);
+          if (decodeURIComponent(u.query) === uri.fsPath) this.changeEmitter.fire(u);
+        }
+      }),
+      vscode.workspace.onDidCloseTextDocument((d) => d.uri.scheme === ROLLOUT_SCHEME && this.rendered.delete(d.uri.toString())),
+    ];
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const file = decodeURIComponent(uri.query);
+    const text = await readFile(file, 'utf8');
+    const records: RolloutRecord[] = [];
+    const issues: string[] = [];
+    const lines = text.split('\n');
+    lines.forEach((l, i) => {
+      if (!l.trim()) return;
+      const r = parseRolloutLine(l);
+      if (r) records.push(r);
+      else if (i < lines.length - 1) issues.push(`${file}:${i + 1}: not a rollout record`);
+    });
+    const rendered = renderRollouts(file, records, issues);
+    this.rendered.set(uri.toString(), rendered);
+    return rendered.text;
+  }
+
+  provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
+    const rendered = this.rendered.get(document.uri.toString());
+    const span = rendered?.spans.get(position.line)?.find((s) => position.character >= s.start && position.character < s.end);
+    if (!rendered || !span) return undefined;
+    const record = rendered.records[span.rollout];
+    const file = vscode.Uri.file(decodeURIComponent(document.uri.query));
+    return new vscode.Hover(markdown(tokenMarkdown(record, span.token, this.algorithmOf(file))), new vscode.Range(position.line, span.start, position.line, span.end));
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+    this.changeEmitter.dispose();
+  }
+}
+
+export { escapeMarkdown };

@@ -1,0 +1,105 @@
+/**
+ * The RunSource of one run: reads from disk through src/core/run; new data arrives from the live backend's
+ * notifications when this window runs it, or from the run's files growing (another process writing it:
+ * `prpo-studio train` in a terminal, a remote trainer on a shared disk).
+ */
+import * as vscode from 'vscode';
+import { formatIssue, listRolloutSteps, readMetrics, readRolloutStep } from '../../core/run/reader';
+import type { MetricsRow, RolloutRecord, RunDisplayStatus, RunManifest, RunStatus } from '../../core/run/schema';
+import type { RunSource } from '../panels/runSource';
+
+export class RunSourceImpl implements RunSource, vscode.Disposable {
+  private readonly rolloutsEmitter = new vscode.EventEmitter<{ step: number; rollouts: RolloutRecord[] }>();
+  private readonly metricsEmitter = new vscode.EventEmitter<MetricsRow>();
+  private readonly statusEmitter = new vscode.EventEmitter<RunStatus>();
+  readonly onRollouts = this.rolloutsEmitter.event;
+  readonly onMetrics = this.metricsEmitter.event;
+  readonly onStatus = this.statusEmitter.event;
+
+  /** What listeners have been told (or what was on disk when the source was made). */
+  private lastMetricsStep = -1;
+  private readonly seenSteps = new Set<number>();
+  private readonly baseline: Promise<void>;
+  private lastStatus: RunStatus;
+  private polling: Promise<void> | undefined;
+
+  constructor(
+    readonly manifest: RunManifest,
+    readonly runDir: string,
+    private readonly currentStatus: () => RunDisplayStatus,
+    private readonly isLive: () => boolean,
+  ) {
+    this.lastStatus = toRunStatus(currentStatus());
+    this.baseline = (async () => {
+      this.lastMetricsStep = (await readMetrics(runDir).catch(() => [])).at(-1)?.step ?? -1;
+      for (const s of listRolloutSteps(runDir)) this.seenSteps.add(s);
+    })();
+  }
+
+  /** 'interrupted' (the writer died) reads as 'failed' to panels: the run is not going on. */
+  status(): RunStatus {
+    return toRunStatus(this.currentStatus());
+  }
+
+  async steps(): Promise<number[]> {
+    return listRolloutSteps(this.runDir);
+  }
+
+  readStep(step: number, onIssue?: (message: string) => void): Promise<RolloutRecord[]> {
+    return readRolloutStep(this.runDir, step, onIssue && ((i) => onIssue(formatIssue(i))));
+  }
+
+  readMetrics(onIssue?: (message: string) => void): Promise<MetricsRow[]> {
+    return readMetrics(this.runDir, onIssue && ((i) => onIssue(formatIssue(i))));
+  }
+
+  liveMetrics(row: MetricsRow): void {
+    this.lastMetricsStep = Math.max(this.lastMetricsStep, row.step);
+    this.metricsEmitter.fire(row);
+  }
+
+  liveRollouts(step: number, rollouts: RolloutRecord[]): void {
+    this.seenSteps.add(step);
+    this.rolloutsEmitter.fire({ step, rollouts });
+  }
+
+  setStatus(status: RunDisplayStatus): void {
+    const s = toRunStatus(status);
+    if (s === this.lastStatus) return;
+    this.lastStatus = s;
+    this.statusEmitter.fire(s);
+  }
+
+  /** The run's files changed: when no backend of this window feeds the run, tell listeners what is new. */
+  diskChanged(): void {
+    if (this.isLive()) return;
+    this.polling ??= this.poll().finally(() => (this.polling = undefined));
+  }
+
+  private async poll(): Promise<void> {
+    await this.baseline;
+    const rows = await readMetrics(this.runDir).catch(() => [] as MetricsRow[]);
+    for (const row of rows) {
+      if (row.step <= this.lastMetricsStep) continue;
+      this.lastMetricsStep = row.step;
+      this.metricsEmitter.fire(row);
+    }
+    // A step's file is complete once a later step has begun (or the metrics row for it exists).
+    for (const step of listRolloutSteps(this.runDir)) {
+      if (this.seenSteps.has(step) || step > this.lastMetricsStep) continue;
+      this.seenSteps.add(step);
+      const rollouts = await this.readStep(step).catch(() => []);
+      if (rollouts.length) this.rolloutsEmitter.fire({ step, rollouts });
+    }
+  }
+
+  dispose(): void {
+    this.rolloutsEmitter.dispose();
+    this.metricsEmitter.dispose();
+    this.statusEmitter.dispose();
+  }
+}
+
+function toRunStatus(s: RunDisplayStatus): RunStatus {
+  return s === 'interrupted' ? 'failed' : s;
+}

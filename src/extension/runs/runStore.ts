@@ -1,0 +1,215 @@
+/**
+ * The runs under the runs directory, as the explorer, status bar and commands see them: read through
+ * src/core/run, kept fresh by file watchers (run.json, events.jsonl, metrics.jsonl, checkpoints, rollouts)
+ * and by the live backends' notifications. Builds one RunSource per run for the panels.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { listRuns, readMetrics, readRun } from '../../core/run/reader';
+import type { MetricsRow, RunDisplayStatus, RunInfo } from '../../core/run/schema';
+import type { BackendManager, LiveRun } from '../backend/backendManager';
+import * as config from '../config';
+import { RunSourceImpl } from './runSourceImpl';
+
+export interface RunEntry {
+  readonly info: RunInfo;
+  /** The status to show: the live backend's state when this window runs it, else the one on disk. */
+  readonly status: RunDisplayStatus;
+  readonly live: LiveRun | undefined;
+  /** The last metrics row (the latest step and reward). */
+  readonly lastMetrics: MetricsRow | undefined;
+}
+
+const DEBOUNCE_MS = 250;
+
+export class RunStore implements vscode.Disposable {
+  private entries = new Map<string, RunEntry>();
+  private readonly sources = new Map<string, RunSourceImpl>();
+  private watchers: vscode.Disposable[] = [];
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private fullRefresh: Promise<void> | undefined;
+  private rootValue: string | undefined;
+  private loadedValue = false;
+
+  private readonly changeEmitter = new vscode.EventEmitter<RunEntry | undefined>();
+  /** A run changed (its entry), or the set of runs changed (undefined). */
+  readonly onDidChange = this.changeEmitter.event;
+
+  constructor(
+    private readonly backends: BackendManager,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((e) => config.affectsRunsDirectory(e) && this.setRoot(config.runsDirectory())),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.setRoot(config.runsDirectory())),
+      backends.onDidChange((run) => (run ? this.refreshRun(run.runDir) : this.refresh())),
+      backends.onMetrics(({ runDir, row }) => {
+        const entry = this.entries.get(runDir);
+        if (entry) this.update({ ...entry, lastMetrics: row });
+        this.sources.get(runDir)?.liveMetrics(row);
+      }),
+      backends.onRollouts(({ runDir, step, rollouts }) => this.sources.get(runDir)?.liveRollouts(step, rollouts)),
+      backends.onCheckpoint(({ runDir }) => this.refreshRun(runDir)),
+    );
+    this.setRoot(config.runsDirectory());
+  }
+
+  /** The runs directory in use (undefined: no workspace folder to resolve the setting against). */
+  get root(): string | undefined {
+    return this.rootValue;
+  }
+
+  /** False until the first scan has finished (the welcome view waits for it). */
+  get loaded(): boolean {
+    return this.loadedValue;
+  }
+
+  /** Newest first (by creation time). */
+  runs(): RunEntry[] {
+    return [...this.entries.values()];
+  }
+
+  get(runDir: string): RunEntry | undefined {
+    return this.entries.get(path.resolve(runDir));
+  }
+
+  /** The entry for a path inside a run directory (a rollout file, a checkpoint folder). */
+  findByPath(fsPath: string): RunEntry | undefined {
+    const p = path.resolve(fsPath);
+    return this.runs().find((e) => p === e.info.dir || p.startsWith(e.info.dir + path.sep));
+  }
+
+  /**
+   * The RunSource the panels consume for a run (one per run, kept while the store lives). Undefined when
+   * run.json is missing or broken: the explorer shows why.
+   */
+  source(runDir: string): RunSourceImpl | undefined {
+    const dir = path.resolve(runDir);
+    const existing = this.sources.get(dir);
+    if (existing) return existing;
+    const entry = this.entries.get(dir);
+    if (!entry?.info.manifest) return undefined;
+    const source = new RunSourceImpl(entry.info.manifest, dir, () => this.entries.get(dir)?.status ?? entry.status, () => !!this.backends.get(dir));
+    this.sources.set(dir, source);
+    return source;
+  }
+
+  /** Rescans the whole runs directory. Concurrent calls share one scan. */
+  refresh(): Promise<void> {
+    if (!this.fullRefresh) {
+      this.fullRefresh = this.scan().finally(() => (this.fullRefresh = undefined));
+    }
+    return this.fullRefresh;
+  }
+
+  private async scan(): Promise<void> {
+    const root = this.rootValue;
+    let infos: RunInfo[] = [];
+    if (root) {
+      try {
+        infos = await listRuns(root);
+      } catch (e) {
+        this.log.error(`Could not list runs in ${root}: ${(e as Error).message}`);
+      }
+    }
+    if (root !== this.rootValue) return; // the setting changed meanwhile; that scan wins
+    const next = new Map<string, RunEntry>();
+    for (const info of infos) {
+      const dir = path.resolve(info.dir);
+      next.set(dir, this.entryFor({ ...info, dir }, await lastMetrics(dir)));
+    }
+    this.entries = next;
+    this.loadedValue = true;
+    for (const info of infos) for (const issue of info.issues) this.log.warn(String(issue));
+    this.changeEmitter.fire(undefined);
+    for (const [dir, source] of this.sources) {
+      const entry = next.get(dir);
+      if (entry) source.setStatus(entry.status);
+    }
+  }
+
+  /** Re-reads one run (debounced: a step writes several files at once). */
+  refreshRun(runDir: string): void {
+    const dir = path.resolve(runDir);
+    clearTimeout(this.pending.get(dir));
+    this.pending.set(
+      dir,
+      setTimeout(() => {
+        this.pending.delete(dir);
+        void this.rereadRun(dir);
+      }, DEBOUNCE_MS),
+    );
+  }
+
+  private async rereadRun(dir: string): Promise<void> {
+    if (!this.entries.has(dir)) return this.refresh(); // a new run: rescan, to keep the order
+    try {
+      const info = await readRun(dir);
+      this.update(this.entryFor(info, await lastMetrics(dir)));
+      this.sources.get(dir)?.diskChanged();
+    } catch (e) {
+      // The folder went away (deleted run): rescan.
+      this.log.info(`Re-reading ${dir}: ${(e as Error).message}`);
+      await this.refresh();
+    }
+  }
+
+  private entryFor(info: RunInfo, last: MetricsRow | undefined): RunEntry {
+    const live = this.backends.get(info.dir);
+    const status: RunDisplayStatus = live ? (live.phase === 'paused' ? 'paused' : 'running') : info.status;
+    const liveRow = live && live.status.step > (last?.step ?? -1) ? { step: live.status.step, reward: live.status.lastReward } : undefined;
+    return { info, status, live, lastMetrics: liveRow ?? last };
+  }
+
+  private update(entry: RunEntry): void {
+    const dir = entry.info.dir;
+    if (!this.entries.has(dir)) return;
+    this.entries.set(dir, entry);
+    this.sources.get(dir)?.setStatus(entry.status);
+    this.changeEmitter.fire(entry);
+  }
+
+  private setRoot(root: string | undefined): void {
+    if (root === this.rootValue && this.watchers.length) return;
+    this.rootValue = root;
+    for (const w of this.watchers.splice(0)) w.dispose();
+    if (root) this.watch(root);
+    void this.refresh();
+  }
+
+  private watch(root: string): void {
+    const base = vscode.Uri.file(root);
+    const onRunFile = (uri: vscode.Uri) => {
+      const rel = path.relative(root, uri.fsPath);
+      const runFolder = rel.split(path.sep)[0];
+      if (!runFolder || runFolder.startsWith('..')) return void this.refresh();
+      this.refreshRun(path.join(root, runFolder));
+    };
+    const patterns = ['*/{run.json,events.jsonl,metrics.jsonl}', '*/checkpoints/*', '*/checkpoints/*/manifest.json', '*/rollouts/*.jsonl'];
+    for (const pattern of patterns) {
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(base, pattern));
+      this.watchers.push(w, w.onDidCreate(onRunFile), w.onDidChange(onRunFile), w.onDidDelete(onRunFile));
+    }
+    // Run folders appearing or going away, and the runs directory itself being created or deleted.
+    const folders = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(base, '*'), false, true, false);
+    const rootWatcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(root)), path.basename(root)), false, true, false);
+    const rescan = () => void this.refresh();
+    this.watchers.push(folders, folders.onDidCreate(rescan), folders.onDidDelete(rescan), rootWatcher, rootWatcher.onDidCreate(rescan), rootWatcher.onDidDelete(rescan));
+  }
+
+  dispose(): void {
+    for (const t of this.pending.values()) clearTimeout(t);
+    for (const d of [...this.watchers.splice(0), ...this.disposables.splice(0)]) d.dispose();
+    for (const s of this.sources.values()) s.dispose();
+    this.changeEmitter.dispose();
+  }
+}
+
+async function lastMetrics(dir: string): Promise<MetricsRow | undefined> {
+  try {
+    return (await readMetrics(dir)).at(-1);
+  } catch {
+    return undefined;
+  }
+}
