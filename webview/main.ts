@@ -1,1 +1,15 @@
-export {};
+/**
+ * The webview bundle (dist/webview.js): one script for both panels; the page's `data-view` says which app to
+ * start. Only this folder touches the DOM; it imports no Node built-ins and no vscode (layering test).
+ */
+import styles from './styles.css';
+import './elements';
+import { adoptCss } from './elements';
+import { scaleCss } from './scales';
+import { startTrajectory } from './trajectory/app';
+import { startCharts } from './charts/app';
+
+adoptCss(styles + '\n' + scaleCss());
+const app = document.getElementById('app') ?? document.body;
+if (document.body.dataset.view === 'charts') startCharts(app);
+else startTrajectory(app);

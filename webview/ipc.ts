@@ -1,0 +1,79 @@
+/**
+ * The webview side of the typed protocol (src/core/protocol/webview.ts): commands and requests to the host,
+ * notifications from it. `acquireVsCodeApi` is provided by VS Code (and by the benchmark page's stand-in).
+ */
+import {
+  IpcCommand,
+  IpcMessage,
+  IpcNotification,
+  IpcParams,
+  IpcRequest,
+  IpcResponse,
+  IpcScope,
+  ReadyCommand,
+  replyMethod,
+} from '../src/core/protocol/webview';
+
+interface VsCodeApi {
+  postMessage(message: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+type Handler = (params: any, message: IpcMessage) => void;
+
+export class HostIpc {
+  private readonly api: VsCodeApi = acquireVsCodeApi();
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private readonly handlers = new Map<string, Handler>();
+
+  constructor(private readonly scope: IpcScope) {
+    window.addEventListener('message', (e: MessageEvent<IpcMessage>) => this.receive(e.data));
+  }
+
+  /** Call after the notification handlers are registered: the host then sends what it held. */
+  ready(): void {
+    this.command(ReadyCommand, { scope: this.scope });
+  }
+
+  command<T extends IpcCommand<any>>(c: T, params: IpcParams<T>): void {
+    this.api.postMessage({ method: `${c.scope}/${c.method}`, params } satisfies IpcMessage);
+  }
+
+  request<T extends IpcRequest<any, any>>(r: T, params: IpcParams<T>): Promise<IpcResponse<T>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.api.postMessage({ method: `${r.scope}/${r.method}`, params, id } satisfies IpcMessage);
+    });
+  }
+
+  on<T extends IpcNotification<any>>(n: T, handler: (params: IpcParams<T>, message: IpcMessage) => void): void {
+    this.handlers.set(`${n.scope}/${n.method}`, handler);
+  }
+
+  getState<S>(): S | undefined {
+    return this.api.getState() as S | undefined;
+  }
+
+  setState<S>(state: S): void {
+    this.api.setState(state);
+  }
+
+  private receive(m: IpcMessage): void {
+    if (!m || typeof m.method !== 'string') return;
+    if (m.id !== undefined && m.method.endsWith('/reply')) {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.params);
+      return;
+    }
+    this.handlers.get(m.method)?.(m.params, m);
+  }
+}
+
+export { replyMethod };

@@ -1,0 +1,141 @@
+/**
+ * Colour signals for tokens and their scales. Pure (no DOM): the classes it names are styled by `scaleCss()`.
+ *  - sequential (dependency: RVD, S, G, U): 0 … hi → bins s0 … s8, viridis-like hues, further from the editor
+ *    background as the value grows (dark themes: purple → yellow; light themes: the reverse, so "more" is
+ *    always "more ink");
+ *  - diverging (advantages, weights around 1): blue (below the centre) – background (at the centre) – orange
+ *    (above), bins dn8 … d0 … dp8; colour-blind safe (blue/orange);
+ *  - binary (VPPO mask, perceptual flag): b1 where the value is 1.
+ * Ranges are fixed per step: computed once over every rollout loaded (and widened, never narrowed, as live
+ * rollouts arrive), so a colour means the same value in every rollout in view.
+ */
+import type { TokenField } from '../src/core/protocol/webview';
+
+export type SignalId = 'rvd' | 'S' | 'G' | 'U' | 'tokenAdvantage' | 'advantage' | 'weight' | 'mask' | 'perceptual' | 'logpImage' | 'none';
+export type ScaleKind = 'sequential' | 'diverging' | 'binary' | 'none';
+
+export interface SignalDef {
+  id: SignalId;
+  label: string;
+  kind: ScaleKind;
+  /** The per-token column; `advantage` is per rollout. */
+  field?: TokenField;
+  /** Diverging centre (0 for advantages, 1 for weights). */
+  centre?: number;
+  /** A range fixed by definition (RVD is min-max normalised to [0, 1]). */
+  fixedHi?: number;
+  /** Legend text for the two ends (and for binary, the "on" meaning). */
+  low: string;
+  high: string;
+}
+
+export const SIGNALS: readonly SignalDef[] = [
+  { id: 'rvd', label: 'RVD (PRPO-R robust visual dependency)', kind: 'sequential', field: 'rvd', fixedHi: 1, low: 'not visual', high: 'visually grounded & stable' },
+  { id: 'S', label: 'S (dependency, VPPO/PGPO)', kind: 'sequential', field: 'S', low: 'no dependency', high: 'depends on the image' },
+  { id: 'G', label: 'G (grounding: image vs blind)', kind: 'sequential', field: 'G', low: 'no grounding', high: 'grounded' },
+  { id: 'U', label: 'U (instability: image vs mild noise)', kind: 'sequential', field: 'U', low: 'stable', high: 'unstable' },
+  { id: 'tokenAdvantage', label: 'Ã (reshaped token advantage)', kind: 'diverging', field: 'tokenAdvantage', centre: 0, low: 'pushed down', high: 'pushed up' },
+  { id: 'advantage', label: 'A (outcome advantage, per rollout)', kind: 'diverging', centre: 0, low: 'below group mean', high: 'above group mean' },
+  { id: 'weight', label: 'Weight (ω̃ / w, around 1)', kind: 'diverging', field: 'weight', centre: 1, low: 'suppressed', high: 'amplified' },
+  { id: 'mask', label: 'VPPO mask m', kind: 'binary', field: 'mask', low: 'masked (no gradient)', high: 'kept (in the top k)' },
+  { id: 'perceptual', label: 'Perceptual (ground truth)', kind: 'binary', field: 'perceptual', low: 'not perceptual', high: 'determined by the image' },
+  { id: 'logpImage', label: 'Surprise (−log p, image view)', kind: 'sequential', field: 'logpImage', low: 'expected', high: 'surprising' },
+  { id: 'none', label: 'No colour', kind: 'none', low: '', high: '' },
+];
+
+export const signalDef = (id: SignalId): SignalDef => SIGNALS.find((s) => s.id === id) ?? SIGNALS[SIGNALS.length - 1];
+
+export const BINS = 8;
+
+/** The value a signal colours by, from a raw column value (surprise is −log p; others as recorded). */
+export const signalValue = (def: SignalDef, raw: number): number => (def.id === 'logpImage' ? -raw : raw);
+
+/**
+ * The half-width `hi` of a scale from the values in view: the 99.5th percentile of |v − centre| (of v for
+ * sequential), so one outlier does not wash out every other token. Sampled above 200k values.
+ */
+export function scaleHi(def: SignalDef, columns: Iterable<ArrayLike<number>>): number {
+  if (def.fixedHi !== undefined) return def.fixedHi;
+  if (def.kind === 'binary' || def.kind === 'none') return 1;
+  const c = def.centre ?? 0;
+  const vals: number[] = [];
+  let total = 0;
+  const cols = [...columns];
+  for (const col of cols) total += col.length;
+  const stride = Math.max(1, Math.floor(total / 200_000));
+  for (const col of cols) {
+    for (let i = 0; i < col.length; i += stride) {
+      const v = col[i];
+      if (Number.isFinite(v)) vals.push(def.kind === 'diverging' ? Math.abs(signalValue(def, v) - c) : Math.max(0, signalValue(def, v)));
+    }
+  }
+  if (vals.length === 0) return 1;
+  vals.sort((a, b) => a - b);
+  const q = vals[Math.min(vals.length - 1, Math.floor(0.995 * (vals.length - 1)))];
+  const max = vals[vals.length - 1];
+  const hi = q > 0 ? q : max;
+  return hi > 0 ? hi : 1;
+}
+
+/** The CSS class of a value on a scale ('' for no colour). */
+export function binClass(def: SignalDef, hi: number, raw: number): string {
+  if (!Number.isFinite(raw)) return def.kind === 'none' ? '' : 'na';
+  switch (def.kind) {
+    case 'sequential': {
+      const b = Math.min(BINS, Math.max(0, Math.round((signalValue(def, raw) / hi) * BINS)));
+      return b === 0 ? '' : `s${b}`;
+    }
+    case 'diverging': {
+      const b = Math.min(BINS, Math.max(-BINS, Math.round(((raw - (def.centre ?? 0)) / hi) * BINS)));
+      return b === 0 ? '' : b > 0 ? `dp${b}` : `dn${-b}`;
+    }
+    case 'binary':
+      return raw >= 0.5 ? 'b1' : '';
+    default:
+      return '';
+  }
+}
+
+/** The value at the edge of bin `b` for legend ticks. */
+export const binValue = (def: SignalDef, hi: number, b: number): number => {
+  const v = (b / BINS) * hi;
+  if (def.kind === 'diverging') return (def.centre ?? 0) + v;
+  return def.id === 'logpImage' ? v : v;
+};
+
+/** Whether a value passes a "tokens above a threshold" filter: |v − centre| ≥ t for diverging, v ≥ t else. */
+export function aboveThreshold(def: SignalDef, raw: number, t: number): boolean {
+  if (!Number.isFinite(raw)) return false;
+  if (def.kind === 'diverging') return Math.abs(raw - (def.centre ?? 0)) >= t;
+  return signalValue(def, raw) >= t;
+}
+
+// Viridis at 8 stops (low → high) and the blue/orange ends of a PuOr-like diverging scale.
+const VIRIDIS = ['#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#fde725'];
+const BLUE = '#2f7fc1';
+const ORANGE = '#e66101';
+
+/** Opacity (share of the scale colour mixed into the editor background) of bin 1 … 8. */
+export const binShare = (b: number): number => Math.round(12 + (b - 1) * (58 / (BINS - 1)));
+
+/** The stylesheet for the bin classes: every colour mixed with the theme's editor background. */
+export function scaleCss(): string {
+  const lines: string[] = [];
+  const bg = 'var(--vscode-editor-background)';
+  const dark = 'body.vscode-dark, body.vscode-high-contrast:not(.vscode-high-contrast-light)';
+  const light = 'body.vscode-light, body.vscode-high-contrast-light';
+  lines.push(`${dark} { ${VIRIDIS.map((c, i) => `--seq-${i + 1}: ${c};`).join(' ')} }`);
+  lines.push(`${light} { ${[...VIRIDIS].reverse().map((c, i) => `--seq-${i + 1}: ${c};`).join(' ')} }`);
+  lines.push(`:root { --div-neg: ${BLUE}; --div-pos: ${ORANGE}; }`);
+  for (let b = 1; b <= BINS; b++) {
+    const share = binShare(b);
+    lines.push(`.s${b} { background-color: color-mix(in srgb, var(--seq-${b}) ${share}%, ${bg}); }`);
+    lines.push(`.dp${b} { background-color: color-mix(in srgb, var(--div-pos) ${share}%, ${bg}); }`);
+    lines.push(`.dn${b} { background-color: color-mix(in srgb, var(--div-neg) ${share}%, ${bg}); }`);
+  }
+  // The strongest sequential bins are far from the background (dark themes: yellow-green; light themes: deep
+  // purple): their text takes the background colour to keep its contrast.
+  lines.push(`:is(${dark}) :is(.s7, .s8), :is(${light}) .s8 { color: ${bg}; }`);
+  lines.push(`.b1 { background-color: color-mix(in srgb, var(--div-pos) 55%, ${bg}); }`);
+  return lines.join('\n');
+}
