@@ -5,3 +5,4 @@ export * from './reader';
 export * from './writer';
 export * from './checkpoint';
 export * from './png';
+export * from './importers';

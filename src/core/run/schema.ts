@@ -126,6 +126,8 @@ export interface RolloutRecord {
    * tokens split on whitespace, log-probs NaN, the advantage repeated). Absent for the built-in trainer.
    */
   synthetic?: string[];
+  /** Fields of an imported record that have no place above (e.g. verl's reward_extra_info), kept for hovers. */
+  extra?: Record<string, unknown>;
 }
 
 export type RunEventType = 'started' | 'paused' | 'resumed' | 'checkpoint' | 'stopped' | 'completed' | 'failed';

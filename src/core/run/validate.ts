@@ -219,6 +219,7 @@ export function validateRollout(v: unknown, where: string): RolloutRecord {
     });
   }
   f.strings('synthetic', true);
+  f.obj('extra', true);
   return o as unknown as RolloutRecord;
 }
 

@@ -1,0 +1,45 @@
+/**
+ * One entry for any run folder: our own run directory, or another trainer's logs read by an importer into
+ * the same model (RunInfo, MetricsRow, RolloutRecord), so the viewer has one data model.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readMetrics, readRolloutStep, readRun } from '../reader';
+import type { RunHandle, ImportOptions } from './common';
+import { easyR1Log, importEasyR1 } from './easyr1';
+import { importVerl, isVerlDump } from './verl';
+
+export type { RunHandle, ImportOptions } from './common';
+export { importVerl, isVerlDump, readVerlStep } from './verl';
+export { importEasyR1, easyR1Log, type EasyR1Options } from './easyr1';
+export { whitespaceTokens } from './common';
+
+export type RunKind = 'prpo-studio' | 'verl' | 'easyr1';
+
+/** What a folder holds: our run directory (run.json), a verl dump (<step>.jsonl), an EasyR1 log; or undefined. */
+export function detectRunKind(path: string): RunKind | undefined {
+  if (existsSync(join(path, 'run.json'))) return 'prpo-studio';
+  if (isVerlDump(path)) return 'verl';
+  if (easyR1Log(path)) return 'easyr1';
+  return undefined;
+}
+
+/** Opens any run folder through one handle; throws when the folder is none of the known kinds. */
+export async function openRun(path: string, opts: ImportOptions = {}): Promise<RunHandle> {
+  switch (detectRunKind(path)) {
+    case 'prpo-studio':
+      return {
+        info: await readRun(path),
+        readMetrics: (onIssue) => readMetrics(path, onIssue),
+        readRolloutStep: (step, onIssue) => readRolloutStep(path, step, onIssue),
+      };
+    case 'verl':
+      return importVerl(path, opts);
+    case 'easyr1':
+      return importEasyR1(path, opts);
+    default:
+      throw new Error(
+        `${path} is not a run: it has no run.json (PRPO Studio), no <step>.jsonl files (verl rollout_data_dir) and no experiment_log.jsonl (EasyR1)`,
+      );
+  }
+}

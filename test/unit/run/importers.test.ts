@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { detectRunKind, importEasyR1, importVerl, openRun, whitespaceTokens } from '../../../src/core/run/importers';
+import type { LineIssue } from '../../../src/core/run/reader';
+import { validateRollout } from '../../../src/core/run/validate';
+import { RunWriter } from '../../../src/core/run/writer';
+import { newManifest, tempDir } from './helpers';
+
+const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'importers');
+const verlDir = join(fixtures, 'verl', 'rollout_data');
+const easyDir = join(fixtures, 'easyr1');
+
+test('whitespace tokens join back to the response', () => {
+  for (const text of ['', '   ', 'one', ' lead and  double  spaces ', 'line\nbreak\ttab', '红色 \\boxed{red}']) {
+    assert.equal(whitespaceTokens(text).join(''), text, JSON.stringify(text));
+  }
+  assert.deepEqual(whitespaceTokens('There are  3 circles.\n'), ['There', ' are', '  3', ' circles.\n']);
+});
+
+test('verl: a rollout_data_dir reads as a run with response-level rollouts', async () => {
+  assert.equal(detectRunKind(verlDir), 'verl');
+  const run = importVerl(verlDir);
+  assert.equal(run.info.manifest?.source, 'verl');
+  assert.equal(run.info.manifest?.algorithm, 'grpo');
+  assert.equal(run.info.manifest?.config.algorithmKnown, false);
+  assert.deepEqual(run.info.rolloutSteps, [1, 2, 3]);
+  const issues: LineIssue[] = [];
+  const step1 = await run.readRolloutStep(1, (i) => issues.push(i));
+  assert.deepEqual(issues, []);
+  assert.equal(step1.length, 8);
+  // Every record is a valid RolloutRecord (NaN log-probs survive validation as numbers).
+  step1.forEach((r, i) => validateRollout(r, `step 1 rollout ${i}`));
+  assert.deepEqual(step1.map((r) => r.group), ['p0', 'p0', 'p0', 'p0', 'p1', 'p1', 'p1', 'p1']);
+  const r0 = step1[0];
+  assert.equal(r0.id, '1-0');
+  assert.equal(r0.answer, '3');
+  assert.equal(r0.correct, true);
+  assert.equal(r0.reward, 1);
+  assert.equal(r0.tokens.join(''), r0.response);
+  assert.deepEqual(r0.synthetic, ['tokens', 'advantage', 'logp.image', 'tokenAdvantages']);
+  assert.ok(r0.logp.image.every(Number.isNaN));
+  assert.deepEqual(r0.extra, { pred: '3', format: 1 });
+  // GRPO within the group of 4 with rewards [1, 0, 1, 0]: mean 0.5, unbiased std 0.5774.
+  const A = 0.5 / (Math.sqrt(1 / 3) + 1e-6);
+  assert.ok(Math.abs(r0.advantage - A) < 1e-9);
+  assert.ok(Math.abs(step1[1].advantage + A) < 1e-9);
+  assert.ok(r0.tokenAdvantages.every((x) => x === r0.advantage));
+});
+
+test('verl: malformed and wrongly typed lines are reported, a torn last line is skipped', async () => {
+  const issues: LineIssue[] = [];
+  const step2 = await importVerl(verlDir).readRolloutStep(2, (i) => issues.push(i));
+  assert.deepEqual(step2.map((r) => r.response), ['Three circles. \\boxed{3}', 'Three. \\boxed{3}', 'Two. \\boxed{2}']);
+  assert.deepEqual(
+    issues.map((i) => `${i.file.endsWith('2.jsonl')}:${i.line}:${i.reason.split(' (')[0]}`),
+    ['true:2:not valid JSON', 'true:4:output must be a string, got number'],
+  );
+});
+
+test('verl: token-level data in a dump is used where it lines up', async () => {
+  const [a, b] = await importVerl(verlDir).readRolloutStep(3);
+  assert.deepEqual(a.tokens, ['There', ' are', ' 3', ' circles', '.']);
+  assert.deepEqual(a.tokenIds, [1, 2, 3, 4, 5]);
+  assert.deepEqual(a.logp.image, [-0.1, -0.2, -1.3, -0.4, -0.05]);
+  assert.equal(a.advantage, 0.87);
+  assert.deepEqual(a.synthetic, []);
+  assert.equal(a.group, b.group);
+  // b has advantages but no tokens: they cannot be aligned, so they are kept in extra.
+  assert.deepEqual(b.synthetic, ['tokens', 'advantage', 'logp.image', 'tokenAdvantages']);
+  assert.deepEqual(b.extra?.advantages, [-0.87, -0.87, -0.87]);
+});
+
+test('verl: metrics are derived per step from the dump', async () => {
+  const issues: LineIssue[] = [];
+  const metrics = await importVerl(verlDir).readMetrics((i) => issues.push(i));
+  assert.deepEqual(metrics.map((m) => [m.step, m.reward, m.accuracy, m.rollouts]), [
+    [1, 0.5, 0.5, 8],
+    [2, 2 / 3, 2 / 3, 3],
+    [3, 0.5, undefined, 2],
+  ]);
+  assert.equal(issues.length, 2);
+});
+
+test('EasyR1: the experiment log reads as metrics, nested or flat, with our names added', async () => {
+  assert.equal(detectRunKind(easyDir), 'easyr1');
+  const run = importEasyR1(easyDir, { algorithm: 'vppo', name: 'vppo 7B' });
+  assert.equal(run.info.name, 'vppo 7B');
+  assert.equal(run.info.manifest?.algorithm, 'vppo');
+  assert.deepEqual(run.info.rolloutSteps, []);
+  const issues: LineIssue[] = [];
+  const rows = await run.readMetrics((i) => issues.push(i));
+  assert.deepEqual(rows.map((r) => r.step), [1, 2, 4]);
+  assert.deepEqual(issues.map((i) => [i.line, i.reason]), [[4, 'step must be an integer ≥ 0, got "three"']]);
+  const [r1, r2, r4] = rows;
+  assert.equal(r1['actor/pg_loss'], -0.012);
+  assert.equal(r1.pgLoss, -0.012);
+  assert.equal(r1.reward, 0.41);
+  assert.equal(r1.accuracy, 0.38);
+  assert.equal(r1.gradNorm, 0.42);
+  assert.equal(r1.clipFraction, 0.004);
+  assert.equal(r1.timeStepMs, 60500);
+  assert.equal(r1.timeSampleMs, 31200);
+  assert.equal(r2.reward, 0.47);
+  assert.equal(r2.pgLoss, -0.02);
+  assert.equal(r4.valAccuracy, 0.47);
+  assert.deepEqual(await run.readRolloutStep(1), []);
+  // The log file itself can be given, and verl-style dumps beside it.
+  const withRollouts = importEasyR1(join(easyDir, 'experiment_log.jsonl'), { rolloutsDir: verlDir });
+  assert.deepEqual(withRollouts.info.rolloutSteps, [1, 2, 3]);
+  assert.equal((await withRollouts.readRolloutStep(1)).length, 8);
+});
+
+test('openRun opens our own run directories and imports through one handle', async (t) => {
+  const w = RunWriter.create(tempDir(t), newManifest());
+  w.appendMetrics({ step: 1, reward: 0.25 });
+  const native = await openRun(w.dir);
+  assert.equal(native.info.manifest?.source, 'prpo-studio');
+  assert.deepEqual(await native.readMetrics(), [{ step: 1, reward: 0.25 }]);
+  assert.equal((await openRun(verlDir)).info.manifest?.source, 'verl');
+  assert.equal((await openRun(easyDir)).info.manifest?.source, 'easyr1');
+  await assert.rejects(openRun(tempDir(t)), /is not a run: it has no run\.json/);
+});
