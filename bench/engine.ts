@@ -1,0 +1,175 @@
+// Engine benchmark: `npm run bench:engine [-- --threads N --reps N --quick]`.
+// For the default model and two larger ones: forward (scoring), the training step (forward + backward of
+// the §5 loss + gradient clipping + AdamW) and KV-cached sampling, in ms and tokens/s; achieved GFLOP/s
+// against a big-MatMul ceiling measured in the same run; PyTorch eager CPU on the same model and shapes
+// (bench/engine_torch.py) as a ratio when Debian's python3-torch is installed.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { createEngine, defaultModelConfig, paramCount } from '../src/backend/engine/index';
+import { buildDecodeGraph, imageTokens, initWeights, paramShapes, seqLen } from '../src/backend/engine/model';
+import type { ModelConfig, SequenceInput } from '../src/backend/engine/types';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const threads = arg('threads', 2);
+const reps = arg('reps', 5);
+const quick = process.argv.includes('--quick');
+const PYTHON = '/usr/bin/python3';
+
+const base = defaultModelConfig(80, 32, 8, 48);
+const models: { name: string; config: ModelConfig }[] = [
+  { name: 'default', config: base },
+  { name: 'medium', config: { ...base, dModel: 192, nLayers: 4, nHeads: 6, dFF: 768 } },
+  { name: 'large', config: { ...base, dModel: 384, nLayers: 6, nHeads: 6, dFF: 1536 } },
+].slice(0, quick ? 1 : 3);
+const BATCH = 32;
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function medianMs(fn: () => Promise<unknown>, n = reps): Promise<number> {
+  await fn();
+  await fn();
+  const ts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    ts.push(performance.now() - t);
+  }
+  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
+}
+
+/** Forward FLOPs (multiply-add = 2) of B full sequences with Tt text tokens; the LM head runs on text only. */
+function forwardFlops(c: ModelConfig, B: number, Tt: number) {
+  const S = imageTokens(c) + Tt, d = c.dModel;
+  const perLayer = 2 * S * d * 3 * d + 2 * S * d * d + 2 * 2 * S * d * c.dFF + 2 * 2 * S * S * d;
+  return B * (2 * imageTokens(c) * c.channels * c.patchSize ** 2 * d + c.nLayers * perLayer + 2 * Tt * d * c.vocabSize);
+}
+
+async function matmulCeiling(): Promise<number> {
+  const { Graph, matmul } = await import('../src/backend/engine/graph');
+  const n = 1024;
+  const g = new Graph('ceiling');
+  g.output(matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c');
+  const s = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const r = rng(1);
+  const a = new ort.Tensor('float32', Float32Array.from({ length: n * n }, r), [n, n]);
+  const ms = await medianMs(() => s.run({ a, b: a }));
+  await s.release();
+  return (2 * n ** 3) / ms / 1e6;
+}
+
+/** ms per decode step of the KV-cached graph at several positions (the cost should not grow). */
+async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
+  const g = buildDecodeGraph(c, B);
+  const s = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all', interOpNumThreads: 1 });
+  const S = seqLen(c), dh = c.dModel / c.nHeads;
+  const feeds: Record<string, ort.Tensor> = {};
+  const w = initWeights(c, 1);
+  for (const [n, shape] of paramShapes(c)) feeds[n] = new ort.Tensor('float32', w.get(n)!, shape);
+  for (let l = 0; l < c.nLayers; l++) {
+    feeds[`past.${l}.k`] = new ort.Tensor('float32', new Float32Array(B * c.nHeads * S * dh), [B, c.nHeads, S, dh]);
+    feeds[`past.${l}.v`] = new ort.Tensor('float32', new Float32Array(B * c.nHeads * S * dh), [B, c.nHeads, S, dh]);
+  }
+  feeds.token = new ort.Tensor('int64', new BigInt64Array(B).fill(1n), [B, 1]);
+  const out: number[] = [];
+  for (const p of positions) {
+    feeds.pos = new ort.Tensor('int64', new BigInt64Array(B).fill(BigInt(p)), [B, 1]);
+    const bias = new Float32Array(B * S).fill(-1e9);
+    for (let b = 0; b < B; b++) bias.fill(0, b * S, b * S + p + 1);
+    feeds.keyBias = new ort.Tensor('float32', bias, [B, 1, 1, S]);
+    out.push(await medianMs(() => s.run(feeds)));
+  }
+  await s.release();
+  return out;
+}
+
+interface Row { name: string; params: number; fwdMs: number; stepMs: number; fwdGflops: number; stepGflops: number; sampleTokS: number; decodeMs: number[]; torch?: { fwd_ms: number; fwdbwd_ms: number; step_ms: number } }
+
+function torchAvailable(): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  return r.status === 0 ? null : 'python3-torch is not installed';
+}
+
+async function main() {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`engine benchmark — ${cpu}, ${availableParallelism()} cores visible, ${threads} threads, onnxruntime-node ${ort.env.versions.common}, median of ${reps}`);
+  console.log('Note: a shared machine; other work running at the same time inflates every figure.\n');
+  const ceiling = await matmulCeiling();
+  console.log(`MatMul ceiling (1024³ float32 through onnxruntime): ${ceiling.toFixed(1)} GFLOP/s\n`);
+
+  const positions = [24, 40, 56, 63];
+  const rows: Row[] = [];
+  for (const { name, config: c } of models) {
+    const r = rng(2);
+    const e = await createEngine(c, { seed: 1, threads, lr: 1e-4 });
+    const image = () => Float32Array.from({ length: c.channels * c.imageSize ** 2 }, r);
+    const Tt = c.maxText;
+    const seqs: SequenceInput[] = Array.from({ length: BATCH }, () => ({
+      image: image(), prompt: Array.from({ length: Tt / 4 }, () => Math.floor(r() * c.vocabSize)), response: Array.from({ length: Tt - Tt / 4 }, () => Math.floor(r() * c.vocabSize)),
+    }));
+    const fwdMs = await medianMs(() => e.score(seqs));
+    const old = (await e.score(seqs)).logp;
+    const adv = seqs.map((s) => Float32Array.from(s.response, () => r() * 2 - 1));
+    const stepMs = await medianMs(() => e.policyStep({ sequences: seqs, advantages: adv, oldLogp: old }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0 }));
+    const newTokens = 36;
+    const sampleMs = await medianMs(() => e.sample({
+      images: seqs.map((s) => s.image), prompts: seqs.map((s) => s.prompt), maxNewTokens: newTokens, temperature: 1, topP: 1, stopToken: -1, random: r,
+    }), Math.min(reps, 3));
+    await e.dispose();
+    const decodeMs = await decodeCost(c, BATCH, positions);
+    const flops = forwardFlops(c, BATCH, Tt);
+    rows.push({
+      name, params: paramCount(c), fwdMs, stepMs, decodeMs,
+      fwdGflops: flops / fwdMs / 1e6, stepGflops: (3 * flops) / stepMs / 1e6,
+      sampleTokS: (BATCH * newTokens) / (sampleMs / 1000),
+    });
+    process.stdout.write(`  measured ${name}\n`);
+  }
+
+  const why = torchAvailable();
+  if (why) {
+    console.log(`\nPyTorch column skipped: ${why}. Install: apt-get install -y python3-torch python3-numpy libopenblas0-openmp`);
+  } else {
+    const spec = { threads, models: models.map((m) => ({ name: m.name, config: m.config, batch: BATCH, text: m.config.maxText, reps })) };
+    const out = spawnSync(PYTHON, [join(import.meta.dirname ?? 'bench', 'engine_torch.py'), JSON.stringify(spec)], {
+      encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) }, maxBuffer: 1 << 24,
+    });
+    if (out.status !== 0) console.log(`\nPyTorch run failed:\n${out.stderr}`);
+    for (const line of out.stdout.split('\n').filter(Boolean)) {
+      const t = JSON.parse(line);
+      const row = rows.find((x) => x.name === t.name);
+      if (row) row.torch = t;
+    }
+  }
+
+  const tokens = BATCH * (imageTokens(base) + base.maxText);
+  console.log(`\nBatch ${BATCH} sequences × ${imageTokens(base)} image + ${base.maxText} text tokens (${tokens} tokens); train step = forward + backward of the §5 loss + clip + AdamW.`);
+  const f = (x: number, d = 1) => x.toFixed(d);
+  console.log('| model | params | fwd ms | fwd tok/s | fwd GFLOP/s | step ms | step tok/s | step GFLOP/s | torch fwd ms | torch step ms | fwd speed-up | step speed-up | sample tok/s |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const t = r.torch;
+    console.log(`| ${r.name} | ${f(r.params / 1e6, 2)}M | ${f(r.fwdMs)} | ${f(tokens / r.fwdMs * 1000, 0)} | ${f(r.fwdGflops)} | ${f(r.stepMs)} | ${f(tokens / r.stepMs * 1000, 0)} | ${f(r.stepGflops)} | ${t ? f(t.fwd_ms) : '—'} | ${t ? f(t.step_ms) : '—'} | ${t ? f(t.fwd_ms / r.fwdMs, 2) + '×' : '—'} | ${t ? f(t.step_ms / r.stepMs, 2) + '×' : '—'} | ${f(r.sampleTokS, 0)} |`);
+  }
+  console.log(`\nKV-cached decode, ms per step for ${BATCH} sequences at cache position (constant cost: the cache is a fixed buffer):`);
+  console.log(`| model | ${positions.map((p) => `pos ${p}`).join(' | ')} |`);
+  console.log(`|---|${positions.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${r.name} | ${r.decodeMs.map((m) => f(m, 2)).join(' | ')} |`);
+  console.log(`\nGFLOP/s counts matmul FLOPs only (backward ≈ 2× forward); ceiling ${f(ceiling)} GFLOP/s.`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
