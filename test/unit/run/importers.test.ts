@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { detectRunKind, importEasyR1, importVerl, openRun, whitespaceTokens } from '../../../src/core/run/importers';
+import { detectRunKind, importEasyR1, importTrl, importVerl, openRun, whitespaceTokens } from '../../../src/core/run/importers';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { LineIssue } from '../../../src/core/run/reader';
 import { validateRollout } from '../../../src/core/run/validate';
 import { RunWriter } from '../../../src/core/run/writer';
@@ -119,5 +120,56 @@ test('openRun opens our own run directories and imports through one handle', asy
   assert.deepEqual(await native.readMetrics(), [{ step: 1, reward: 0.25 }]);
   assert.equal((await openRun(verlDir)).info.manifest?.source, 'verl');
   assert.equal((await openRun(easyDir)).info.manifest?.source, 'easyr1');
+  assert.equal((await openRun(join(fixtures, 'trl', 'output'))).info.manifest?.source, 'trl');
   await assert.rejects(openRun(tempDir(t)), /is not a run: it has no run\.json/);
+});
+
+const trlDir = join(fixtures, 'trl', 'output');
+
+test('TRL: completions parquet files read as response-level rollouts', async () => {
+  assert.equal(detectRunKind(trlDir), 'trl');
+  const run = importTrl(trlDir);
+  assert.equal(run.info.manifest?.source, 'trl');
+  assert.deepEqual(run.info.rolloutSteps, [10, 20]);
+  const issues: LineIssue[] = [];
+  const s10 = await run.readRolloutStep(10, (i) => issues.push(i));
+  assert.deepEqual(issues, []);
+  assert.deepEqual(s10.map((r) => [r.step, r.group, r.response]), [
+    [10, 'p0', '<think>three red circles</think> 3'],
+    [10, 'p0', '<think>two</think> 2'],
+    [10, 'p1', '<think>it is green</think> green'],
+    [10, 'p1', '<think>blue?</think> blue'],
+  ]);
+  s10.forEach((r, i) => validateRollout(r, `rollout ${i}`));
+  // No reward logged at all in the oldest layout: NaN, and said so.
+  assert.ok(Number.isNaN(s10[0].reward));
+  assert.ok(s10[0].synthetic?.includes('reward'));
+  const s20 = await run.readRolloutStep(20);
+  assert.deepEqual(s20.map((r) => r.reward), [2, 1, 1, 1]);
+  assert.deepEqual(s20.map((r) => r.advantage), [0.87, 0.29, -0.29, -0.87]);
+  assert.deepEqual(s20[0].synthetic, ['tokens', 'logp.image', 'tokenAdvantages', 'reward']);
+  assert.deepEqual(s20[0].extra, { accuracy_reward: 1, format_reward: 1 });
+  assert.equal(s20[0].step, 20);
+});
+
+test('TRL: metrics come from the newest trainer_state.json, one row per step', async () => {
+  const rows = await importTrl(trlDir).readMetrics();
+  assert.deepEqual(rows.map((r) => r.step), [5, 10, 15, 20]);
+  assert.equal(rows[0].reward, 0.25);
+  assert.equal(rows[0].accuracy, 0.25);
+  assert.equal(rows[0].gradNorm, 0.8);
+  assert.equal(rows[0].clipFraction, 0);
+  assert.equal(rows[3].reward, 0.75);
+  assert.equal(rows[3].eval_reward, 0.7);
+  assert.equal(rows[3].accuracy, 0.7);
+});
+
+test('TRL: a file that is not parquet is reported, not thrown', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'completions'));
+  writeFileSync(join(dir, 'completions', 'completions_00001.parquet'), 'not a parquet file');
+  const issues: LineIssue[] = [];
+  assert.deepEqual(await importTrl(dir).readRolloutStep(1, (i) => issues.push(i)), []);
+  assert.match(String(issues[0]), /completions_00001\.parquet:0: cannot be read as parquet/);
+  assert.deepEqual(await importTrl(dir).readMetrics(), []);
 });

@@ -158,7 +158,7 @@ export function flattenNumbers(o: Record<string, unknown>, prefix = '', out: Rec
 /** Our metric names ← the first of their names found (verl, EasyR1, TRL); `scale` turns seconds into ms. */
 const WELL_KNOWN: Array<{ ours: string; theirs: string[]; scale?: number; pattern?: RegExp }> = [
   { ours: 'reward', theirs: ['reward/overall', 'critic/score/mean', 'critic/rewards/mean', 'reward', 'rewards/mean'] },
-  { ours: 'accuracy', theirs: ['reward/accuracy', 'critic/accuracy/mean', 'accuracy', 'acc'] },
+  { ours: 'accuracy', theirs: ['reward/accuracy', 'critic/accuracy/mean', 'accuracy', 'acc'], pattern: /^rewards\/[^/]*acc[^/]*\/mean$/ },
   {
     ours: 'valAccuracy',
     theirs: ['val/accuracy_reward', 'val/accuracy', 'val/reward_score'],
@@ -169,7 +169,7 @@ const WELL_KNOWN: Array<{ ours: string; theirs: string[]; scale?: number; patter
   { ours: 'entropyLoss', theirs: ['actor/entropy_loss'] },
   { ours: 'klLoss', theirs: ['actor/kl_loss'] },
   { ours: 'clipFraction', theirs: ['actor/pg_clipfrac', 'clip_ratio/region_mean', 'clip_ratio'] },
-  { ours: 'approxKl', theirs: ['actor/ppo_kl', 'kl'] },
+  { ours: 'approxKl', theirs: ['actor/ppo_kl'] },
   { ours: 'gradNorm', theirs: ['actor/grad_norm', 'grad_norm'] },
   { ours: 'entropy', theirs: ['actor/entropy', 'entropy'] },
   { ours: 'timeSampleMs', theirs: ['timing_s/gen'], scale: 1000 },

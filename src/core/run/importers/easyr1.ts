@@ -17,10 +17,10 @@ import { readVerlStep, verlSteps } from './verl';
 
 export const EASYR1_LOG = 'experiment_log.jsonl';
 
-/** The experiment log for a path that is the log itself or the folder holding it; undefined if neither. */
+/** The experiment log for a path that is the log itself (a .jsonl file) or the folder holding it; undefined if neither. */
 export function easyR1Log(path: string): string | undefined {
   if (!existsSync(path)) return undefined;
-  if (statSync(path).isFile()) return path;
+  if (statSync(path).isFile()) return path.endsWith('.jsonl') ? path : undefined;
   const file = join(path, EASYR1_LOG);
   return existsSync(file) ? file : undefined;
 }

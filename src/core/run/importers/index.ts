@@ -8,19 +8,22 @@ import { readMetrics, readRolloutStep, readRun } from '../reader';
 import type { RunHandle, ImportOptions } from './common';
 import { easyR1Log, importEasyR1 } from './easyr1';
 import { importVerl, isVerlDump } from './verl';
+import { importTrl, isTrlOutput } from './trl';
 
 export type { RunHandle, ImportOptions } from './common';
 export { importVerl, isVerlDump, readVerlStep } from './verl';
 export { importEasyR1, easyR1Log, type EasyR1Options } from './easyr1';
+export { importTrl, isTrlOutput, readTrlStep, readTrlMetrics } from './trl';
 export { whitespaceTokens } from './common';
 
-export type RunKind = 'prpo-studio' | 'verl' | 'easyr1';
+export type RunKind = 'prpo-studio' | 'verl' | 'easyr1' | 'trl';
 
-/** What a folder holds: our run directory (run.json), a verl dump (<step>.jsonl), an EasyR1 log; or undefined. */
+/** What a folder holds: our run directory (run.json), a verl dump (<step>.jsonl), an EasyR1 log, a TRL output_dir; or undefined. */
 export function detectRunKind(path: string): RunKind | undefined {
   if (existsSync(join(path, 'run.json'))) return 'prpo-studio';
   if (isVerlDump(path)) return 'verl';
   if (easyR1Log(path)) return 'easyr1';
+  if (isTrlOutput(path)) return 'trl';
   return undefined;
 }
 
@@ -37,9 +40,11 @@ export async function openRun(path: string, opts: ImportOptions = {}): Promise<R
       return importVerl(path, opts);
     case 'easyr1':
       return importEasyR1(path, opts);
+    case 'trl':
+      return importTrl(path, opts);
     default:
       throw new Error(
-        `${path} is not a run: it has no run.json (PRPO Studio), no <step>.jsonl files (verl rollout_data_dir) and no experiment_log.jsonl (EasyR1)`,
+        `${path} is not a run: it has no run.json (PRPO Studio), no <step>.jsonl files (verl rollout_data_dir) and no experiment_log.jsonl (EasyR1) and no completions/completions_<step>.parquet (TRL)`,
       );
   }
 }
