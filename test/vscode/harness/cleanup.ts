@@ -1,0 +1,109 @@
+// Everything a harness run starts is registered here, so that it is shut down on every path: normal end,
+// failure, timeout, Ctrl-C, SIGTERM from a CI runner, or an uncaught error. Processes are started in their
+// own session (setsid) and stopped as a whole process group.
+import { rmSync } from 'node:fs';
+
+type Cleanup = { name: string; async: () => Promise<void>; sync: () => void };
+const cleanups = new Set<Cleanup>();
+let installed = false;
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', () => {
+    for (const c of [...cleanups].reverse()) {
+      try {
+        c.sync();
+      } catch {
+        // best effort while exiting
+      }
+    }
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      void runAll().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+      // A second signal, or a cleanup that hangs, still ends the process (the 'exit' hook runs sync cleanup).
+      setTimeout(() => process.exit(1), 15_000).unref();
+      process.once(sig, () => process.exit(1));
+    });
+  }
+}
+
+/** Registers a cleanup; returns a function that runs it (once) and unregisters it. */
+export function onCleanup(name: string, async: () => Promise<void>, sync: () => void): () => Promise<void> {
+  install();
+  const c: Cleanup = { name, async, sync };
+  cleanups.add(c);
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= (async () => {
+      try {
+        await c.async();
+      } catch {
+        try {
+          c.sync();
+        } catch {
+          // nothing more to try
+        }
+      } finally {
+        cleanups.delete(c);
+      }
+    })();
+    return done;
+  };
+}
+
+export async function runAll(): Promise<void> {
+  for (const c of [...cleanups].reverse()) {
+    try {
+      await c.async();
+    } catch {
+      try {
+        c.sync();
+      } catch {
+        // best effort
+      }
+    }
+    cleanups.delete(c);
+  }
+}
+
+/** Sends a signal to a whole process group; false when the group no longer exists. */
+export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** SIGTERM to the group, then SIGKILL after `graceMs` if any member is left. */
+export async function stopGroup(pgid: number, graceMs = 5000): Promise<void> {
+  if (!killGroup(pgid, 'SIGTERM')) return;
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!groupAlive(pgid)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  killGroup(pgid, 'SIGKILL');
+  const hard = Date.now() + 3000;
+  while (Date.now() < hard && groupAlive(pgid)) await new Promise((r) => setTimeout(r, 50));
+}
+
+export function removeDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  } catch {
+    // a file still held open: left for the stage runner's sweep
+  }
+}
