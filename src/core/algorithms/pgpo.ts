@@ -4,7 +4,7 @@
  */
 import type { AlgorithmConfig } from './config';
 import { dependencyRow } from './dependency';
-import { minmax } from './stats';
+import { minmax, toNumbers } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 
 /** ε of the gate's denominators. */
@@ -61,8 +61,8 @@ export function pgpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutI
       id: r.id,
       advantage: A[i],
       tokenAdvantages: scaleAdvantage(A[i], omegaTilde),
-      scores: { S: Array.from(S) },
-      weights: Array.from(omegaTilde),
+      scores: { S: toNumbers(S) },
+      weights: toNumbers(omegaTilde),
     };
   });
 }

@@ -9,7 +9,7 @@
 import type { AlgorithmConfig } from './config';
 import { dependencyRow, perturbedDependencyRows } from './dependency';
 import { conserveMass, minmaxLog1p, scaleAdvantage } from './pgpo';
-import { minmax, quantile } from './stats';
+import { minmax, quantile, toNumbers } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 
 /** `soft`: RVD_t = minmax(log1p G)_t · exp(−λ · minmax(log1p U)_t). */
@@ -69,19 +69,19 @@ export function prpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutI
     if (config.rvd === 'multimask') {
       const multi = rvdMultimask(perturbedDependencyRows(config, r), config.kappa);
       rvd = multi.rvd;
-      scores.S = Array.from(multi.meanS);
+      scores.S = toNumbers(multi.meanS);
     } else {
       const G = dependencyRow(config, r, 'blind');
       const U = dependencyRow(config, r, 'mild');
       rvd = config.rvd === 'gate' ? rvdGate(G, U, config.quantile) : rvdSoft(G, U, config.lambda);
-      scores.G = Array.from(G);
-      scores.U = Array.from(U);
+      scores.G = toNumbers(G);
+      scores.U = toNumbers(U);
     }
-    scores.rvd = Array.from(rvd);
+    scores.rvd = toNumbers(rvd);
     const tau = config.threshold ? quantile(rvd, config.threshold.quantile) : config.tau;
     let w = parWeights(rvd, tau, config.beta);
     if (config.massConserving) w = conserveMass(w);
-    const out: RolloutAdvantage = { id: r.id, advantage: A[i], tokenAdvantages: scaleAdvantage(A[i], w), scores, weights: Array.from(w) };
+    const out: RolloutAdvantage = { id: r.id, advantage: A[i], tokenAdvantages: scaleAdvantage(A[i], w), scores, weights: toNumbers(w) };
     if (config.threshold) out.tau = tau;
     return out;
   });

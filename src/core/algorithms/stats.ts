@@ -88,3 +88,10 @@ export function auroc(scores: ArrayLike<number>, labels: ArrayLike<number>): num
   if (nPos === 0 || nNeg === 0) return NaN;
   return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
 }
+
+/** A plain-array copy of a row (for JSON and the run files); a plain loop beats Array.from on typed arrays. */
+export function toNumbers(row: ArrayLike<number>): number[] {
+  const out = new Array<number>(row.length);
+  for (let i = 0; i < row.length; i++) out[i] = row[i];
+  return out;
+}

@@ -4,6 +4,7 @@
  */
 import type { AlgorithmConfig } from './config';
 import { dependencyRow } from './dependency';
+import { toNumbers } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 
 /** TAS: below this spread of S̄ over the batch every α_i = 1. */
@@ -25,11 +26,26 @@ export function tgfCount(k: number, L: number): number {
  */
 export function tgfMask(S: Row, k: number): Float64Array {
   const L = S.length;
-  const order = Array.from({ length: L }, (_, t) => t);
-  order.sort((a, b) => S[b] - S[a] || a - b);
-  const m = new Float64Array(L);
   const k_i = tgfCount(k, L);
-  for (let j = 0; j < k_i; j++) m[order[j]] = 1;
+  // The k_i-th largest score is the cut: every token above it is kept, then tokens equal to it in order.
+  const sorted = new Float64Array(L);
+  for (let t = 0; t < L; t++) sorted[t] = S[t];
+  sorted.sort();
+  const cut = sorted[L - k_i];
+  const m = new Float64Array(L);
+  let ties = k_i;
+  for (let t = 0; t < L; t++) {
+    if (S[t] > cut) {
+      m[t] = 1;
+      ties--;
+    }
+  }
+  for (let t = 0; t < L && ties > 0; t++) {
+    if (S[t] === cut) {
+      m[t] = 1;
+      ties--;
+    }
+  }
   return m;
 }
 
@@ -78,8 +94,8 @@ export function vppoReshape(config: AlgorithmConfig, rollouts: readonly RolloutI
       id: r.id,
       advantage: A[i],
       tokenAdvantages,
-      scores: { S: Array.from(S[i]) },
-      mask: Array.from(m),
+      scores: { S: toNumbers(S[i]) },
+      mask: toNumbers(m),
       alpha: alpha[i],
     };
   });
