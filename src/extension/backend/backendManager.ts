@@ -23,6 +23,8 @@ export type LivePhase = 'running' | 'paused' | 'pausing' | 'checkpointing' | 'st
 export interface LiveRun {
   readonly runDir: string;
   readonly runId: string;
+  /** The run's name as the user knows it (run.json "name"). */
+  readonly name: string;
   readonly client: BackendClient;
   /** The execution provider asked for (the backend reports the one in use in `status.ep`). */
   readonly requestedEp: ExecutionProvider;
@@ -73,7 +75,7 @@ export class BackendManager implements vscode.Disposable {
 
   async startRun(params: StartParams): Promise<LiveRun | undefined> {
     const ep = params.ep ?? 'cpu';
-    return this.launch(`Starting ${params.name ? `"${params.name}"` : `a ${params.preset} run`}`, ep, (c) => c.start({ ...params, ep }));
+    return this.launch(`Starting ${params.name ? `"${params.name}"` : `a ${params.preset} run`}`, params.name, ep, (c) => c.start({ ...params, ep }));
   }
 
   async resumeFrom(params: ResumeFromParams, label: string): Promise<LiveRun | undefined> {
@@ -83,12 +85,13 @@ export class BackendManager implements vscode.Disposable {
       return existing;
     }
     const ep = params.ep ?? 'cpu';
-    return this.launch(`Resuming "${label}"`, ep, (c) => c.resumeFrom({ ...params, ep }));
+    return this.launch(`Resuming "${label}"`, label, ep, (c) => c.resumeFrom({ ...params, ep }));
   }
 
   /** Forks a backend and sends it the first request inside a cancellable progress notification. */
   private async launch(
     title: string,
+    name: string | undefined,
     ep: ExecutionProvider,
     first: (client: BackendClient) => Promise<BackendStatus>,
   ): Promise<LiveRun | undefined> {
@@ -102,7 +105,8 @@ export class BackendManager implements vscode.Disposable {
           progress.report({ message: 'starting the training backend…' });
           client = await BackendClient.launch(
             {
-              cliPath: path.join(this.extensionPath, 'dist', 'cli.js'),
+              // PRPO_STUDIO_BACKEND_CLI: another backend script speaking the same protocol (development, tests).
+              cliPath: process.env.PRPO_STUDIO_BACKEND_CLI || path.join(this.extensionPath, 'dist', 'cli.js'),
               cwd: this.extensionPath,
               nodePath: config.backendNodePath(),
               startupTimeoutMs: config.startupTimeoutMs(),
@@ -123,11 +127,11 @@ export class BackendManager implements vscode.Disposable {
         },
       );
       if (!status.runDir || !status.runId) throw new Error('The training backend did not say which run it started.');
-      const run = this.register(client!, status, ep);
+      const run = this.register(client!, status, name ?? path.basename(status.runDir), ep);
       if (status.ep && status.ep !== ep) {
         vscode.window
           .showWarningMessage(
-            `The ${ep} execution provider is not available here (no usable GPU); "${path.basename(run.runDir)}" runs on ${status.ep}.`,
+            `The ${ep} execution provider is not available here (no usable GPU); "${run.name}" runs on ${status.ep}.`,
             SHOW_LOG,
           )
           .then((choice) => choice === SHOW_LOG && this.log.show());
@@ -149,9 +153,9 @@ export class BackendManager implements vscode.Disposable {
     }
   }
 
-  private register(client: BackendClient, status: BackendStatus, requestedEp: ExecutionProvider): LiveRun {
+  private register(client: BackendClient, status: BackendStatus, name: string, requestedEp: ExecutionProvider): LiveRun {
     const runDir = path.resolve(status.runDir!);
-    const run: LiveRun = { runDir, runId: status.runId!, client, requestedEp, status, phase: phaseOf(status) };
+    const run: LiveRun = { runDir, runId: status.runId!, name, client, requestedEp, status, phase: phaseOf(status) };
     this.runs.set(runDir, run);
     this.activeDir = runDir;
 
@@ -188,7 +192,7 @@ export class BackendManager implements vscode.Disposable {
   private finished(run: LiveRun, how: 'completed' | 'failed' | 'stopped'): void {
     if (how === 'completed') {
       vscode.window
-        .showInformationMessage(`PRPO Studio: "${path.basename(run.runDir)}" completed ${run.status.step} steps.`, 'Open Metrics')
+        .showInformationMessage(`PRPO Studio: "${run.name}" completed ${run.status.step} steps.`, 'Open Metrics')
         .then((c) => c && vscode.commands.executeCommand('prpoStudio.openMetrics', run.runDir));
     }
     // The backend has nothing left to do (and wrote its own last event); its exit is expected from here on.
@@ -213,7 +217,7 @@ export class BackendManager implements vscode.Disposable {
   private reportFailure(run: LiveRun, reason: string): void {
     this.log.error(`${run.runDir}: ${reason}`);
     vscode.window
-      .showErrorMessage(`PRPO Studio: run "${path.basename(run.runDir)}" failed at step ${run.status.step}: ${reason.split('\n')[0]}`, RESUME_FROM_CHECKPOINT, SHOW_LOG)
+      .showErrorMessage(`PRPO Studio: run "${run.name}" failed at step ${run.status.step}: ${reason.split('\n')[0]}`, RESUME_FROM_CHECKPOINT, SHOW_LOG)
       .then((choice) => {
         if (choice === RESUME_FROM_CHECKPOINT) vscode.commands.executeCommand('prpoStudio.resumeFromCheckpoint', run.runDir);
         if (choice === SHOW_LOG) this.log.show();
@@ -255,7 +259,7 @@ export class BackendManager implements vscode.Disposable {
     const before = run.phase;
     const info = await this.transition(run, 'checkpointing', () =>
       vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: saving a checkpoint of "${path.basename(run.runDir)}"…` },
+        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: saving a checkpoint of "${run.name}"…` },
         () => run.client.checkpoint(),
       ),
     );
@@ -267,7 +271,7 @@ export class BackendManager implements vscode.Disposable {
   async stop(run: LiveRun): Promise<void> {
     await this.transition(run, 'stopping', () =>
       vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: stopping "${path.basename(run.runDir)}" (checkpoint, then exit)…` },
+        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: stopping "${run.name}" (checkpoint, then exit)…` },
         async () => {
           const status = await run.client.stop();
           run.status = { ...run.status, ...status, step: status.step >= 0 ? status.step : run.status.step };

@@ -4,7 +4,7 @@
  *   npx tsx test/vscode/suite/fixtures.ts <runsDir>    writes the fixture runs into <runsDir>
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunWriter } from '../../../src/core/run/writer';
 import { stepName, type AlgorithmName, type RolloutRecord } from '../../../src/core/run/schema';
@@ -66,6 +66,7 @@ export function writeCheckpoint(runDir: string, step: number): string {
     JSON.stringify({ step, time: new Date().toISOString(), files: { 'weights.bin': { bytes: weights.length, sha256: createHash('sha256').update(weights).digest('hex') } } }),
   );
   const final = join(root, stepName(step));
+  rmSync(final, { recursive: true, force: true }); // a resumed run saves the same step again
   renameSync(tmp, final);
   return final;
 }
