@@ -14,7 +14,7 @@ export const TAS_MU_EPS = 1e-8;
 
 /**
  * TGF: k_i = ceil(k · L_i), at most L_i. The product is taken as the real number it stands for, so
- * floating-point noise does not add a token (0.4 · 15 = 6.000000000000001 in doubles: 6 tokens, not 7).
+ * floating-point noise does not add a token (0.07 · 100 = 7.000000000000001 in doubles: 7 tokens, not 8).
  */
 export function tgfCount(k: number, L: number): number {
   return Math.min(L, Math.max(1, Math.ceil(k * L - 1e-9)));

@@ -51,6 +51,7 @@ const variants: Array<[string, Record<string, unknown>]> = [
   ['vppo', {}],
   ['vppo', { topK: 0.25, betaMin: 0.5 }],
   ['vppo', { topK: 1, normalizeByStd: false }],
+  ['vppo', { topK: 0.28 }], // 0.28·25 = 7.000000000000001
   ['pgpo', {}],
   ['pgpo', { tau: 0.1, beta: 0.5 }],
   ['prpo', {}],

@@ -61,7 +61,9 @@ test('§2 VPPO: hand-checked mask (ties to the earlier token), α and Ã', () =>
 });
 
 test('§2 VPPO TGF count and TAS edge cases', () => {
-  assert.equal(tgfCount(0.4, 15), 6); // 0.4·15 is 6.000000000000001 in doubles
+  assert.equal(tgfCount(0.07, 100), 7); // 0.07·100 is 7.000000000000001 in doubles
+  assert.equal(tgfCount(0.28, 25), 7); // 7.000000000000001 too
+  assert.equal(tgfCount(0.4, 15), 6);
   assert.equal(tgfCount(0.4, 1), 1);
   assert.equal(tgfCount(0.4, 3), 2);
   assert.equal(tgfCount(1, 7), 7);
@@ -170,7 +172,7 @@ test('properties on random batches: PGPO Σω̃ = L; PRPO-R w ∈ [1, 1+β] and 
         });
       }
     }
-    for (const topK of [0.4, 0.1, 0.75, 1]) {
+    for (const topK of [0.4, 0.1, 0.28, 0.75, 1]) {
       const out = computeAdvantages(resolveConfig('vppo', { topK }), batch);
       for (const r of out) {
         const L = r.mask!.length;

@@ -24,7 +24,7 @@ export interface RandomRollout {
 export function randomBatch(seed: number, options: { groups?: number; maxLen?: number; masks?: number } = {}): RandomRollout[] {
   const rand = rng(seed);
   const groups = options.groups ?? 6;
-  const maxLen = options.maxLen ?? 24;
+  const maxLen = options.maxLen ?? 30;
   const M = options.masks ?? 3;
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
   /** A log-prob near `base`: often equal (tie), sometimes far (clamps), else a quantized shift. */
