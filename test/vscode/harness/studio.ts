@@ -56,7 +56,7 @@ export interface StudioOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `fn` against a fresh studio and always tears it down. */
-export async function withStudio<T>(fn: (ctx: StudioContext) => Promise<T>, opts: StudioOptions = {}): Promise<T>;
+export async function withStudio<T>(fn: (ctx: StudioContext) => Promise<T>, opts?: StudioOptions): Promise<T>;
 export async function withStudio<T>(opts: StudioOptions, fn: (ctx: StudioContext) => Promise<T>): Promise<T>;
 export async function withStudio<T>(
   a: StudioOptions | ((ctx: StudioContext) => Promise<T>),

@@ -1,0 +1,46 @@
+/** Small helpers shared by the extension-host scenarios (test/vscode/scenarios/{run-control,explorer,hovers,…}). */
+import type { Page } from 'playwright-core';
+import type { Workbench } from '../harness/workbench';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `probe` returns a truthy value; the error names what was last seen. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${String(last)}`);
+    await sleep(300);
+  }
+}
+
+/** Drags the side bar's edge so tree descriptions are readable in screenshots. */
+export async function widenSideBar(page: Page, width = 560): Promise<void> {
+  const sidebar = page.locator('.part.sidebar');
+  const box = await sidebar.boundingBox();
+  if (!box || box.width >= width) return;
+  const x = box.x + box.width + 1;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width, y, { steps: 8 });
+  await page.mouse.up();
+}
+
+export async function statusBarText(workbench: Workbench): Promise<string> {
+  return workbench.page.locator('.part.statusbar').innerText();
+}
+
+/** The labels of the context menu that is open. */
+export async function contextMenuLabels(page: Page): Promise<string[]> {
+  const menu = page.locator('.context-view .monaco-menu, .monaco-menu-container').first();
+  await menu.waitFor({ state: 'visible', timeout: 10_000 });
+  return (await menu.locator('.action-label').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
+}
