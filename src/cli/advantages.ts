@@ -60,10 +60,11 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const opts: Options = { config: {}, pretty: false, help: false };
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') && !arg.startsWith('--set=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    // --flag value, or --flag=value
+    const eq = argv[i].startsWith('--') ? argv[i].indexOf('=') : -1;
+    const flag = eq > 0 ? argv[i].slice(0, eq) : argv[i];
     const value = (): string => {
-      if (inline !== undefined) return inline;
+      if (eq > 0) return argv[i].slice(eq + 1);
       const v = argv[++i];
       if (v === undefined) throw new UsageError(`${flag} needs a value`);
       return v;
@@ -86,10 +87,9 @@ function parseArgs(argv: string[]): Options {
         opts.algorithm = value();
         break;
       case '--config': {
-        const text = value();
         let parsed: unknown;
         try {
-          parsed = JSON.parse(text);
+          parsed = JSON.parse(value());
         } catch (e) {
           throw new UsageError(`--config is not valid JSON (${(e as Error).message})`);
         }
@@ -97,27 +97,28 @@ function parseArgs(argv: string[]): Options {
         Object.assign(opts.config, parsed);
         break;
       }
-      case '--set':
-      case '--set=': {
-        const kv = flag === '--set=' ? arg.slice('--set='.length) : value();
-        const eq = kv.indexOf('=');
-        if (eq <= 0) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(kv)}`);
-        const raw = kv.slice(eq + 1);
-        let v: unknown = raw;
-        try {
-          v = JSON.parse(raw);
-        } catch {
-          // a bare string, e.g. --set rvd=gate
-        }
-        opts.config[kv.slice(0, eq)] = v;
+      case '--set': {
+        const kv = value();
+        const at = kv.indexOf('=');
+        if (at <= 0) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(kv)}`);
+        opts.config[kv.slice(0, at)] = parseValue(kv.slice(at + 1));
         break;
       }
       default:
-        throw new UsageError(`unknown option ${JSON.stringify(arg)} (see --help)`);
+        throw new UsageError(`unknown option ${JSON.stringify(argv[i])} (see --help)`);
     }
   }
   if (opts.input !== undefined && opts.rollouts !== undefined) throw new UsageError('give --input or --rollouts, not both');
   return opts;
+}
+
+/** A --set value: JSON where it parses (0.3, true, {"quantile": 0.8}), else the bare string (gate). */
+function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
 }
 
 async function readAll(stdin: CliIo['stdin']): Promise<string> {

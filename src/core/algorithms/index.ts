@@ -2,6 +2,7 @@
  * Perception-aware credit assignment for multimodal RLVR: shared/ALGORITHMS.md §1–§6 as pure functions
  * over plain arrays. No Node, vscode or DOM imports: the trainer, the CLI and the webview share it.
  */
+export type { AlgorithmName, ViewName } from '../run/schema';
 export * from './types';
 export * from './stats';
 export * from './kl';
