@@ -3,7 +3,8 @@
 // the §5 loss + gradient clipping + AdamW) and KV-cached sampling, in ms and tokens/s; achieved GFLOP/s
 // against a big-MatMul ceiling measured in the same run; PyTorch eager CPU on the same model and shapes
 // (bench/engine_torch.py) as a ratio when Debian's python3-torch is installed.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ const arg = (name: string, dflt: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const threads = arg('threads', 2);
-const reps = arg('reps', 5);
+const reps = arg('reps', 7);
 const quick = process.argv.includes('--quick');
 const PYTHON = '/usr/bin/python3';
 
@@ -96,7 +97,10 @@ async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
   return out;
 }
 
-interface Row { name: string; params: number; fwdMs: number; stepMs: number; fwdGflops: number; stepGflops: number; sampleTokS: number; decodeMs: number[]; torch?: { fwd_ms: number; fwdbwd_ms: number; step_ms: number } }
+interface Row {
+  name: string; params: number; fwdMs: number; stepMs: number; fwdGflops: number; stepGflops: number; sampleTokS: number; decodeMs: number[];
+  torch?: { fwd_ms: number; step_ms: number }; medians: { fwd: number; step: number; tfwd: number; tstep: number };
+}
 
 function torchAvailable(): string | null {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
@@ -104,12 +108,43 @@ function torchAvailable(): string | null {
   return r.status === 0 ? null : 'python3-torch is not installed';
 }
 
+/** bench/engine_torch.py as a child answering timing requests, so its runs interleave with ours. */
+function torchClient() {
+  const child = spawn(PYTHON, [join(import.meta.dirname ?? 'bench', 'engine_torch.py')], {
+    env: { ...process.env, OMP_NUM_THREADS: String(threads) }, stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    async ask(req: object): Promise<any> {
+      child.stdin!.write(JSON.stringify(req) + '\n');
+      const { value, done } = await lines.next();
+      if (done) throw new Error('engine_torch.py exited');
+      return JSON.parse(value);
+    },
+    close() { child.stdin!.end(); },
+  };
+}
+
+const best = (xs: number[]) => Math.min(...xs);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+async function timeOnce(fn: () => Promise<unknown>) {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
 async function main() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`engine benchmark — ${cpu}, ${availableParallelism()} cores visible, ${threads} threads, onnxruntime-node ${ort.env.versions.common}, median of ${reps}`);
-  console.log('Note: a shared machine; other work running at the same time inflates every figure.\n');
+  console.log(`engine benchmark — ${cpu}, ${availableParallelism()} cores visible, ${threads} threads, onnxruntime-node ${ort.env.versions.common}`);
+  console.log(`Each figure is the best of ${reps} rounds; ours and PyTorch alternate within a round, so both see the same load.`);
+  console.log('Note: on a shared machine other work inflates every figure.\n');
   const ceiling = await matmulCeiling();
-  console.log(`MatMul ceiling (1024³ float32 through onnxruntime): ${ceiling.toFixed(1)} GFLOP/s\n`);
+  console.log(`MatMul ceiling (1024³ float32 through onnxruntime): ${ceiling.toFixed(1)} GFLOP/s`);
+
+  const why = torchAvailable();
+  const torch = why ? null : torchClient();
+  if (why) console.log(`PyTorch column skipped: ${why}. Install: apt-get install -y python3-torch python3-numpy libopenblas0-openmp`);
+  else console.log(`PyTorch ${(await torch!.ask({ threads })).torch} eager, same model, shapes and loss.`);
 
   const positions = [24, 40, 56, 63];
   const rows: Row[] = [];
@@ -121,43 +156,42 @@ async function main() {
     const seqs: SequenceInput[] = Array.from({ length: BATCH }, () => ({
       image: image(), prompt: Array.from({ length: Tt / 4 }, () => Math.floor(r() * c.vocabSize)), response: Array.from({ length: Tt - Tt / 4 }, () => Math.floor(r() * c.vocabSize)),
     }));
-    const fwdMs = await medianMs(() => e.score(seqs));
     const old = (await e.score(seqs)).logp;
     const adv = seqs.map((s) => Float32Array.from(s.response, () => r() * 2 - 1));
-    const stepMs = await medianMs(() => e.policyStep({ sequences: seqs, advantages: adv, oldLogp: old }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0 }));
+    const fwd = () => e.score(seqs);
+    const step = () => e.policyStep({ sequences: seqs, advantages: adv, oldLogp: old }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0 });
+    await fwd(); await step(); await step();
+    if (torch) await torch.ask({ name, config: c, batch: BATCH, text: Tt });
+    const t = { fwd: [] as number[], step: [] as number[], tfwd: [] as number[], tstep: [] as number[] };
+    for (let i = 0; i < reps; i++) {
+      t.fwd.push(await timeOnce(fwd));
+      if (torch) t.tfwd.push(...(await torch.ask({ name, what: 'fwd' })).ms);
+      t.step.push(await timeOnce(step));
+      if (torch) t.tstep.push(...(await torch.ask({ name, what: 'step' })).ms);
+    }
     const newTokens = 36;
-    const sampleMs = await medianMs(() => e.sample({
-      images: seqs.map((s) => s.image), prompts: seqs.map((s) => s.prompt), maxNewTokens: newTokens, temperature: 1, topP: 1, stopToken: -1, random: r,
-    }), Math.min(reps, 3));
+    const sampleRuns: number[] = [];
+    for (let i = 0; i < Math.min(reps, 3); i++) {
+      sampleRuns.push(await timeOnce(() => e.sample({ images: seqs.map((s) => s.image), prompts: seqs.map((s) => s.prompt), maxNewTokens: newTokens, temperature: 1, topP: 1, stopToken: -1, random: r })));
+    }
+    const sampleMs = best(sampleRuns);
     await e.dispose();
     const decodeMs = await decodeCost(c, BATCH, positions);
     const flops = forwardFlops(c, BATCH, Tt);
+    const fwdMs = best(t.fwd), stepMs = best(t.step);
     rows.push({
       name, params: paramCount(c), fwdMs, stepMs, decodeMs,
       fwdGflops: flops / fwdMs / 1e6, stepGflops: (3 * flops) / stepMs / 1e6,
       sampleTokS: (BATCH * newTokens) / (sampleMs / 1000),
+      ...(torch ? { torch: { fwd_ms: best(t.tfwd), step_ms: best(t.tstep) } } : {}),
+      medians: { fwd: median(t.fwd), step: median(t.step), tfwd: torch ? median(t.tfwd) : NaN, tstep: torch ? median(t.tstep) : NaN },
     });
     process.stdout.write(`  measured ${name}\n`);
   }
-
-  const why = torchAvailable();
-  if (why) {
-    console.log(`\nPyTorch column skipped: ${why}. Install: apt-get install -y python3-torch python3-numpy libopenblas0-openmp`);
-  } else {
-    const spec = { threads, models: models.map((m) => ({ name: m.name, config: m.config, batch: BATCH, text: m.config.maxText, reps })) };
-    const out = spawnSync(PYTHON, [join(import.meta.dirname ?? 'bench', 'engine_torch.py'), JSON.stringify(spec)], {
-      encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) }, maxBuffer: 1 << 24,
-    });
-    if (out.status !== 0) console.log(`\nPyTorch run failed:\n${out.stderr}`);
-    for (const line of out.stdout.split('\n').filter(Boolean)) {
-      const t = JSON.parse(line);
-      const row = rows.find((x) => x.name === t.name);
-      if (row) row.torch = t;
-    }
-  }
+  torch?.close();
 
   const tokens = BATCH * (imageTokens(base) + base.maxText);
-  console.log(`\nBatch ${BATCH} sequences × ${imageTokens(base)} image + ${base.maxText} text tokens (${tokens} tokens); train step = forward + backward of the §5 loss + clip + AdamW.`);
+  console.log(`\nBatch ${BATCH} sequences × ${imageTokens(base)} image + ${base.maxText} text tokens (${tokens} tokens); train step = forward + backward of the §5 loss + clip + AdamW; sampling: ${BATCH} sequences × 36 new tokens.`);
   const f = (x: number, d = 1) => x.toFixed(d);
   console.log('| model | params | fwd ms | fwd tok/s | fwd GFLOP/s | step ms | step tok/s | step GFLOP/s | torch fwd ms | torch step ms | fwd speed-up | step speed-up | sample tok/s |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -165,7 +199,8 @@ async function main() {
     const t = r.torch;
     console.log(`| ${r.name} | ${f(r.params / 1e6, 2)}M | ${f(r.fwdMs)} | ${f(tokens / r.fwdMs * 1000, 0)} | ${f(r.fwdGflops)} | ${f(r.stepMs)} | ${f(tokens / r.stepMs * 1000, 0)} | ${f(r.stepGflops)} | ${t ? f(t.fwd_ms) : '—'} | ${t ? f(t.step_ms) : '—'} | ${t ? f(t.fwd_ms / r.fwdMs, 2) + '×' : '—'} | ${t ? f(t.step_ms / r.stepMs, 2) + '×' : '—'} | ${f(r.sampleTokS, 0)} |`);
   }
-  console.log(`\nKV-cached decode, ms per step for ${BATCH} sequences at cache position (constant cost: the cache is a fixed buffer):`);
+  console.log('\nMedians (ms) over the same rounds: ' + rows.map((r) => `${r.name}: fwd ${f(r.medians.fwd)} / torch ${f(r.medians.tfwd)}, step ${f(r.medians.step)} / torch ${f(r.medians.tstep)}`).join('; '));
+  console.log(`\nKV-cached decode, ms per step for ${BATCH} sequences at cache position (the cache is a fixed buffer, so the cost is flat):`);
   console.log(`| model | ${positions.map((p) => `pos ${p}`).join(' | ')} |`);
   console.log(`|---|${positions.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.name} | ${r.decodeMs.map((m) => f(m, 2)).join(' | ')} |`);

@@ -1,6 +1,6 @@
 """The tiny VLM of src/backend/engine/model.ts in PyTorch eager (CPU), timed the same way as bench/engine.ts:
 forward (scoring: log-probs + entropy) and the training step (forward, the ALGORITHMS.md §5 loss, backward,
-gradient clipping, AdamW). Usage: python3 engine_torch.py '<json>' — prints one JSON line per model.
+gradient clipping, AdamW). Driven over stdin by bench/engine.ts (see main).
 Install on Debian: apt-get install -y python3-torch python3-numpy libopenblas0-openmp (run with /usr/bin/python3).
 """
 import json
@@ -68,51 +68,60 @@ def policy_loss(lp, text, mask, adv, old, n_tokens, clip_low=0.2, clip_high=0.28
     return (pg * mask).sum() / n_tokens + ent_coef * (-logp * mask).sum() / n_tokens
 
 
-def median_ms(fn, reps):
-    fn()
-    fn()
+def time_ms(fn, reps):
     ts = []
     for _ in range(reps):
         t = time.perf_counter()
         fn()
         ts.append((time.perf_counter() - t) * 1000)
-    return sorted(ts)[len(ts) // 2]
+    return ts
+
+
+def build(c, B, Tt):
+    model = TinyVLM(c)
+    n_img = model.n_img
+    patches = torch.rand(B, n_img, c["channels"] * c["patchSize"] ** 2)
+    text = torch.randint(0, c["vocabSize"], (B, Tt))
+    blind = torch.zeros(B)
+    mask = torch.zeros(B, Tt)
+    mask[:, Tt // 4 :] = 1
+    adv = torch.randn(B, Tt) * mask
+    old = torch.full((B, Tt), -math.log(c["vocabSize"])) * mask
+    n_tokens = float(mask.sum())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.01)
+
+    def fwd():
+        with torch.no_grad():
+            lp = model(patches, text, blind)
+            (lp.exp() * lp).sum(-1)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        policy_loss(model(patches, text, blind), text, mask, adv, old, n_tokens).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    return {"fwd": fwd, "step": step}
 
 
 def main():
-    spec = json.loads(sys.argv[1])
-    torch.set_num_threads(spec["threads"])
+    """Serves timing requests on stdin, one JSON line each, so the caller can interleave its own runs:
+    {"threads": n} first, then {"name", "config", "batch", "text"} to build a model and
+    {"name", "what": "fwd" | "step", "reps"} to time it; every request is answered with one JSON line."""
     torch.manual_seed(0)
-    for m in spec["models"]:
-        c, B, Tt = m["config"], m["batch"], m["text"]
-        model = TinyVLM(c)
-        n_img = model.n_img
-        patches = torch.rand(B, n_img, c["channels"] * c["patchSize"] ** 2)
-        text = torch.randint(0, c["vocabSize"], (B, Tt))
-        blind = torch.zeros(B)
-        mask = torch.zeros(B, Tt)
-        mask[:, Tt // 4 :] = 1
-        adv = torch.randn(B, Tt) * mask
-        old = torch.full((B, Tt), -math.log(c["vocabSize"])) * mask
-        n_tokens = float(mask.sum())
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.01)
-
-        def fwd():
-            with torch.no_grad():
-                lp = model(patches, text, blind)
-                (lp.exp() * lp).sum(-1)
-
-        def fwd_bwd():
-            opt.zero_grad(set_to_none=True)
-            policy_loss(model(patches, text, blind), text, mask, adv, old, n_tokens).backward()
-
-        def step():
-            fwd_bwd()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-
-        reps = m.get("reps", 5)
-        out = {"name": m["name"], "fwd_ms": median_ms(fwd, reps), "fwdbwd_ms": median_ms(fwd_bwd, reps), "step_ms": median_ms(step, reps)}
+    models = {}
+    for line in sys.stdin:
+        req = json.loads(line)
+        if "threads" in req:
+            torch.set_num_threads(req["threads"])
+            out = {"ok": True, "torch": torch.__version__}
+        elif "config" in req:
+            models[req["name"]] = build(req["config"], req["batch"], req["text"])
+            for fn in models[req["name"]].values():
+                fn()
+            out = {"ok": True}
+        else:
+            out = {"ms": time_ms(models[req["name"]][req["what"]], req.get("reps", 1))}
         print(json.dumps(out), flush=True)
 
 
