@@ -6,10 +6,11 @@
  * (a disk full, a bad copy) is refused with a message naming it instead of resuming from garbage.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseStepName, type CheckpointEntry, type CheckpointManifest } from './schema';
 import { RunFormatError, validateCheckpointManifest } from './validate';
+import { pidAlive } from './pid';
 
 export const CHECKPOINT_MANIFEST = 'manifest.json';
 
@@ -113,4 +114,31 @@ export function listCheckpoints(runDir: string): CheckpointEntry[] {
 export function latestCheckpoint(runDir: string): string | undefined {
   const done = listCheckpoints(runDir).filter((c) => c.complete);
   return done.length ? done[done.length - 1].path : undefined;
+}
+
+/**
+ * Tidies what a writer that died mid-save left in checkpoints/: a `.tmp-step-N-<pid>-…` folder (an
+ * unfinished checkpoint, possibly gigabytes) is removed; a `.old-step-N-<pid>-…` folder (a checkpoint moved
+ * aside to be replaced) is put back as step-N when no step-N exists, else removed. Folders of a writer
+ * that is still alive are left alone. Returns what was done, one line each.
+ */
+export function cleanCheckpointLeftovers(runDir: string, isAlive: (pid: number) => boolean = pidAlive): string[] {
+  const root = join(runDir, 'checkpoints');
+  if (!existsSync(root)) return [];
+  const done: string[] = [];
+  for (const name of readdirSync(root)) {
+    const m = /^\.(tmp|old)-(step-\d+)-(\d+)-[0-9a-f]+$/.exec(name);
+    if (!m) continue;
+    const [, kind, step, pid] = m;
+    if (Number(pid) !== process.pid && isAlive(Number(pid))) continue;
+    const path = join(root, name);
+    if (kind === 'old' && !existsSync(join(root, step))) {
+      renameSync(path, join(root, step));
+      done.push(`restored ${step} from ${name}`);
+    } else {
+      rmSync(path, { recursive: true, force: true });
+      done.push(`removed ${name}`);
+    }
+  }
+  return done;
 }

@@ -22,6 +22,9 @@ import {
 } from './schema';
 import { RunFormatError, validateEvent, validateManifest, validateMetricsRow, validateRollout } from './validate';
 import { listCheckpoints } from './checkpoint';
+import { pidAlive } from './pid';
+
+export { pidAlive } from './pid';
 
 export type { RunInfo } from './schema';
 
@@ -261,16 +264,6 @@ export function readManifest(dir: string): RunManifest {
     throw new RunFormatError(`${file}:${line}`, `not valid JSON (${msg})`);
   }
   return validateManifest(value, file);
-}
-
-/** Whether a process is alive on this machine (signal 0 checks without signalling; EPERM means it exists). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const STATUS_OF: Record<Exclude<RunEvent['type'], 'checkpoint'>, RunStatus> = {

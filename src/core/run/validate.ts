@@ -82,7 +82,9 @@ class Fields {
   int(k: string, optional = false, min = 0): void {
     if (!this.present(k, optional)) return;
     const v = this.o[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(k, `must be an integer ≥ ${min}, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      this.fail(k, `must be an integer${min > Number.MIN_SAFE_INTEGER ? ` ≥ ${min}` : ''}, got ${show(v)}`);
+    }
   }
 
   bool(k: string, optional = false): void {
@@ -149,7 +151,7 @@ export function validateManifest(v: unknown, where: string): RunManifest {
     f.fail('schema', `must be "${RUN_SCHEMA}", got ${show(o.schema)}`);
   }
   f.str('id');
-  if ((o.id as string).length === 0 || /[\\/]/.test(o.id as string)) f.fail('id', `must be a non-empty folder name, got ${show(o.id)}`);
+  if (!isPlainFileName(o.id as string) || (o.id as string).startsWith('.')) f.fail('id', `must be a folder name (no separators, not starting with "."), got ${show(o.id)}`);
   f.str('name');
   isoTime(f, 'created');
   f.oneOf('source', RUN_SOURCES);

@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { RUN_SCHEMA, stepName, type CheckpointManifest, type MetricsRow, type RolloutRecord, type RunEvent, type RunManifest } from './schema';
 import { isPlainFileName, validateEvent, validateManifest, validateMetricsRow, validateRollout } from './validate';
 import { deriveStatus, readEvents, readManifest, runFiles } from './reader';
-import { CHECKPOINT_MANIFEST, sha256 } from './checkpoint';
+import { CHECKPOINT_MANIFEST, cleanCheckpointLeftovers, sha256 } from './checkpoint';
 
 export type NewRunManifest = Omit<RunManifest, 'id' | 'schema' | 'created'> & { id?: string };
 export type ManifestPatch = Partial<Omit<RunManifest, 'id' | 'schema' | 'created'>>;
@@ -41,13 +41,7 @@ export function newRunId(preset: string, now = new Date()): string {
 /** Writes `data` to `file` through a temporary sibling, fsync'd, then renamed over it (atomic on POSIX). */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeAll(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeDurable(tmp, data);
   renameSync(tmp, file);
 }
 
@@ -112,28 +106,24 @@ export class RunWriter {
    */
   static create(runsRoot: string, manifest: NewRunManifest): RunWriter {
     const root = resolve(runsRoot);
-    mkdirSync(root, { recursive: true });
     const created = new Date();
-    let id = manifest.id;
-    let dir: string;
-    for (let attempt = 0; ; attempt++) {
-      const candidate = id ?? newRunId(manifest.algorithm, created);
-      dir = join(root, candidate);
+    const { id: given, ...rest } = manifest;
+    const draw = () => given ?? newRunId(manifest.algorithm, created);
+    // Validate before creating anything, so a bad manifest leaves no empty folder behind.
+    let full = validateManifest({ schema: RUN_SCHEMA, id: draw(), created: created.toISOString(), ...rest }, join(root, 'run.json'));
+    mkdirSync(root, { recursive: true });
+    for (let attempt = 1; ; attempt++) {
       try {
-        mkdirSync(dir); // not recursive: fails if it exists, so two writers never share a folder
-        id = candidate;
+        mkdirSync(join(root, full.id)); // not recursive: fails if it exists, so two writers never share a folder
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        if (manifest.id !== undefined) throw new Error(`A run named ${manifest.id} already exists in ${root}; choose another id or open it to resume.`);
-        if (attempt >= 20) throw new Error(`Could not find a free run id in ${root} after ${attempt + 1} tries.`);
+        if (given !== undefined) throw new Error(`A run named ${given} already exists in ${root}; choose another id or open it to resume.`);
+        if (attempt >= 20) throw new Error(`Could not find a free run id in ${root} after ${attempt} tries.`);
+        full = { ...full, id: draw() };
       }
     }
-    const { id: _given, ...rest } = manifest;
-    const full = validateManifest(
-      { schema: RUN_SCHEMA, id, created: created.toISOString(), ...rest },
-      runFiles.manifest(dir),
-    );
+    const dir = join(root, full.id);
     for (const sub of ['rollouts', 'images', 'checkpoints']) mkdirSync(join(dir, sub), { recursive: true });
     writeFileAtomic(runFiles.manifest(dir), JSON.stringify(full, null, 2) + '\n');
     return new RunWriter(dir, full);
@@ -144,6 +134,7 @@ export class RunWriter {
     const dir = resolve(runDir);
     const manifest = readManifest(dir);
     for (const sub of ['rollouts', 'images', 'checkpoints']) mkdirSync(join(dir, sub), { recursive: true });
+    cleanCheckpointLeftovers(dir);
     return new RunWriter(dir, manifest);
   }
 
@@ -206,11 +197,13 @@ export class RunWriter {
    * Writes checkpoints/step-NNNNNN/ with `files` and a manifest.json of their sizes and sha256. Built in
    * checkpoints/.tmp-…, every file fsync'd, then renamed into place; a crash before the rename leaves a
    * .tmp-* folder that readers ignore and the previous checkpoints intact. An existing folder for the same
-   * step is first moved aside (.old-…), then removed once the new one is in place. Returns the folder's path.
+   * step is first moved aside (.old-…), then removed once the new one is in place. Leftovers of a writer
+   * that died mid-save are tidied first (cleanCheckpointLeftovers). Returns the folder's path.
    */
   writeCheckpoint(step: number, files: Record<string, Uint8Array>): string {
     const root = runFiles.checkpoints(this.dir);
     mkdirSync(root, { recursive: true });
+    cleanCheckpointLeftovers(this.dir);
     const tag = `${stepName(step)}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const tmp = join(root, `.tmp-${tag}`);
     const final = join(root, stepName(step));
@@ -243,7 +236,7 @@ export class RunWriter {
   }
 }
 
-function writeDurable(file: string, data: Uint8Array): void {
+function writeDurable(file: string, data: string | Uint8Array): void {
   const fd = openSync(file, 'w');
   try {
     writeAll(fd, data);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, latestCheckpoint, listCheckpoints, readCheckpoint } from '../../../src/core/run/checkpoint';
 import { readRun } from '../../../src/core/run/reader';
@@ -105,4 +105,20 @@ test('bad checkpoint file names are rejected before anything is written', (t) =>
   assert.throws(() => w.writeCheckpoint(1, { 'manifest.json': bytes(1, 1) }), /plain file name/);
   assert.deepEqual(readdirSync(join(w.dir, 'checkpoints')), []);
   assert.equal(existsSync(join(w.dir, 'evil')), false);
+});
+
+test('leftovers of a writer that died mid-save are tidied on open; a live writer\'s are left alone', (t) => {
+  const w = RunWriter.create(tempDir(t), newManifest());
+  w.writeCheckpoint(2, files(2));
+  const p3 = w.writeCheckpoint(3, files(3));
+  const root = join(w.dir, 'checkpoints');
+  const dead = 2 ** 22 + 12345; // above Linux's default pid_max of 2^22: never a live process
+  // A dead writer's unfinished save, and its same-step re-save that died between the two renames.
+  mkdirSync(join(root, `.tmp-step-000004-${dead}-aa11`));
+  renameSync(p3, join(root, `.old-step-000003-${dead}-bb22`));
+  // A live writer (this process's parent) at work.
+  mkdirSync(join(root, `.tmp-step-000005-${process.ppid}-cc33`));
+  RunWriter.open(w.dir);
+  assert.deepEqual(readdirSync(root).sort(), [`.tmp-step-000005-${process.ppid}-cc33`, 'step-000002', 'step-000003']);
+  assert.deepEqual(readCheckpoint(p3).files, files(3));
 });
