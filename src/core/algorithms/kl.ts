@@ -55,3 +55,37 @@ export function tokenEntropy(logp: ArrayLike<number>): number {
   }
   return h;
 }
+
+/**
+ * Per-token exact KL(π_a ‖ π_b) over a response, from the two views' log-prob matrices stored row-major
+ * (L rows of `vocabSize` log-probs, e.g. the engine's log-softmax output): out[t] = exactKl(row_a t, row_b t).
+ * The result is what `RolloutInput.dependency` carries when config.kl is "exact".
+ */
+export function exactKlRows(logpA: ArrayLike<number>, logpB: ArrayLike<number>, vocabSize: number): Float64Array {
+  if (logpA.length !== logpB.length || logpA.length % vocabSize !== 0) {
+    throw new RangeError(`exactKlRows: ${logpA.length} and ${logpB.length} entries are not both L × ${vocabSize}`);
+  }
+  const L = logpA.length / vocabSize;
+  const out = new Float64Array(L);
+  for (let t = 0; t < L; t++) {
+    let kl = 0;
+    for (let v = t * vocabSize; v < (t + 1) * vocabSize; v++) {
+      const a = logpA[v];
+      if (a !== -Infinity) kl += Math.exp(a) * (a - logpB[v]);
+    }
+    out[t] = kl > 0 ? kl : 0;
+  }
+  return out;
+}
+
+/** log softmax of one row of logits: x_v − log Σ_u exp(x_u), computed stably. */
+export function logSoftmax(logits: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let v = 0; v < logits.length; v++) if (logits[v] > max) max = logits[v];
+  let sum = 0;
+  for (let v = 0; v < logits.length; v++) sum += Math.exp(logits[v] - max);
+  const lse = max + Math.log(sum);
+  const out = new Float64Array(logits.length);
+  for (let v = 0; v < logits.length; v++) out[v] = logits[v] - lse;
+  return out;
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auroc, exactKl, k3, mean, minmax, quantile, std, tokenEntropy } from '../../../src/core/algorithms';
+import { auroc, exactKl, exactKlRows, k3, logSoftmax, mean, minmax, quantile, std, tokenEntropy } from '../../../src/core/algorithms';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} ≉ ${b} (tol ${tol})`);
 
@@ -60,4 +60,22 @@ test('exactKl and tokenEntropy over a vocabulary', () => {
   close(exactKl([0, -Infinity], [Math.log(0.5), Math.log(0.5)]), Math.log(2)); // π_a(v) = 0 adds nothing
   close(tokenEntropy(p), -(0.5 * Math.log(0.5) + 0.5 * Math.log(0.25)));
   assert.throws(() => exactKl([0], [0, 0]), /vocabularies differ/);
+});
+
+test('exactKlRows is exactKl per token over row-major L × V matrices; logSoftmax normalises', () => {
+  const a = new Float32Array([...logSoftmax([1, 2, 3]), ...logSoftmax([0, 0, 0])]);
+  const b = new Float32Array([...logSoftmax([3, 2, 1]), ...logSoftmax([0, 0, 5])]);
+  const rows = exactKlRows(a, b, 3);
+  close(rows[0], exactKl(a.subarray(0, 3), b.subarray(0, 3)));
+  close(rows[1], exactKl(a.subarray(3), b.subarray(3)));
+  const p = logSoftmax([1000, 1000]); // stable for large logits
+  close(p[0], -Math.LN2);
+  close(logSoftmax([0.3, -2, 4]).reduce((sum, x) => sum + Math.exp(x), 0), 1, 1e-12);
+  assert.throws(() => exactKlRows(a, b, 4), /not both L × 4/);
+  // the exact KL and k3 agree in expectation: E_{o~π_a}[k3(a_o, b_o)] = KL(π_a ‖ π_b) when no clamp holds
+  const pa = logSoftmax([0.5, -0.2, 0.1]);
+  const pb = logSoftmax([0.1, 0.3, -0.4]);
+  let expectation = 0;
+  for (let v = 0; v < 3; v++) expectation += Math.exp(pa[v]) * k3(pa[v], pb[v]);
+  close(expectation, exactKl(pa, pb), 1e-12);
 });
