@@ -78,21 +78,23 @@ async function* lines(
         from = nl + 1;
         line++;
         // A multi-byte UTF-8 character never contains the byte 0x0a, so splitting bytes on it is safe.
-        yield { text: stripCr(buf.toString('utf8')), line, terminated: true, end: offset + from };
+        yield { text: clean(buf.toString('utf8'), line), line, terminated: true, end: offset + from };
       }
       if (from < chunk.length) pending.push(chunk.subarray(from));
       offset += chunk.length;
     }
     if (pending.length) {
       line++;
-      yield { text: stripCr(Buffer.concat(pending).toString('utf8')), line, terminated: false, end: offset };
+      yield { text: clean(Buffer.concat(pending).toString('utf8'), line), line, terminated: false, end: offset };
     }
   } finally {
     stream.destroy();
   }
 }
 
-function stripCr(s: string): string {
+/** A line without its CR (CRLF files) and, on line 1, without a UTF-8 byte-order mark (Windows editors). */
+function clean(s: string, line: number): string {
+  if (line === 1 && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
   return s.endsWith('\r') ? s.slice(0, -1) : s;
 }
 

@@ -116,11 +116,19 @@ test('null in per-token arrays and metrics reads as NaN (JSON has no NaN/Infinit
   assert.ok(Number.isNaN(m.records[0].loss));
 });
 
-test('empty lines and CRLF line ends are accepted', async (t) => {
+test('empty lines, CRLF line ends and a byte-order mark are accepted', async (t) => {
   const file = join(tempDir(t), 'metrics.jsonl');
-  writeFileSync(file, `\r\n${row(1)}\r\n\r\n   \n${row(2)}\r\n\n`);
+  writeFileSync(file, `\uFEFF${row(0)}\r\n\r\n${row(1)}\r\n\r\n   \n${row(2)}\r\n\n`);
   const { records, issues } = await readAll(file, validateMetricsRow);
-  assert.deepEqual(records.map((r) => r.step), [1, 2]);
+  assert.deepEqual(records.map((r) => r.step), [0, 1, 2]);
+  assert.deepEqual(issues, []);
+});
+
+test('a file whose tail is NUL bytes (a crash on a delayed-allocation file system) loses only that tail', async (t) => {
+  const file = join(tempDir(t), 'metrics.jsonl');
+  writeFileSync(file, `${row(1)}\n${'\0'.repeat(64)}`);
+  const { records, issues } = await readAll(file, validateMetricsRow);
+  assert.deepEqual(records.map((r) => r.step), [1]);
   assert.deepEqual(issues, []);
 });
 
