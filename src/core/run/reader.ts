@@ -3,7 +3,7 @@
  * rollouts file never sits in memory whole. Tolerance (DESIGN.md, "The run directory"):
  * - a torn LAST line (no trailing newline and not parsable) is skipped silently: the run is being written;
  * - any other bad line (not JSON, or failing validation) is reported as `file:line: reason` and skipped;
- * - empty lines are skipped; CRLF line ends are accepted.
+ * - empty lines are skipped; CRLF line ends and a UTF-8 byte-order mark are accepted.
  */
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -245,7 +245,10 @@ export function listRolloutSteps(dir: string): number[] {
     .sort((a, b) => a - b);
 }
 
-/** Reads and validates run.json; throws RunFormatError naming the file (and the line, for bad JSON). */
+/**
+ * Reads and validates run.json; throws RunFormatError whose `where` is `file:line` (the line of the bad
+ * field, or of the JSON error where Node says; 0 for the file as a whole).
+ */
 export function readManifest(dir: string): RunManifest {
   const file = runFiles.manifest(dir);
   let text: string;
@@ -265,7 +268,15 @@ export function readManifest(dir: string): RunManifest {
     const line = at ? Number(at[1]) : pos ? text.slice(0, Number(pos[1])).split('\n').length : 0;
     throw new RunFormatError(`${file}:${line}`, `not valid JSON (${msg})`);
   }
-  return validateManifest(value, file);
+  try {
+    return validateManifest(value, file);
+  } catch (e) {
+    if (!(e instanceof RunFormatError)) throw e;
+    // Point at the line of the offending field (run.json is pretty-printed), so `file:line` leads there.
+    const key = /^([A-Za-z_$][\w$]*)/.exec(e.reason)?.[1];
+    const at = key ? text.split('\n').findIndex((l) => l.includes(`"${key}"`)) : -1;
+    throw new RunFormatError(`${file}:${at + 1}`, e.reason);
+  }
 }
 
 const STATUS_OF: Record<Exclude<RunEvent['type'], 'checkpoint'>, RunStatus> = {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   formatIssue,
@@ -195,7 +195,9 @@ test('listRuns: a broken run.json gives an entry with an issue, never a throw', 
     ['events.jsonl', 2],
   ]);
   assert.match(String(broken.issues[0]), /run\.json:\d+: not valid JSON/);
-  assert.match(byId.get('wrong-type')!.issues[0].reason, /^seed must be an integer/);
+  assert.match(byId.get('wrong-type')!.issues[0].reason, /^seed must be an integer, got string "seven"/);
+  assert.equal(byId.get('wrong-type')!.issues[0].line, 1); // written on one line
+  assert.equal(byId.get(good.manifest.id)!.manifest?.seed, 7);
   assert.match(byId.get('newer')!.issues[0].reason, /prpo-studio\/run@9.*update the extension/);
   assert.deepEqual(byId.get(good.manifest.id)!.issues, []);
   assert.deepEqual(await listRuns(join(root, 'missing')), []);
@@ -227,4 +229,14 @@ test('JsonlFollower notices a file replaced by a longer one', async (t) => {
   writeFileSync(join(dir, 'new'), `${row(5)}\n${row(6)}\n${row(7)}\n`);
   renameSync(join(dir, 'new'), file);
   assert.deepEqual(await follow.poll(), { records: [5, 6, 7].map((s) => ({ step: s, reward: s / 10 })), restarted: true });
+});
+
+test('a wrongly typed field of a pretty-printed run.json is reported at its line', async (t) => {
+  const w = RunWriter.create(tempDir(t), newManifest());
+  const text = readFileSync(join(w.dir, 'run.json'), 'utf8').replace('"seed": 7', '"seed": "seven"');
+  writeFileSync(join(w.dir, 'run.json'), text);
+  const run = await readRun(w.dir);
+  const line = text.split('\n').findIndex((l) => l.includes('"seed"')) + 1;
+  assert.ok(line > 1);
+  assert.equal(String(run.issues[0]), `${join(w.dir, 'run.json')}:${line}: seed must be an integer, got string "seven"`);
 });
