@@ -1,7 +1,7 @@
 /**
  * The built-in engine: the tiny VLM (model.ts) run by onnxruntime-node, implementing PolicyEngine.
- * Batches are cut into chunks of at most MAX_CHUNK sequences, each padded to a bucket (batch: power of
- * two; text: multiple of 16), so a handful of sessions serve every call.
+ * Batches are cut into chunks of at most MAX_CHUNK sequences, each padded to a bucket (batch: 1, 2, 4, 8,
+ * 16, then multiples of 16; text: multiples of 16), so a handful of sessions serve every call.
  */
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../../core/protocol/backend';
@@ -46,7 +46,8 @@ export async function createEngine(config: ModelConfig, opts: EngineOptions): Pr
 
 export const MAX_CHUNK = 64;
 const TEXT_BUCKET = 16;
-const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+/** Batch buckets: 1, 2, 4, 8, 16, then multiples of 16 (at most 1.5× padding past 16). */
+const batchBucket = (n: number) => (n <= 16 ? 2 ** Math.ceil(Math.log2(Math.max(1, n))) : Math.ceil(n / 16) * 16);
 
 type Feeds = Record<string, ort.Tensor>;
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
@@ -145,7 +146,7 @@ export class Engine implements PolicyEngine {
     for (let i = 0; i < seqs.length; i += MAX_CHUNK) {
       const part = seqs.slice(i, i + MAX_CHUNK);
       const Tt = this.textBucket(Math.max(...part.map((s) => s.prompt.length + s.response.length)));
-      yield { start: i, part, B: pow2(part.length), Tt };
+      yield { start: i, part, B: batchBucket(part.length), Tt };
     }
   }
 
@@ -278,7 +279,7 @@ export class Engine implements PolicyEngine {
 
   private async sampleChunk(req: SampleRequest, from: number, to: number): Promise<SampleResult> {
     const c = this.config, V = c.vocabSize, S = seqLen(c), nImg = imageTokens(c);
-    const n = to - from, B = pow2(n);
+    const n = to - from, B = batchBucket(n);
     const seqs: SequenceInput[] = [];
     for (let i = from; i < to; i++) seqs.push({ image: req.images[i], prompt: req.prompts[i], response: [] });
     const { feeds } = this.pack(seqs, B, c.maxText);
