@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() === 'error' && !/404/.test(m.text())) errors.push(m.text());
   });
   await page.addInitScript({
     content: `window.__name = (f) => f; window.__initialStep = 1;

@@ -86,15 +86,15 @@ const post = (m: IpcMessage): void => {
   },
   /** Streams `count` rollouts of `step` at `perSecond`, one message each; resolves when sent. */
   stream(step: number, count: number, perSecond: number, tokens = 120): Promise<void> {
+    // Generated and packed up front: on this page the stand-in host shares the webview's thread, and in VS Code
+    // that work happens in the extension host process.
+    const batches = Array.from({ length: count }, (_, i) => packRollouts(step, [makeRollout(step, 100_000 + i, `live${Math.floor(i / 8)}`, tokens, 42 + i)]));
     return new Promise((resolve) => {
       let i = 0;
       const start = performance.now();
       const tick = (): void => {
         const due = Math.min(count, Math.floor(((performance.now() - start) / 1000) * perSecond) + 1);
-        for (; i < due; i++) {
-          const ro = makeRollout(step, 100_000 + i, `live${Math.floor(i / 8)}`, tokens, 42 + i);
-          post({ method: 'trajectory/rolloutsAppended', params: { rollouts: packRollouts(step, [ro]) } });
-        }
+        for (; i < due; i++) post({ method: 'trajectory/rolloutsAppended', params: { rollouts: batches[i] } });
         if (i < count) setTimeout(tick, 2);
         else resolve();
       };

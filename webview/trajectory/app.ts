@@ -197,7 +197,7 @@ export function startTrajectory(root: HTMLElement): void {
         const b = blockOf.get(e.target);
         if (!b) continue;
         if (e.isIntersecting && !b.built) build(b);
-        else if (!e.isIntersecting && b.built) unbuild(b);
+        else if (!e.isIntersecting && b.built) unbuild(b, e.boundingClientRect.height);
       }
     },
     { root: list, rootMargin: `${MARGIN}px 0px` },
@@ -216,8 +216,13 @@ export function startTrajectory(root: HTMLElement): void {
     return Math.ceil(chars / perLine + newlines + 1) * lineHeight();
   }
 
+  // The list's width, read once per layout (reading clientWidth per card would force a layout each time).
+  let listWidth = 0;
+  new ResizeObserver(() => {
+    listWidth = list.clientWidth;
+  }).observe(list);
   function cardWidth(n: number): number {
-    const w = list.clientWidth || 900;
+    const w = listWidth || list.clientWidth || 900;
     const avail = w - (filter.grouped ? 240 : 24);
     if (!filter.grouped || n <= 1) return avail;
     const cols = Math.max(1, Math.min(n, Math.floor(avail / 300)));
@@ -226,7 +231,7 @@ export function startTrajectory(root: HTMLElement): void {
 
   function estimateGroupHeight(g: Group): number {
     const w = cardWidth(g.rollouts.length);
-    const cols = Math.max(1, Math.round((list.clientWidth - (filter.grouped ? 240 : 24)) / (w + 16)));
+    const cols = Math.max(1, Math.round(((listWidth || 900) - (filter.grouped ? 240 : 24)) / (w + 16)));
     let tallest = 0;
     const rows: number[] = [];
     g.rollouts.forEach((ro, i) => {
@@ -244,8 +249,8 @@ export function startTrajectory(root: HTMLElement): void {
     else buildChunk(b);
   }
 
-  function unbuild(b: Block): void {
-    const hgt = b.el.getBoundingClientRect().height;
+  /** Empties a block far from the viewport, keeping its height (from the observer entry: no forced layout). */
+  function unbuild(b: Block, hgt: number): void {
     if (b.kind === 'group') {
       for (const c of b.chunks) io.unobserve(c.el);
       b.chunks = [];
@@ -373,6 +378,7 @@ export function startTrajectory(root: HTMLElement): void {
           }),
       );
       imageCache.set(path, p);
+      p.catch(() => imageCache.delete(path)); // a later render asks again
     }
     return p;
   }
@@ -428,6 +434,7 @@ export function startTrajectory(root: HTMLElement): void {
     groupByKey.clear();
     list.replaceChildren();
     list.scrollTop = 0;
+    listWidth = list.clientWidth;
     if (!data) {
       list.append(empty);
       return;
@@ -441,20 +448,24 @@ export function startTrajectory(root: HTMLElement): void {
       groups.push(g);
       groupByKey.set(grp.key, g);
       list.append(g.el);
-      if (y < viewport) {
-        buildGroup(g, viewport - y);
-        y += g.el.getBoundingClientRect().height || estimateGroupHeight(grp);
-      } else {
-        const est = estimateGroupHeight(grp);
-        g.el.style.height = `${est}px`;
-        y += est;
-      }
+      // Build what the first screen shows now (by estimated heights, without forcing a layout); the
+      // observer builds the rest as it nears the viewport.
+      const est = estimateGroupHeight(grp);
+      if (y < viewport) buildGroup(g, viewport - y);
+      else g.el.style.height = `${est}px`;
+      y += est;
       io.observe(g.el);
     }
     if (arranged.length === 0) list.append(h('div', 'empty', data.rollouts.length ? 'No rollout matches the filters.' : `Step ${data.step} has no rollouts yet.`));
     updateStatus();
     if (markName && t0 !== undefined) afterPaint(() => report(markName, performance.now() - t0));
+    if (tReply !== undefined) {
+      const t1 = tReply;
+      afterPaint(() => report('trajectory.renderPaint', performance.now() - t1));
+      tReply = undefined;
+    }
   }
+  let tReply: number | undefined;
 
   function updateStatus(): void {
     if (!data) return;
@@ -565,6 +576,7 @@ export function startTrajectory(root: HTMLElement): void {
       const { rollouts, issues } = await ipc.request(GetStepRequest, { step });
       if (loadingStep !== step) return;
       const tMsg = performance.now();
+      tReply = tMsg;
       data = new StepData(step);
       data.add(rollouts);
       for (const p of pendingAppends.splice(0)) if (p.step === step) data.add(p);

@@ -5,7 +5,7 @@
 import type { RunInfo } from '../../src/core/protocol/webview';
 import { appendDisplayText } from '../text';
 import { fmt, h, signed } from '../elements';
-import { RolloutRef, field, tokenCount, tokenText } from './model';
+import { RolloutRef, alternatives, field, tokenCount, tokenText } from './model';
 
 export class HoverCard {
   readonly el = h('div', 'hover-card');
@@ -109,8 +109,8 @@ export class HoverCard {
     row('perceptual', Number.isFinite(p) ? (p >= 0.5 ? 'yes (ground truth)' : 'no') : '—', 'Built-in task ground truth: the token is determined by the image');
     el.append(table);
 
-    const alts = ro.meta.topAlternatives?.[k];
-    if (alts && alts.length) {
+    const alts = alternatives(ro, k);
+    if (alts.length) {
       el.append(h('div', 'hc-section', 'Top alternatives'));
       const list = h('div', 'hc-alts');
       for (const [text, lp] of alts.slice(0, 10)) {

@@ -26,6 +26,15 @@ export const field = (ro: RolloutRef, f: TokenField, k: number): number => {
   const col = ro.batch.fields[f];
   return col ? col[ro.start + k] : NaN;
 };
+/** The recorded top alternatives of token k: [text, log-prob] pairs. */
+export function alternatives(ro: RolloutRef, k: number): Array<[string, number]> {
+  const a = ro.batch.alternatives;
+  if (!a) return [];
+  const t = ro.start + k;
+  const out: Array<[string, number]> = [];
+  for (let e = a.tokenStart[t]; e < a.tokenStart[t + 1]; e++) out.push([a.text.slice(a.textStart[e], a.textStart[e + 1]), a.logp[e]]);
+  return out;
+}
 export const rolloutText = (ro: RolloutRef): string => ro.batch.text.slice(ro.batch.textStart[ro.start], ro.batch.textStart[ro.end]);
 
 /** The raw per-token value of a signal (per-rollout A for `advantage`). */

@@ -81,8 +81,18 @@ export interface RolloutMeta {
   correct?: boolean;
   advantage: number;
   alpha?: number;
-  /** Top alternatives per token where recorded (sparse: token index within the rollout → pairs). */
-  topAlternatives?: Record<number, Array<[string, number]>>;
+}
+
+/**
+ * Top alternatives of every token of a batch, where recorded, as columns: token t's alternatives are entries
+ * `tokenStart[t] .. tokenStart[t + 1]`; entry e is `text.slice(textStart[e], textStart[e + 1])` with log-prob
+ * `logp[e]`. (Thousands of small [text, logp] pairs would make postMessage's structured clone slow.)
+ */
+export interface PackedAlternatives {
+  tokenStart: Uint32Array;
+  text: string;
+  textStart: Uint32Array;
+  logp: Float32Array;
 }
 
 /**
@@ -97,6 +107,7 @@ export interface PackedRollouts {
   textStart: Uint32Array;
   tokenIds?: Int32Array;
   fields: Partial<Record<TokenField, Float32Array>>;
+  alternatives?: PackedAlternatives;
 }
 
 export interface RunInfo {
@@ -166,6 +177,12 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): 
   const column = (f: TokenField): Float32Array => (fields[f] ??= new Float32Array(tokens).fill(NaN));
   let tokenIds: Int32Array | undefined;
   const parts: string[] = [];
+  const hasAlts = rollouts.some((r) => r.topAlternatives?.some((a) => a && a.length));
+  const altTokenStart = hasAlts ? new Uint32Array(tokens + 1) : undefined;
+  const altParts: string[] = [];
+  const altTextStart: number[] = [];
+  const altLogp: number[] = [];
+  let altChars = 0;
   const meta: RolloutMeta[] = [];
   let t = 0;
   let chars = 0;
@@ -201,11 +218,19 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): 
       tokenIds ??= new Int32Array(tokens).fill(-1);
       for (let k = 0; k < Math.min(n, ro.tokenIds.length); k++) tokenIds[t + k] = ro.tokenIds[k];
     }
-    let topAlternatives: RolloutMeta['topAlternatives'];
-    if (ro.topAlternatives) {
-      ro.topAlternatives.forEach((alts, k) => {
-        if (alts && alts.length) (topAlternatives ??= {})[k] = alts;
-      });
+    if (altTokenStart) {
+      for (let k = 0; k < n; k++) {
+        altTokenStart[t + k] = altLogp.length;
+        const alts = ro.topAlternatives?.[k];
+        if (!alts) continue;
+        for (const pair of alts) {
+          const text = String(pair?.[0] ?? '');
+          altTextStart.push(altChars);
+          altChars += text.length;
+          altParts.push(text);
+          altLogp.push(typeof pair?.[1] === 'number' ? pair[1] : NaN);
+        }
+      }
     }
     meta.push({
       id: ro.id,
@@ -217,11 +242,16 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): 
       correct: ro.correct,
       advantage: ro.advantage,
       alpha: ro.alpha,
-      topAlternatives,
     });
     t += n;
   }
   tokenStart[rollouts.length] = t;
   textStart[tokens] = chars;
-  return { step, meta, tokenStart, text: parts.join(''), textStart, tokenIds, fields };
+  let alternatives: PackedAlternatives | undefined;
+  if (altTokenStart) {
+    altTokenStart[tokens] = altLogp.length;
+    altTextStart.push(altChars);
+    alternatives = { tokenStart: altTokenStart, text: altParts.join(''), textStart: Uint32Array.from(altTextStart), logp: Float32Array.from(altLogp) };
+  }
+  return { step, meta, tokenStart, text: parts.join(''), textStart, tokenIds, fields, alternatives };
 }
