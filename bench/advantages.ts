@@ -14,7 +14,7 @@ function arg(name: string, fallback: number): number {
 }
 
 const TOKENS = arg('tokens', 1_000_000);
-const REPEATS = arg('repeats', 3);
+const REPEATS = arg('repeats', 5);
 const GROUP = 8;
 const MASKS = 4;
 

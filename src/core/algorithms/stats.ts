@@ -34,7 +34,9 @@ export function std(x: ArrayLike<number>): number {
 export function quantile(x: ArrayLike<number>, q: number): number {
   const n = x.length;
   if (n === 0) return NaN;
-  const sorted = Float64Array.from(x).sort();
+  const sorted = new Float64Array(n);
+  for (let i = 0; i < n; i++) sorted[i] = x[i];
+  sorted.sort();
   const pos = clamp(q, 0, 1) * (n - 1);
   const lo = Math.floor(pos);
   const hi = Math.min(lo + 1, n - 1);
