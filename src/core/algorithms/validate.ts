@@ -31,17 +31,24 @@ export function rolloutName(r: unknown, i: number): string {
   return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? `rollout ${JSON.stringify(String(id))}` : `rollouts[${i}]`;
 }
 
-/** A row of finite numbers; returns its length. `expected` (if given) is the length it must have. */
+/**
+ * A row of finite numbers (non-negative ones for KL scores); returns its length. Without `reference` it is
+ * the response's first row and must not be empty; with it, it must have the reference's length.
+ */
 function checkRow(where: string, field: string, row: unknown, reference?: { field: string; length: number }): number {
   if (!isRow(row)) throw new InputError(`${where}: ${field} must be an array of numbers, got ${show(row)}`);
   if (reference && row.length !== reference.length) {
     throw new InputError(`${where}: ${field} has ${row.length} entries, ${reference.field} has ${reference.length}`);
   }
   if (!reference && row.length === 0) throw new InputError(`${where}: ${field} is empty (a response needs at least one token)`);
+  const isKl = field.startsWith('dependency.');
   for (let t = 0; t < row.length; t++) {
     const v = row[t] as unknown;
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       throw new InputError(`${where}: ${field}[${t}] is ${show(v)}, expected a finite number`);
+    }
+    if (isKl && v < 0) {
+      throw new InputError(`${where}: ${field}[${t}] is ${v}, expected a KL ≥ 0`);
     }
   }
   return row.length;

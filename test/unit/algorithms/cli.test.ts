@@ -141,6 +141,8 @@ const badInputs: Array<[string, string, RegExp]> = [
   ['multimask given one array', JSON.stringify({ algorithm: 'prpo', config: { rvd: 'multimask' }, rollouts: [r3({}, { perturbed: [-1, -2, -3, -1, -2, -3] })] }), /^rollout "r4": logp\.perturbed must be an array of arrays \(one per perturbed mask\) for multimask RVD, got one array of numbers$/],
   ['multimask mask of wrong length', JSON.stringify({ algorithm: 'prpo', config: { rvd: 'multimask' }, rollouts: [r3({}, { perturbed: [[-1, -2, -3, -1, -2, -3], [-1]] })] }), /^rollout "r4": logp\.perturbed\[1\] has 1 entries, logp\.image has 6$/],
   ['vppo given several masks', JSON.stringify({ algorithm: 'vppo', rollouts: [r3({}, { perturbed: [[-1, -2, -3, -1, -2, -3], [-1, -2, -3, -1, -2, -3]] })] }), /^rollout "r4": logp\.perturbed has 2 masks, this algorithm reads one perturbed view$/],
+  ['exact KL scores missing', batchWith('pgpo', r3({}), { kl: 'exact' }), /^rollout "r3": dependency\.blind is missing; pgpo needs the blind view \(config\.kl is "exact"\)$/],
+  ['negative exact KL score', JSON.stringify({ algorithm: 'pgpo', config: { kl: 'exact' }, rollouts: [{ ...r3({}), dependency: { blind: [0, 0, -1, 0, 0, 0] } }] }), /^rollout "r4": dependency\.blind\[2\] is -1, expected a KL ≥ 0$/],
   ['unknown config key', batchWith('pgpo', r3({}), { tua: 0.3 }), /^config\.tua: unknown key \(known: /],
   ['wrongly typed config key', batchWith('pgpo', r3({}), { tau: 'x' }), /^config\.tau: expected a number in \[0, 1\), got "x"$/],
   ['config out of range', batchWith('prpo', r3({}), { beta: -1 }), /^config\.beta: expected a number ≥ 0, got -1$/],
