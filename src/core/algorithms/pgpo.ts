@@ -53,6 +53,10 @@ export function scaleAdvantage(A_i: number, w: Row): number[] {
   return out;
 }
 
+/**
+ * PGPO per rollout: S_t = k3(logp_image, logp_blind), I_t = minmax(log(1 + S_t)), ω_t = gate(I_t; τ, β),
+ * ω̃_t = ω_t · L / Σ_j ω_j, Ã_{i,t} = A_i · ω̃_t.
+ */
 export function pgpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutInput[], A: Float64Array): RolloutAdvantage[] {
   return rollouts.map((r, i) => {
     const S = dependencyRow(config, r, 'blind');

@@ -77,6 +77,10 @@ export function tasWeights(Sbar: Row, betaMin: number): Float64Array {
   return alpha;
 }
 
+/**
+ * VPPO over a step batch: S_{i,t} = k3(logp_image, logp_perturbed), m = TGF(S_i, k), α = TAS(S̄, β_min),
+ * Ã_{i,t} = α_i · A_i · m_{i,t}.
+ */
 export function vppoReshape(config: AlgorithmConfig, rollouts: readonly RolloutInput[], A: Float64Array): RolloutAdvantage[] {
   const S = rollouts.map((r) => dependencyRow(config, r, 'perturbed'));
   const Sbar = S.map((row) => {
