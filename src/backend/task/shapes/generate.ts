@@ -65,6 +65,7 @@ export interface ShapesExample {
   id: string;
   split: Split;
   index: number;
+  type: QuestionType;
   scene: Scene;
   /** CHW, values in [0, 1]. */
   image: Float32Array;
@@ -123,11 +124,12 @@ export class ShapesTask {
       const scene = this.drawScene(rng);
       if (this.splitOf(scene) !== split) continue;
       const image = this.render(scene, rng);
-      const { question, trace, perceptual, answer } = this.drawQuestion(scene, rng);
+      const { type, question, trace, perceptual, answer } = this.drawQuestion(scene, rng);
       return {
         id: `${split}-${String(index).padStart(6, '0')}`,
         split,
         index,
+        type,
         scene,
         image,
         question,
@@ -188,7 +190,7 @@ export class ShapesTask {
     return img;
   }
 
-  private drawQuestion(scene: Scene, rng: Rng): { question: string[]; trace: string[]; perceptual: number[]; answer: string } {
+  private drawQuestion(scene: Scene, rng: Rng): { type: QuestionType; question: string[]; trace: string[]; perceptual: number[]; answer: string } {
     const type = rng.pick(this.config.questionTypes);
     const trace = new TraceBuilder();
     const objs = scene.objects;
@@ -254,8 +256,46 @@ export class ShapesTask {
       }
     }
     trace.push(EOS, 0);
-    return { question, trace: trace.words, perceptual: trace.flags, answer: trace.words[trace.words.length - 2] };
+    return { type, question, trace: trace.words, perceptual: trace.flags, answer: trace.words[trace.words.length - 2] };
   }
+}
+
+const COLOR_WORDS: ReadonlySet<string> = new Set(COLORS);
+const SHAPE_WORDS: ReadonlySet<string> = new Set(SHAPES);
+const isNumber = (w: string) => /^[0-9]$/.test(w);
+
+/**
+ * Ground-truth perceptual flags for any response to a question of `type` (a sampled one too), by the role
+ * of each word: the same rules that label the reference traces. Before "answer", the words that report
+ * what is seen are perceptual unless the question already fixes them (the shape of "how many circle ?",
+ * the colours of "more red or blue ?"); "answer" itself is perceptual where it ends a list of objects (the
+ * image decides when the list ends); everything after "answer" follows from the trace.
+ */
+export function perceptualFlags(type: QuestionType, words: readonly string[]): number[] {
+  let afterAnswer = false;
+  let listed = false;
+  return words.map((w) => {
+    if (afterAnswer) return 0;
+    if (w === 'answer') {
+      afterAnswer = true;
+      return listed && (type === 'countColor' || type === 'countShape' || type === 'countAll') ? 1 : 0;
+    }
+    const color = COLOR_WORDS.has(w), shape = SHAPE_WORDS.has(w);
+    if (color || shape) listed = true;
+    if (w === 'none' || w === 'empty') return type === 'compare' ? 0 : 1;
+    switch (type) {
+      case 'countColor':
+      case 'countAll':
+      case 'colorAt':
+      case 'shapeAt':
+        return color || shape ? 1 : 0;
+      case 'countShape':
+      case 'exists':
+        return color ? 1 : 0;
+      case 'compare':
+        return isNumber(w) ? 1 : 0;
+    }
+  });
 }
 
 class TraceBuilder {
