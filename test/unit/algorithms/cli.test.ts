@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/advantages';
@@ -226,9 +226,13 @@ test('what-if: --rollouts re-reshapes a run\'s logged rollouts under other hyper
 });
 
 test('the real process: exit code 2 with the named error, 0 with JSON on stdout', () => {
-  // Through the CLI's entry point from source (no build needed); dist/cli.js too when it has been built.
+  // Through the CLI's entry point from source (no build needed); dist/cli.js too when it was built after
+  // the last change to the sources it bundles from here (a stale bundle would test old code).
   const commands: string[][] = [[process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'advantages']];
-  if (existsSync('dist/cli.js')) commands.push([process.execPath, 'dist/cli.js', 'advantages']);
+  const sources = ['src/cli/main.ts', 'src/cli/advantages.ts', ...readdirSync('src/core/algorithms').map((f) => join('src/core/algorithms', f))];
+  if (existsSync('dist/cli.js') && sources.every((f) => statSync(f).mtimeMs <= statSync('dist/cli.js').mtimeMs)) {
+    commands.push([process.execPath, 'dist/cli.js', 'advantages']);
+  }
   const bad = JSON.stringify({ algorithm: 'pgpo', rollouts: [{ id: 'r3', group: 'g', reward: 1, logp: { image: [1, 2, 3, 4, 5, 6], blind: [1, 2, 3, 4, 5] } }] });
   const ok = JSON.stringify({ algorithm: 'grpo', rollouts: [{ id: 'a', group: 'g', reward: 1, logp: { image: [-1, -2] } }, { id: 'b', group: 'g', reward: 0, logp: { image: [-1] } }] });
   for (const [cmd, ...args] of commands) {
