@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createEngine, defaultModelConfig, paramCount } from '../src/backend/engine/index';
 import { buildDecodeGraph, imageTokens, initWeights, paramShapes, seqLen } from '../src/backend/engine/model';
+import { sessionOptions } from '../src/backend/engine/session';
 import type { ModelConfig, SequenceInput } from '../src/backend/engine/types';
 
 const arg = (name: string, dflt: number) => {
@@ -64,7 +65,7 @@ async function matmulCeiling(): Promise<number> {
   const n = 1024;
   const g = new Graph('ceiling');
   g.output(matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c');
-  const s = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions('cpu', threads));
   const r = rng(1);
   const a = new ort.Tensor('float32', Float32Array.from({ length: n * n }, r), [n, n]);
   const ms = await medianMs(() => s.run({ a, b: a }));
@@ -75,7 +76,7 @@ async function matmulCeiling(): Promise<number> {
 /** ms per decode step of the KV-cached graph at several positions (the cost should not grow). */
 async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
   const g = buildDecodeGraph(c, B);
-  const s = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: threads, graphOptimizationLevel: 'all', interOpNumThreads: 1 });
+  const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions('cpu', threads));
   const S = seqLen(c), dh = c.dModel / c.nHeads;
   const feeds: Record<string, ort.Tensor> = {};
   const w = initWeights(c, 1);
@@ -111,7 +112,7 @@ function torchAvailable(): string | null {
 /** bench/engine_torch.py as a child answering timing requests, so its runs interleave with ours. */
 function torchClient() {
   const child = spawn(PYTHON, [join(import.meta.dirname ?? 'bench', 'engine_torch.py')], {
-    env: { ...process.env, OMP_NUM_THREADS: String(threads) }, stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' }, stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   return {

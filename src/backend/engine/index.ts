@@ -28,6 +28,8 @@ export interface EngineOptions {
   weightDecay?: number;
   maxGradNorm?: number;
   threads?: number;
+  /** Let idle onnxruntime threads spin-wait (faster on an idle machine, slower on a busy one). Default false. */
+  spin?: boolean;
   onLog?: (msg: string) => void;
 }
 
@@ -64,7 +66,7 @@ export class Engine implements PolicyEngine {
     this.log = opts.onLog ?? ((m) => console.warn(m));
     this.weights = initWeights(config, opts.seed);
     for (const [name, shape] of paramShapes(config)) this.weightFeeds[name] = f32(this.weights.get(name)!, shape);
-    this.pool = new SessionPool({ ep: opts.ep ?? 'cpu', threads: opts.threads, onLog: this.log });
+    this.pool = new SessionPool({ ep: opts.ep ?? 'cpu', threads: opts.threads, spin: opts.spin, onLog: this.log });
     this.opt = new AdamW(
       { lr: opts.lr ?? 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: opts.weightDecay ?? 0.01 },
       (name) => name.endsWith('.w'),

@@ -14,7 +14,26 @@ const HOW_TO: Record<ExecutionProvider, string> = {
   webgpu: 'The WebGPU provider needs a GPU with a working Vulkan driver (libvulkan1 and the vendor ICD).',
 };
 
-export interface SessionOptions { ep: ExecutionProvider; threads?: number; onLog: (msg: string) => void }
+export interface SessionOptions {
+  ep: ExecutionProvider;
+  threads?: number;
+  /** Let idle intra-op threads spin (lower latency on an idle machine; much worse on a shared one). Default off. */
+  spin?: boolean;
+  onLog: (msg: string) => void;
+}
+
+/** onnxruntime session options for the engine's graphs. */
+export function sessionOptions(ep: ExecutionProvider, threads?: number, spin = false): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+    logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
+  };
+}
 
 export class SessionPool {
   private sessions = new Map<string, Promise<ort.InferenceSession>>();
@@ -22,16 +41,7 @@ export class SessionPool {
 
   constructor(private opts: SessionOptions) { this.ep = opts.ep; }
 
-  private options(ep: ExecutionProvider): ort.InferenceSession.SessionOptions {
-    return {
-      executionProviders: [ep],
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      interOpNumThreads: 1,
-      ...(this.opts.threads ? { intraOpNumThreads: this.opts.threads } : {}),
-      logSeverityLevel: 3,
-    };
-  }
+  private options(ep: ExecutionProvider) { return sessionOptions(ep, this.opts.threads, this.opts.spin); }
 
   /**
    * Creates a session on the requested provider; if that provider (or its libraries) is missing, says so
