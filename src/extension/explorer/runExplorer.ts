@@ -178,7 +178,7 @@ function runItem(entry: RunEntry): vscode.TreeItem {
     info.manifest ? presetLabel(info.manifest.algorithm) : 'run.json missing or invalid',
     stepText(entry),
     entry.lastMetrics?.reward !== undefined ? `R ${entry.lastMetrics.reward.toFixed(2)}` : undefined,
-    phase,
+    info.manifest ? phase : undefined,
     info.manifest && info.manifest.source !== 'prpo-studio' ? info.manifest.source : undefined,
   ];
   item.description = parts.filter(Boolean).join(' · ');

@@ -42,7 +42,7 @@ export function renderRollouts(file: string, records: RolloutRecord[], issues: s
   for (const issue of issues) lines.push(`# skipped: ${issue}`);
   records.forEach((r, ri) => {
     lines.push('');
-    lines.push(`## ${rolloutHeader(r).replace(/`/g, '').replace(/\\/g, '')}`);
+    lines.push(`## ${rolloutHeader(r).replace(/`/g, '')}`);
     lines.push(`prompt: ${r.prompt.replace(/\r?\n/g, ' ⏎ ')}`);
     if (r.answer !== undefined) lines.push(`answer: ${r.answer}`);
     lines.push(`response (${r.tokens.length} tokens, Ã ${fmt(Math.min(...r.tokenAdvantages.filter((x) => x !== null)), 2)} … ${fmt(Math.max(...r.tokenAdvantages.filter((x) => x !== null)), 2)}):`);

@@ -55,11 +55,27 @@ function rankOf(values: number[], t: number): string | undefined {
   return `rank ${rank} of ${values.length}`;
 }
 
+/** Text for inside a code span: backticks cannot be escaped there, so they are replaced. */
+function code(s: string): string {
+  return `\`${s.replace(/`/g, 'ˋ')}\``;
+}
+
 export function rolloutHeader(r: RolloutRecord): string {
   const correct = r.correct === undefined ? '' : r.correct ? ' ✓' : ' ✗';
-  const parts = [`rollout \`${escapeMarkdown(r.id)}\``, `group \`${escapeMarkdown(r.group)}\``, `step ${r.step}`, `reward ${fmt(r.reward, 3)}${correct}`, `Aᵢ ${signed(r.advantage, 3)}`];
+  const parts = [`rollout ${code(r.id)}`, `group ${code(r.group)}`, `step ${r.step}`, `reward ${fmt(r.reward, 3)}${correct}`, `Aᵢ ${signed(r.advantage, 3)}`];
   if (r.alpha !== undefined) parts.push(`αᵢ ${fmt(r.alpha, 3)}`);
   return parts.join(' · ');
+}
+
+/** How Ã came about for this token, in the algorithm's own terms (ALGORITHMS.md §1–4). */
+function derivation(r: RolloutRecord, t: number, algorithm: AlgorithmName | undefined): string {
+  const final = `Ãᵢₜ = **${signed(r.tokenAdvantages[t], 3)}**`;
+  if (r.mask && r.alpha !== undefined) return `${final} = αᵢ ${fmt(r.alpha, 3)} × Aᵢ ${signed(r.advantage, 3)} × mₜ ${r.mask[t] ?? 'n/a'}`;
+  if (r.weights) {
+    const w = algorithm === 'pgpo' ? 'ω̃ₜ' : algorithm === 'prpo' ? 'wₜ' : 'weight';
+    return `${final} = Aᵢ ${signed(r.advantage, 3)} × ${w} ${fmt(r.weights[t], 3)}`;
+  }
+  return `${final} (Aᵢ ${signed(r.advantage, 3)}: every token carries the outcome advantage)`;
 }
 
 /** The markdown card for token `t` of rollout `r`. */
@@ -67,32 +83,33 @@ export function tokenMarkdown(r: RolloutRecord, t: number, algorithm?: Algorithm
   const L = r.tokens.length;
   const text = r.tokens[t] ?? '';
   const out: string[] = [];
-  out.push(`**Token ${t + 1} of ${L}** \`${visibleToken(text).replace(/`/g, 'ˋ')}\`${r.tokenIds?.[t] !== undefined ? ` (id ${r.tokenIds[t]})` : ''}${r.perceptual ? (r.perceptual[t] ? ' · 👁 perceptual (ground truth)' : ' · not perceptual (ground truth)') : ''}`);
+  const perceptual = r.perceptual ? (r.perceptual[t] ? ' · 👁 perceptual (ground truth)' : ' · not perceptual (ground truth)') : '';
+  out.push(`**Token ${t + 1} of ${L}** ${code(visibleToken(text))}${r.tokenIds?.[t] !== undefined ? ` (id ${r.tokenIds[t]})` : ''}${perceptual}`);
   out.push('');
-  out.push(rolloutHeader(r));
+  out.push(derivation(r, t, algorithm));
   out.push('');
   out.push('| field | value | |');
   out.push('|---|---:|---|');
-  for (const [view, label] of VIEWS) {
-    const lp = r.logp[view]?.[t];
-    if (r.logp[view] === undefined) continue;
-    out.push(`| ${label} | ${fmt(lp)} | p = ${typeof lp === 'number' && !Number.isNaN(lp) ? fmt(Math.exp(lp), 3) : 'n/a'} |`);
-  }
+  out.push(`| Ãᵢₜ — token advantage | **${signed(r.tokenAdvantages[t])}** | factor of the ratio in the loss |`);
+  out.push(`| Aᵢ — outcome advantage | ${signed(r.advantage)} | group-normalised reward |`);
+  if (r.alpha !== undefined) out.push(`| αᵢ — VPPO trajectory weight | ${fmt(r.alpha)} | |`);
+  if (r.weights) out.push(`| ${weightLabel(algorithm)} | ${fmt(r.weights[t])} | ${rankOf(r.weights, t) ?? ''} |`);
+  if (r.mask) out.push(`| mₜ — VPPO mask | ${r.mask[t] ? '1 (trained)' : '0 (filtered out)'} | |`);
   for (const [key, label] of SCORES) {
     const arr = r.scores?.[key];
     if (!arr) continue;
     out.push(`| ${label} | ${fmt(arr[t])} | ${rankOf(arr, t) ?? ''} |`);
   }
-  out.push(`| Aᵢ — outcome advantage | ${signed(r.advantage)} | group-normalised reward |`);
-  if (r.alpha !== undefined) out.push(`| αᵢ — VPPO trajectory weight | ${fmt(r.alpha)} | |`);
-  if (r.weights) out.push(`| ${weightLabel(algorithm)} | ${fmt(r.weights[t])} | ${rankOf(r.weights, t) ?? ''} |`);
-  if (r.mask) out.push(`| mₜ — VPPO mask | ${r.mask[t] ? '1 (trained)' : '0 (filtered out)'} | |`);
-  out.push(`| Ãᵢₜ — token advantage | **${signed(r.tokenAdvantages[t])}** | the factor of the ratio in the loss |`);
+  for (const [view, label] of VIEWS) {
+    if (r.logp[view] === undefined) continue;
+    const lp = r.logp[view]![t];
+    out.push(`| ${label} | ${fmt(lp)} | p = ${typeof lp === 'number' && !Number.isNaN(lp) ? fmt(Math.exp(lp), 3) : 'n/a'} |`);
+  }
   if (r.perceptual) out.push(`| perceptual (ground truth) | ${r.perceptual[t] ? 'yes' : 'no'} | from the task generator |`);
   const alts = r.topAlternatives?.[t];
   if (alts?.length) {
     out.push('');
-    out.push(`Top alternatives: ${alts.map(([tok, lp]) => `\`${visibleToken(tok).replace(/`/g, 'ˋ')}\` ${fmt(Math.exp(lp), 3)}`).join(' · ')}`);
+    out.push(`Top alternatives: ${alts.map(([tok, lp]) => `${code(visibleToken(tok))} ${fmt(Math.exp(lp), 3)}`).join(' · ')}`);
   }
   if (r.synthetic?.length) {
     out.push('');

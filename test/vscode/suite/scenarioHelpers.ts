@@ -44,3 +44,13 @@ export async function contextMenuLabels(page: Page): Promise<string[]> {
   await menu.waitFor({ state: 'visible', timeout: 10_000 });
   return (await menu.locator('.action-label').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
 }
+
+/** Chooses an entry of the open context menu (hover it, then Enter: menus act on a complete mouse gesture). */
+export async function clickMenuItem(page: Page, label: string): Promise<void> {
+  const menu = page.locator('.context-view .monaco-menu, .monaco-menu-container').first();
+  const item = menu.locator('.action-item', { has: page.locator('.action-label', { hasText: label }) }).first();
+  await item.hover();
+  await sleep(150);
+  await page.keyboard.press('Enter');
+  await menu.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
+}
