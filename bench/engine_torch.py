@@ -13,6 +13,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def quick_gelu(x):
+    return x * torch.sigmoid(1.702 * x)
+
+
 class Block(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -28,7 +32,7 @@ class Block(nn.Module):
         q, k, v = (t.view(B, S, self.h, d // self.h).transpose(1, 2) for t in (q, k, v))
         att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // self.h) + bias, dim=-1)
         x = x + self.proj((att @ v).transpose(1, 2).reshape(B, S, d))
-        return x + self.fc_proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+        return x + self.fc_proj(quick_gelu(self.fc(self.ln2(x))))
 
 
 class TinyVLM(nn.Module):

@@ -9,7 +9,13 @@
 import { encodeModel, type DType, type NodeSpec, type TensorInit, type ValueSpec } from './onnx';
 
 export type Shape = number[];
-type GradRule = (gy: Tensor) => (Tensor | null)[];
+/**
+ * A gradient rule maps the output's gradient to one gradient per input (null: none). A rule may return a
+ * `SlicePiece` (the gradient of a slice of that input): `gradients()` joins the pieces of one axis with a
+ * single Concat (zeros in the gaps) instead of padding each piece to full size and adding.
+ */
+type GradRule = (gy: Tensor) => (Tensor | SlicePiece | null)[];
+export interface SlicePiece { piece: Tensor; axis: number; start: number }
 
 export class GraphError extends Error {}
 
@@ -219,25 +225,18 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * GELU, tanh form (GPT-2's): y = ½x(1 + t), t = tanh(c(x + a·x³)), c = √(2/π), a = 0.044715;
- * dy/dx = ½(1 + t) + ½x(1 − t²)·c(1 + 3a·x²). (onnxruntime has no float64 Erf, and the gradient checks
- * run in float64.)
+ * GELU, sigmoid form (CLIP's "QuickGELU"): y = x·σ(1.702x); dy/dx = s·(1 + 1.702x·(1 − s)), s = σ(1.702x).
+ * Three forward kernels instead of erf's or tanh's eight or nine, and it has float64 kernels for the checks.
  */
 export function gelu(x: Tensor): Tensor {
   sameFloat('Gelu', x);
   const g = x.g;
-  const c = Math.sqrt(2 / Math.PI), a = 0.044715;
-  const raw = (op: string, ins: string[]) => g.emit(op, ins)[0];
-  const x2 = raw('Mul', [x.name, x.name]);
-  const u = raw('Mul', [raw('Mul', [x.name, raw('Add', [raw('Mul', [x2, g.scalar(a).name]), g.scalar(1).name])]), g.scalar(c).name]);
-  const t = raw('Tanh', [u]);
-  const half1t = raw('Mul', [raw('Add', [t, g.scalar(1).name]), g.scalar(0.5).name]);
-  const [out] = g.emit('Mul', [x.name, half1t]);
+  const [ax] = g.emit('Mul', [x.name, g.scalar(1.702).name]);
+  const [sig] = g.emit('Sigmoid', [ax]);
+  const [out] = g.emit('Mul', [x.name, sig]);
   return new Tensor(g, out, x.shape, x.dtype, [x], (gy) => {
-    const wrap = (n: string) => new Tensor(g, n, x.shape, x.dtype);
-    const tt = wrap(t);
-    const du = mul(sub(g.scalar(1), mul(tt, tt)), mul(add(mul(wrap(x2), g.scalar(3 * a)), g.scalar(1)), g.scalar(c)));
-    return [mul(gy, add(wrap(half1t), mul(mul(x, g.scalar(0.5)), du)))];
+    const s = new Tensor(g, sig, x.shape, x.dtype), a = new Tensor(g, ax, x.shape, x.dtype);
+    return [mul(gy, mul(s, add(mul(a, sub(g.scalar(1), s)), g.scalar(1))))];
   });
 }
 
@@ -300,12 +299,37 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const shape = x.shape.slice();
   shape[a] = end - start;
   const g = x.g;
-  return mk(g, 'Slice', [x, g.ints([start]), g.ints([end]), g.ints([a])], shape, (gy) => {
-    const pads = new Array(2 * x.rank).fill(0);
-    pads[a] = start;
-    pads[x.rank + a] = x.shape[a] - end;
-    return [mk(g, 'Pad', [gy, g.ints(pads)], x.shape, undefined)];
-  });
+  return mk(g, 'Slice', [x, g.ints([start]), g.ints([end]), g.ints([a])], shape, (gy) => [{ piece: gy, axis: a, start }]);
+}
+
+/** Joins the gradient contributions to one tensor: slice pieces along one axis by Concat, the rest by Add. */
+function combine(parts: (Tensor | SlicePiece)[], shape: Shape, g: Graph): Tensor {
+  const whole = parts.filter((p): p is Tensor => p instanceof Tensor);
+  const pieces = parts.filter((p): p is SlicePiece => !(p instanceof Tensor));
+  const byAxis = new Map<number, SlicePiece[]>();
+  for (const p of pieces) byAxis.set(p.axis, [...(byAxis.get(p.axis) ?? []), p]);
+  for (const [axis, list] of byAxis) {
+    list.sort((a, b) => a.start - b.start);
+    const disjoint = list.every((p, i) => i === 0 || list[i - 1].start + list[i - 1].piece.shape[axis] <= p.start);
+    const groups = disjoint ? [list] : list.map((p) => [p]);
+    for (const grp of groups) {
+      const seq: Tensor[] = [];
+      let at = 0;
+      const zeros = (n: number) => {
+        const zs = shape.slice();
+        zs[axis] = n;
+        seq.push(expand(g.scalar(0), zs));
+      };
+      for (const p of grp) {
+        if (p.start > at) zeros(p.start - at);
+        seq.push(p.piece);
+        at = p.start + p.piece.shape[axis];
+      }
+      if (at < shape[axis]) zeros(shape[axis] - at);
+      whole.push(seq.length === 1 ? seq[0] : concat(seq, axis));
+    }
+  }
+  return whole.reduce((acc, t) => add(acc, t));
 }
 
 export function concat(xs: Tensor[], axis: number): Tensor {
@@ -449,18 +473,25 @@ export function gradients(loss: Tensor, wrt: Tensor[]): Tensor[] {
   };
   visit(loss);
   const g = loss.g;
-  const grads = new Map<Tensor, Tensor>([[loss, g.constant([1], loss.shape)]]);
+  // Contributions are collected per tensor and combined when the tensor is reached (reverse topological
+  // order: all its consumers are done by then).
+  const parts = new Map<Tensor, (Tensor | SlicePiece)[]>([[loss, [g.constant([1], loss.shape)]]]);
+  const grads = new Map<Tensor, Tensor>();
+  const gradOf = (t: Tensor) => {
+    if (!grads.has(t) && parts.has(t)) grads.set(t, combine(parts.get(t)!, t.shape, g));
+    return grads.get(t);
+  };
   for (const t of order.reverse()) {
-    const gy = grads.get(t);
+    const gy = gradOf(t);
     if (!gy || !t.backward) continue;
     const gs = t.backward(gy);
     t.parents.forEach((p, i) => {
       const gp = gs[i];
       if (!gp || !p.requiresGrad) return;
-      if (fmt(gp.shape) !== fmt(p.shape)) throw new GraphError(`gradient rule of ${t.name}: gradient ${fmt(gp.shape)} for input ${p.name} ${fmt(p.shape)}`);
-      const prev = grads.get(p);
-      grads.set(p, prev ? add(prev, gp) : gp);
+      const got = gp instanceof Tensor ? gp.shape : gp.piece.shape.map((d, k) => (k === gp.axis ? p.shape[k] : d));
+      if (fmt(got) !== fmt(p.shape)) throw new GraphError(`gradient rule of ${t.name}: gradient ${fmt(got)} for input ${p.name} ${fmt(p.shape)}`);
+      parts.set(p, [...(parts.get(p) ?? []), gp]);
     });
   }
-  return wrt.map((w) => grads.get(w) ?? expand(g.scalar(0), w.shape));
+  return wrt.map((w) => gradOf(w) ?? expand(g.scalar(0), w.shape));
 }

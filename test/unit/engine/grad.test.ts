@@ -89,6 +89,9 @@ test('shape ops', async () => {
   await gradCheck('reshape', [{ shape: [2, 6] }], (x) => G.reshape(x, [3, 4]));
   await gradCheck('transpose', [{ shape: [2, 3, 4] }], (x) => G.transpose(x, [2, 0, 1]));
   await gradCheck('slice', [{ shape: [3, 5] }], (x) => G.slice(x, 1, 1, 4));
+  // Several slices of one tensor: disjoint pieces are joined by one Concat, overlapping ones added.
+  await gradCheck('slices (disjoint, gap)', [{ shape: [2, 7] }], (x) => G.mul(G.slice(x, 1, 0, 2), G.slice(x, 1, 4, 6)));
+  await gradCheck('slices (overlapping)', [{ shape: [2, 5] }], (x) => G.add(G.mul(G.slice(x, 1, 0, 3), G.slice(x, 1, 2, 5)), G.slice(x, 1, 1, 4)));
   await gradCheck('concat', [{ shape: [2, 2] }, { shape: [2, 3] }], (a, b) => G.concat([a, b], 1));
   await gradCheck('expand', [{ shape: [3, 1] }], (x) => G.expand(x, [2, 3, 4]));
   await gradCheck('unsqueeze', [{ shape: [3] }], (x) => G.unsqueeze(x, 0));

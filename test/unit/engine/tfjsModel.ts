@@ -34,7 +34,7 @@ export async function tfPolicyGradients(c: ModelConfig, weights: Map<string, Flo
     const { mean, variance } = tf.moments(t, -1, true);
     return tf.add(tf.mul(tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
   };
-  const gelu = (t: tf.Tensor) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(t, tf.mul(tf.pow(t, 3), 0.044715)), Math.sqrt(2 / Math.PI)))));
+  const gelu = (t: tf.Tensor) => tf.mul(t, tf.sigmoid(tf.mul(t, 1.702)));
   const lin = (t: tf.Tensor, w: tf.Tensor, b?: tf.Tensor) => {
     const [k, n] = w.shape;
     const y = tf.reshape(tf.matMul(tf.reshape(t, [-1, k]), w as tf.Tensor2D), [...t.shape.slice(0, -1), n]);
