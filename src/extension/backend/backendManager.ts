@@ -95,6 +95,12 @@ export class BackendManager implements vscode.Disposable {
     ep: ExecutionProvider,
     first: (client: BackendClient) => Promise<BackendStatus>,
   ): Promise<LiveRun | undefined> {
+    // The backend runs code on the user's behalf: never in an untrusted workspace, whoever asks.
+    if (!vscode.workspace.isTrusted) {
+      this.log.warn(`${title}: refused, the workspace is not trusted.`);
+      void vscode.window.showWarningMessage('PRPO Studio starts no training backend in an untrusted workspace.');
+      return undefined;
+    }
     this.startingCount++;
     this.changeEmitter.fire(undefined);
     let client: BackendClient | undefined;
