@@ -92,6 +92,9 @@ async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
     const bias = new Float32Array(B * S).fill(-1e9);
     for (let b = 0; b < B; b++) bias.fill(0, b * S, b * S + p + 1);
     feeds.keyBias = new ort.Tensor('float32', bias, [B, 1, 1, S]);
+    const idx = new BigInt64Array(B * c.nHeads * 3);
+    for (let b = 0; b < B; b++) for (let h = 0; h < c.nHeads; h++) idx.set([BigInt(b), BigInt(h), BigInt(p)], (b * c.nHeads + h) * 3);
+    feeds.cacheIndex = new ort.Tensor('int64', idx, [B, c.nHeads, 3]);
     out.push(await medianMs(() => s.run(feeds)));
   }
   await s.release();

@@ -89,7 +89,26 @@ export class Graph {
   ints(v: number[]) { return this.constant(v, [v.length], 'int64'); }
 
   toBytes(): Uint8Array {
-    return encodeModel({ name: this.name, nodes: this.nodes, inputs: this.inputs, outputs: this.outputs, initializers: this.initializers });
+    return encodeModel({ name: this.name, nodes: this.withoutOutputCopies(), inputs: this.inputs, outputs: this.outputs, initializers: this.initializers });
+  }
+
+  /**
+   * `output()` adds an Identity per graph output; here each one whose source is a node's output (used by no
+   * other graph output) is dropped and the source renamed, so outputs such as the decode cache are not copied.
+   */
+  private withoutOutputCopies(): NodeSpec[] {
+    const produced = new Set(this.nodes.flatMap((n) => n.outputs));
+    const outNames = new Set(this.outputs.map((o) => o.name));
+    const rename = new Map<string, string>();
+    const drop = new Set<NodeSpec>();
+    for (const n of this.nodes) {
+      const src = n.inputs[0];
+      if (n.op !== 'Identity' || !outNames.has(n.outputs[0]) || !produced.has(src) || outNames.has(src) || rename.has(src)) continue;
+      rename.set(src, n.outputs[0]);
+      drop.add(n);
+    }
+    const r = (x: string) => rename.get(x) ?? x;
+    return this.nodes.filter((n) => !drop.has(n)).map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }));
   }
 }
 
@@ -269,6 +288,16 @@ export function oneHot(ids: Tensor, depth: number): Tensor {
   if (ids.dtype !== 'int64') throw new GraphError(`oneHot: ids ${ids.name} must be int64`);
   const range = ids.g.constant(Array.from({ length: depth }, (_, i) => i), [depth], 'int64');
   return cast(equal(unsqueeze(ids, -1), range), ids.g.ft);
+}
+
+/** data with `updates` written at `indices` (ONNX ScatterND; no gradient — used for the decode cache). */
+export function scatterND(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
+  const q = indices.shape[indices.rank - 1];
+  const want = [...indices.shape.slice(0, -1), ...data.shape.slice(q)];
+  if (indices.dtype !== 'int64' || fmt(updates.shape) !== fmt(want)) {
+    throw new GraphError(`ScatterND: indices ${fmt(indices.shape)} (${indices.dtype}) into ${fmt(data.shape)} need updates ${fmt(want)}, got ${fmt(updates.shape)}`);
+  }
+  return mk(data.g, 'ScatterND', [data, indices, updates], data.shape);
 }
 
 export function unsqueeze(x: Tensor, axis: number): Tensor {

@@ -307,7 +307,8 @@ export class Engine implements PolicyEngine {
       past[`past.${l}.k`] = prefill[`present.${l}.k`];
       past[`past.${l}.v`] = prefill[`present.${l}.v`];
     }
-    const token = new BigInt64Array(B), pos = new BigInt64Array(B), keyBias = new Float32Array(B * S);
+    const H = c.nHeads;
+    const token = new BigInt64Array(B), pos = new BigInt64Array(B), keyBias = new Float32Array(B * S), cacheIndex = new BigInt64Array(B * H * 3);
     while (active.some(Boolean)) {
       keyBias.fill(NEG_INF);
       for (let b = 0; b < B; b++) {
@@ -315,6 +316,7 @@ export class Engine implements PolicyEngine {
         const at = b < n ? Math.min(nImg + textLen[b] - 1, S - 1) : 0;
         token[b] = BigInt(b < n && tokens[b].length ? tokens[b][tokens[b].length - 1] : 0);
         pos[b] = BigInt(at);
+        for (let h = 0; h < H; h++) cacheIndex.set([BigInt(b), BigInt(h), BigInt(at)], (b * H + h) * 3);
         keyBias.fill(0, b * S, b * S + at + 1);
       }
       const out = await decode.run({
@@ -322,6 +324,7 @@ export class Engine implements PolicyEngine {
         token: new ort.Tensor('int64', token, [B, 1]),
         pos: new ort.Tensor('int64', pos, [B, 1]),
         keyBias: f32(keyBias, [B, 1, 1, S]),
+        cacheIndex: new ort.Tensor('int64', cacheIndex, [B, H, 3]),
       });
       past = {};
       for (let l = 0; l < c.nLayers; l++) {

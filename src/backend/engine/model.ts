@@ -10,7 +10,7 @@
 import type { ModelConfig } from './types';
 import {
   Graph, GraphError, Tensor, add, clip, concat, embedding, exp, gelu, gradients, layerNorm, less, logSoftmax,
-  matmul, maximum, minimum, mul, neg, oneHot, reduceSum, reshape, slice, softmax, sub, transpose, where,
+  matmul, maximum, minimum, mul, neg, oneHot, reduceSum, reshape, scatterND, slice, softmax, sub, transpose, where,
   type Shape,
 } from './graph';
 
@@ -108,8 +108,8 @@ function merge(x: Tensor): Tensor {
   return reshape(transpose(x, [0, 2, 1, 3]), [B, S, H * dh]);
 }
 
-/** Key/value cache of one layer for decoding: [B, H, seqLen, dh] each, plus the one-hot write position. */
-export interface DecodeCache { k: Tensor; v: Tensor; at: Tensor /* [B, 1, seqLen, 1] */ }
+/** Key/value cache of one layer for decoding: [B, H, seqLen, dh] each, and where to write: [B, H, 3] = (b, h, pos). */
+export interface DecodeCache { k: Tensor; v: Tensor; at: Tensor }
 
 function attention(x: Tensor, W: Params, l: number, c: ModelConfig, bias: Tensor, cache?: DecodeCache) {
   const d = c.dModel;
@@ -118,10 +118,10 @@ function attention(x: Tensor, W: Params, l: number, c: ModelConfig, bias: Tensor
   let k = heads(slice(qkv, -1, d, 2 * d), c.nHeads);
   let v = heads(slice(qkv, -1, 2 * d, 3 * d), c.nHeads);
   if (cache) {
-    // Write this step's key/value at its position: past·(1 − at) + new·at (new broadcasts over positions).
-    const keep = sub(x.g.scalar(1), cache.at);
-    k = add(mul(cache.k, keep), mul(k, cache.at));
-    v = add(mul(cache.v, keep), mul(v, cache.at));
+    // Write this step's key/value row at its position (one ScatterND; the rest of the cache is copied).
+    const [B, H, , dh] = k.shape;
+    k = scatterND(cache.k, cache.at, reshape(k, [B, H, dh]));
+    v = scatterND(cache.v, cache.at, reshape(v, [B, H, dh]));
   }
   const scores = add(mul(matmul(q, transpose(k, [0, 1, 3, 2])), x.g.scalar(1 / Math.sqrt(d / c.nHeads))), bias);
   const y = linear(merge(matmul(softmax(scores), v)), W[`h${l}.attn.proj.w`], W[`h${l}.attn.proj.b`]);
@@ -291,7 +291,8 @@ export function buildPrefillGraph(c: ModelConfig, B: number): Graph {
 /**
  * Sampling, one decode step for every sequence of the batch: token [B, 1] at position pos [B, 1]; the
  * cache is a fixed [B, H, seqLen, dh] buffer per layer, so each step costs the same at any length.
- * keyBias [B, 1, 1, seqLen] is 0 for keys the query may see (≤ pos, and not image keys for blind), else −1e9.
+ * cacheIndex [B, H, 3] holds (b, h, pos) for the cache writes; keyBias [B, 1, 1, seqLen] is 0 for keys the
+ * query may see (≤ pos, and not image keys for blind), else −1e9.
  */
 export function buildDecodeGraph(c: ModelConfig, B: number): Graph {
   const g = new Graph(`decode_${B}`);
@@ -300,7 +301,7 @@ export function buildDecodeGraph(c: ModelConfig, B: number): Graph {
   const token = g.input('token', [B, 1], { dtype: 'int64' });
   const pos = g.input('pos', [B, 1], { dtype: 'int64' });
   const keyBias = g.input('keyBias', [B, 1, 1, S]);
-  const at = reshape(oneHot(pos, S), [B, 1, S, 1]);
+  const at = g.input('cacheIndex', [B, c.nHeads, 3], { dtype: 'int64' });
   let x = add(embedding(W['tok.w'], token), embedding(W['pos.w'], pos));
   const dh = c.dModel / c.nHeads;
   for (let l = 0; l < c.nLayers; l++) {
