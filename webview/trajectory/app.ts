@@ -131,6 +131,8 @@ export function startTrajectory(root: HTMLElement): void {
     filter.advantageSign,
     (v) => updateFilter({ advantageSign: v as FilterState['advantageSign'] }),
   );
+  correctSelect.classList.add('correct-select');
+  signSelect.classList.add('sign-select');
   const sortSelect = select(
     [
       { value: 'natural', label: 'As produced' },
@@ -144,6 +146,7 @@ export function startTrajectory(root: HTMLElement): void {
     filter.sort,
     (v) => updateFilter({ sort: v as FilterState['sort'] }),
   );
+  sortSelect.classList.add('sort-select');
   const numberField = (placeholder: string, value: number, onValue: (v: number) => void): HTMLElement => {
     const tf = h('vscode-textfield', 'num') as HTMLElement & { value: string };
     tf.setAttribute('placeholder', placeholder);
@@ -223,7 +226,7 @@ export function startTrajectory(root: HTMLElement): void {
   }).observe(list);
   function cardWidth(n: number): number {
     const w = listWidth || list.clientWidth || 900;
-    const avail = w - (filter.grouped ? 240 : 24);
+    const avail = w - (filter.grouped ? 210 : 24);
     if (!filter.grouped || n <= 1) return avail;
     const cols = Math.max(1, Math.min(n, Math.floor(avail / 300)));
     return avail / cols - 16;
@@ -231,7 +234,7 @@ export function startTrajectory(root: HTMLElement): void {
 
   function estimateGroupHeight(g: Group): number {
     const w = cardWidth(g.rollouts.length);
-    const cols = Math.max(1, Math.round(((listWidth || 900) - (filter.grouped ? 240 : 24)) / (w + 16)));
+    const cols = Math.max(1, Math.round(((listWidth || 900) - (filter.grouped ? 210 : 24)) / (w + 16)));
     let tallest = 0;
     const rows: number[] = [];
     g.rollouts.forEach((ro, i) => {
@@ -241,7 +244,7 @@ export function startTrajectory(root: HTMLElement): void {
       tallest = Math.max(tallest, hgt);
     });
     const total = rows.reduce((a, b) => a + b, 0);
-    return Math.max(total + 56, filter.grouped && g.image ? 300 : 0);
+    return Math.max(total + 56, filter.grouped && g.image ? 290 : 0);
   }
 
   function build(b: Block): void {

@@ -1,0 +1,49 @@
+// The charts view: curves of a fixture run, and two runs overlaid.
+import assert from 'node:assert/strict';
+import type { FrameLocator } from 'playwright-core';
+import { scenario } from '../harness/studio';
+import { FIXTURE_RUN_NAME } from '../fixtures/runs';
+import { DARK, LIGHT } from './webviewHelpers';
+
+interface ChartInfo {
+  id: string;
+  series: Array<{ run: string; key: string; points: number }>;
+}
+
+async function chartsOf(webview: FrameLocator): Promise<ChartInfo[]> {
+  return webview.locator('body').evaluate(() => (window as unknown as { prpoCharts: { charts: ChartInfo[] } }).prpoCharts.charts);
+}
+
+scenario('charts view shows the curves of a fixture run', { runs: [{ steps: 8 }], settings: DARK }, async ({ workbench, screenshot }) => {
+  await workbench.openViewContainer('PRPO Studio');
+  await workbench.treeItem('Runs', FIXTURE_RUN_NAME, 90_000);
+  await workbench.runCommand('prpoStudio.openMetrics');
+  const webview = await workbench.waitForWebview('.chart-card canvas', 90_000);
+  const charts = await chartsOf(webview);
+  assert.deepEqual(charts.map((c) => c.id), ['reward', 'val', 'loss', 'entropy', 'dependency', 'time']);
+  const reward = charts.find((c) => c.id === 'reward')!;
+  assert.ok(reward.series.some((s) => s.key === 'reward' && s.points === 8), JSON.stringify(reward));
+  await screenshot('charts-one-run');
+});
+
+scenario(
+  'charts view overlays two runs',
+  { runs: [{ steps: 8 }, { id: 'fixture-grpo-0002', name: 'Fixture GRPO run', algorithm: 'grpo', steps: 6 }], settings: LIGHT },
+  async ({ workbench, screenshot }) => {
+    await workbench.openViewContainer('PRPO Studio');
+    await workbench.treeItem('Runs', 'Fixture GRPO run', 90_000);
+    await workbench.runCommand('prpoStudio.openMetrics');
+    // "Chart which runs?": tick the run that is not ticked yet, then OK.
+    const widget = workbench.page.locator('.quick-input-widget');
+    const row = widget.locator('.monaco-list-row', { hasText: FIXTURE_RUN_NAME }).first();
+    await row.waitFor({ state: 'visible', timeout: 15_000 });
+    if ((await row.getAttribute('aria-checked')) !== 'true') await row.click();
+    await widget.locator('.monaco-button', { hasText: 'OK' }).first().click();
+    const webview = await workbench.waitForWebview('.chart-card canvas', 90_000);
+    const reward = (await chartsOf(webview)).find((c) => c.id === 'reward')!;
+    const runs = new Set(reward.series.filter((s) => s.points > 0).map((s) => s.run));
+    assert.equal(runs.size, 2, JSON.stringify(reward));
+    assert.equal(await webview.locator('.run-chip').count(), 2);
+    await screenshot('charts-two-runs');
+  },
+);
