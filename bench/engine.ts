@@ -10,7 +10,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createEngine, defaultModelConfig, paramCount } from '../src/backend/engine/index';
-import { buildDecodeGraph, imageTokens, initWeights, paramShapes, seqLen } from '../src/backend/engine/model';
+import { buildDecodeGraph, buildPolicyGraph, imageTokens, initWeights, paramShapes, POLICY_SCALARS, seqLen } from '../src/backend/engine/model';
 import { sessionOptions } from '../src/backend/engine/session';
 import type { ModelConfig, SequenceInput } from '../src/backend/engine/types';
 
@@ -101,9 +101,30 @@ async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
   return out;
 }
 
+/** Forward + backward alone: the policy graph's session run on synthetic feeds (no packing, no optimizer). */
+async function fwdBwdSession(c: ModelConfig, B: number, Tt: number) {
+  const g = buildPolicyGraph(c, B, Tt);
+  const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions('cpu', threads));
+  const r = rng(3);
+  const w = initWeights(c, 1);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [n, shape] of paramShapes(c)) feeds[n] = new ort.Tensor('float32', w.get(n)!, shape);
+  const scalars: Record<string, number> = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0, invTokens: 1 / (B * Tt * 0.75) };
+  for (const k of POLICY_SCALARS) feeds[k] = new ort.Tensor('float32', new Float32Array([scalars[k]]), []);
+  for (const inp of g.inputs) {
+    if (feeds[inp.name]) continue;
+    const shape = inp.shape as number[], n = shape.reduce((a, b) => a * b, 1);
+    feeds[inp.name] = inp.dtype === 'int64'
+      ? new ort.Tensor('int64', BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * c.vocabSize))), shape)
+      : new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => (inp.name === 'mask' ? (i % Tt >= Tt / 4 ? 1 : 0) : inp.name === 'blind' ? 0 : inp.name === 'oldLogp' ? -Math.log(c.vocabSize) : r() - 0.5)), shape);
+  }
+  return { run: () => s.run(feeds), release: () => s.release() };
+}
+
 interface Row {
-  name: string; params: number; fwdMs: number; stepMs: number; fwdGflops: number; stepGflops: number; sampleTokS: number; decodeMs: number[];
-  torch?: { fwd_ms: number; step_ms: number }; medians: { fwd: number; step: number; tfwd: number; tstep: number };
+  name: string; params: number; fwdMs: number; fbMs: number; stepMs: number; fwdGflops: number; fbGflops: number; sampleTokS: number; decodeMs: number[];
+  torch?: { fwd: number; fb: number; step: number }; medians: Record<'fwd' | 'fb' | 'step' | 'tfwd' | 'tfb' | 'tstep', number>;
+  cpu: Record<'fwd' | 'fb' | 'step' | 'tfwd' | 'tfb' | 'tstep', number>;
 }
 
 function torchAvailable(): string | null {
@@ -136,6 +157,15 @@ async function timeOnce(fn: () => Promise<unknown>) {
   await fn();
   return performance.now() - t;
 }
+/** Wall and CPU milliseconds (all threads of this process) of one call. */
+async function timeWithCpu(fn: () => Promise<unknown>): Promise<[number, number]> {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  await fn();
+  const wall = performance.now() - t;
+  const u = process.cpuUsage(c);
+  return [wall, (u.user + u.system) / 1000];
+}
 
 async function main() {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -164,15 +194,25 @@ async function main() {
     const adv = seqs.map((s) => Float32Array.from(s.response, () => r() * 2 - 1));
     const fwd = () => e.score(seqs);
     const step = () => e.policyStep({ sequences: seqs, advantages: adv, oldLogp: old }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0 });
-    await fwd(); await step(); await step();
+    const fb = await fwdBwdSession(c, BATCH, Tt);
+    await fwd(); await step(); await step(); await fb.run();
     if (torch) await torch.ask({ name, config: c, batch: BATCH, text: Tt });
-    const t = { fwd: [] as number[], step: [] as number[], tfwd: [] as number[], tstep: [] as number[] };
+    type K = 'fwd' | 'fb' | 'step' | 'tfwd' | 'tfb' | 'tstep';
+    const t = Object.fromEntries(['fwd', 'fb', 'step', 'tfwd', 'tfb', 'tstep'].map((k) => [k, [] as number[]])) as Record<K, number[]>;
+    const cpu = Object.fromEntries(['fwd', 'fb', 'step', 'tfwd', 'tfb', 'tstep'].map((k) => [k, [] as number[]])) as Record<K, number[]>;
+    const ours = async (k: K, fn: () => Promise<unknown>) => { const [w, c] = await timeWithCpu(fn); t[k].push(w); cpu[k].push(c); };
+    const theirs = async (k: K, what: string) => {
+      if (!torch) return;
+      const res = await torch.ask({ name, what });
+      t[k].push(...res.ms);
+      cpu[k].push(...res.cpu);
+    };
     for (let i = 0; i < reps; i++) {
-      t.fwd.push(await timeOnce(fwd));
-      if (torch) t.tfwd.push(...(await torch.ask({ name, what: 'fwd' })).ms);
-      t.step.push(await timeOnce(step));
-      if (torch) t.tstep.push(...(await torch.ask({ name, what: 'step' })).ms);
+      await ours('fwd', fwd); await theirs('tfwd', 'fwd');
+      await ours('fb', fb.run); await theirs('tfb', 'fwdbwd');
+      await ours('step', step); await theirs('tstep', 'step');
     }
+    await fb.release();
     const newTokens = 36;
     const sampleRuns: number[] = [];
     for (let i = 0; i < Math.min(reps, 3); i++) {
@@ -182,28 +222,35 @@ async function main() {
     await e.dispose();
     const decodeMs = await decodeCost(c, BATCH, positions);
     const flops = forwardFlops(c, BATCH, Tt);
-    const fwdMs = best(t.fwd), stepMs = best(t.step);
+    const fwdMs = best(t.fwd), fbMs = best(t.fb), stepMs = best(t.step);
     rows.push({
-      name, params: paramCount(c), fwdMs, stepMs, decodeMs,
-      fwdGflops: flops / fwdMs / 1e6, stepGflops: (3 * flops) / stepMs / 1e6,
+      name, params: paramCount(c), fwdMs, fbMs, stepMs, decodeMs,
+      fwdGflops: flops / fwdMs / 1e6, fbGflops: (3 * flops) / fbMs / 1e6,
       sampleTokS: (BATCH * newTokens) / (sampleMs / 1000),
-      ...(torch ? { torch: { fwd_ms: best(t.tfwd), step_ms: best(t.tstep) } } : {}),
-      medians: { fwd: median(t.fwd), step: median(t.step), tfwd: torch ? median(t.tfwd) : NaN, tstep: torch ? median(t.tstep) : NaN },
+      ...(torch ? { torch: { fwd: best(t.tfwd), fb: best(t.tfb), step: best(t.tstep) } } : {}),
+      medians: { fwd: median(t.fwd), fb: median(t.fb), step: median(t.step), tfwd: torch ? median(t.tfwd) : NaN, tfb: torch ? median(t.tfb) : NaN, tstep: torch ? median(t.tstep) : NaN },
+      cpu: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.length ? best(v) : NaN])) as Record<K, number>,
     });
     process.stdout.write(`  measured ${name}\n`);
   }
   torch?.close();
 
   const tokens = BATCH * (imageTokens(base) + base.maxText);
-  console.log(`\nBatch ${BATCH} sequences × ${imageTokens(base)} image + ${base.maxText} text tokens (${tokens} tokens); train step = forward + backward of the §5 loss + clip + AdamW; sampling: ${BATCH} sequences × 36 new tokens.`);
+  console.log(`\nBatch ${BATCH} sequences × ${imageTokens(base)} image + ${base.maxText} text tokens (${tokens} tokens); fwd = scoring (log-probs + entropy); fwd+bwd = the policy graph alone; train step = policyStep: packing, forward + backward of the §5 loss, clip, AdamW; sampling: ${BATCH} sequences × 36 new tokens.`);
   const f = (x: number, d = 1) => x.toFixed(d);
-  console.log('| model | params | fwd ms | fwd tok/s | fwd GFLOP/s | step ms | step tok/s | step GFLOP/s | torch fwd ms | torch step ms | fwd speed-up | step speed-up | sample tok/s |');
+  const x = (a: number | undefined, b: number) => (a === undefined ? '—' : f(a / b, 2) + '×');
+  console.log('| model | params | fwd ms | fwd+bwd ms | train step ms | train tok/s | fwd GFLOP/s | fwd+bwd GFLOP/s | torch fwd / fwd+bwd / step ms | speed-up fwd | speed-up fwd+bwd | speed-up step | sample tok/s |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const t = r.torch;
-    console.log(`| ${r.name} | ${f(r.params / 1e6, 2)}M | ${f(r.fwdMs)} | ${f(tokens / r.fwdMs * 1000, 0)} | ${f(r.fwdGflops)} | ${f(r.stepMs)} | ${f(tokens / r.stepMs * 1000, 0)} | ${f(r.stepGflops)} | ${t ? f(t.fwd_ms) : '—'} | ${t ? f(t.step_ms) : '—'} | ${t ? f(t.fwd_ms / r.fwdMs, 2) + '×' : '—'} | ${t ? f(t.step_ms / r.stepMs, 2) + '×' : '—'} | ${f(r.sampleTokS, 0)} |`);
+    console.log(`| ${r.name} | ${f(r.params / 1e6, 2)}M | ${f(r.fwdMs)} | ${f(r.fbMs)} | ${f(r.stepMs)} | ${f(tokens / r.stepMs * 1000, 0)} | ${f(r.fwdGflops)} | ${f(r.fbGflops)} | ${t ? `${f(t.fwd)} / ${f(t.fb)} / ${f(t.step)}` : '—'} | ${x(t?.fwd, r.fwdMs)} | ${x(t?.fb, r.fbMs)} | ${x(t?.step, r.stepMs)} | ${f(r.sampleTokS, 0)} |`);
   }
-  console.log('\nMedians (ms) over the same rounds: ' + rows.map((r) => `${r.name}: fwd ${f(r.medians.fwd)} / torch ${f(r.medians.tfwd)}, step ${f(r.medians.step)} / torch ${f(r.medians.tstep)}`).join('; '));
+  console.log('\nMedian wall ms over the same rounds, and best CPU ms (all threads; steadier on a shared machine), ours / torch:');
+  for (const r of rows) {
+    const m = r.medians, c = r.cpu;
+    console.log(`  ${r.name}: median fwd ${f(m.fwd)} / ${f(m.tfwd)}, fwd+bwd ${f(m.fb)} / ${f(m.tfb)}, step ${f(m.step)} / ${f(m.tstep)};` +
+      ` CPU fwd ${f(c.fwd)} / ${f(c.tfwd)} (${x(c.tfwd, c.fwd)}), fwd+bwd ${f(c.fb)} / ${f(c.tfb)} (${x(c.tfb, c.fb)}), step ${f(c.step)} / ${f(c.tstep)} (${x(c.tstep, c.step)})`);
+  }
   console.log(`\nKV-cached decode, ms per step for ${BATCH} sequences at cache position (the cache is a fixed buffer, so the cost is flat):`);
   console.log(`| model | ${positions.map((p) => `pos ${p}`).join(' | ')} |`);
   console.log(`|---|${positions.map(() => '---').join('|')}|`);

@@ -73,12 +73,14 @@ def policy_loss(lp, text, mask, adv, old, n_tokens, clip_low=0.2, clip_high=0.28
 
 
 def time_ms(fn, reps):
-    ts = []
+    """Wall and CPU (all threads of the process) milliseconds of each call."""
+    ts, cpu = [], []
     for _ in range(reps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         ts.append((time.perf_counter() - t) * 1000)
-    return ts
+        cpu.append((time.process_time() - c) * 1000)
+    return ts, cpu
 
 
 def build(c, B, Tt):
@@ -99,19 +101,22 @@ def build(c, B, Tt):
             lp = model(patches, text, blind)
             (lp.exp() * lp).sum(-1)
 
-    def step():
+    def fwdbwd():
         opt.zero_grad(set_to_none=True)
         policy_loss(model(patches, text, blind), text, mask, adv, old, n_tokens).backward()
+
+    def step():
+        fwdbwd()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    return {"fwd": fwd, "step": step}
+    return {"fwd": fwd, "fwdbwd": fwdbwd, "step": step}
 
 
 def main():
     """Serves timing requests on stdin, one JSON line each, so the caller can interleave its own runs:
     {"threads": n} first, then {"name", "config", "batch", "text"} to build a model and
-    {"name", "what": "fwd" | "step", "reps"} to time it; every request is answered with one JSON line."""
+    {"name", "what": "fwd" | "fwdbwd" | "step", "reps"} to time it; every request is answered with one JSON line."""
     torch.manual_seed(0)
     models = {}
     for line in sys.stdin:
@@ -125,7 +130,8 @@ def main():
                 fn()
             out = {"ok": True}
         else:
-            out = {"ms": time_ms(models[req["name"]][req["what"]], req.get("reps", 1))}
+            ms, cpu = time_ms(models[req["name"]][req["what"]], req.get("reps", 1))
+            out = {"ms": ms, "cpu": cpu}
         print(json.dumps(out), flush=True)
 
 

@@ -20,12 +20,14 @@ export class AdamW {
       if (!g) continue;
       let m = this.m.get(name), v = this.v.get(name);
       if (!m || !v) { m = new Float32Array(p.length); v = new Float32Array(p.length); this.m.set(name, m); this.v.set(name, v); }
-      const wd = this.decay(name) ? lr * weightDecay : 0;
+      const keep = 1 - (this.decay(name) ? lr * weightDecay : 0);
+      const a1 = 1 - beta1, a2 = 1 - beta2, step = lr / c1, rc2 = 1 / c2;
       for (let i = 0; i < p.length; i++) {
         const gi = g[i];
-        m[i] = beta1 * m[i] + (1 - beta1) * gi;
-        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-        p[i] -= lr * (m[i] / c1) / (Math.sqrt(v[i] / c2) + eps) + wd * p[i];
+        const mi = (m[i] = beta1 * m[i] + a1 * gi);
+        const vi = (v[i] = beta2 * v[i] + a2 * gi * gi);
+        // p ← p − lr·wd·p − lr·m̂/(√v̂ + ε)
+        p[i] = p[i] * keep - (step * mi) / (Math.sqrt(vi * rc2) + eps);
       }
     }
   }

@@ -176,13 +176,14 @@ export class Engine implements PolicyEngine {
   // -------------------------------------------------------------------------------------------------
   // Training steps
 
-  private newGrads() {
-    return new Map([...this.weights].map(([n, w]) => [n, new Float32Array(w.length)]));
-  }
+  private newGrads() { return new Map<string, Float32Array>(); }
 
+  /** Adds a chunk's gradients; the first chunk's output arrays are taken as they are (no copy). */
   private accumulate(grads: Map<string, Float32Array>, out: ort.InferenceSession.ReturnType) {
-    for (const [n, g] of grads) {
+    for (const n of this.weights.keys()) {
       const d = out[`grad.${n}`].data as Float32Array;
+      const g = grads.get(n);
+      if (!g) { grads.set(n, d); continue; }
       for (let i = 0; i < g.length; i++) g[i] += d[i];
     }
   }

@@ -1,0 +1,226 @@
+/**
+ * The webview in real VS Code (code-server + headless Chromium, the UI-test harness): first paint of a
+ * 20,000-token trajectory and of a 1,000-rollout step, read from the webview's performance marks, plus the
+ * screenshots for the README (a showcase run with images, a second run for the overlaid charts).
+ * Run by `npm run bench:webview` after the static-page figures (skip with `--static-only`), or alone:
+ * `npx tsx bench/webview-vscode.ts`.
+ */
+import { join } from 'node:path';
+import { writeFileSync, mkdirSync, appendFileSync } from 'node:fs';
+import type { FrameLocator } from 'playwright-core';
+import { withStudio } from '../test/vscode/harness/studio';
+import { RunWriter } from '../src/core/run/writer';
+import { encodePng } from '../src/core/run/png';
+import type { MetricsRow, RolloutRecord } from '../src/core/run/schema';
+import { makeRollout, rng } from './webviewFixtures';
+
+const q = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))];
+};
+const f1 = (x: number): string => x.toFixed(1);
+
+/** A 48×48 shapes-task-like picture (3×3 grid, a few coloured shapes), CHW floats in [0, 1]. */
+function shapesImage(seed: number): Float32Array {
+  const w = 48;
+  const img = new Float32Array(3 * w * w).fill(1);
+  const rand = rng(seed);
+  const colours = [
+    [0.85, 0.15, 0.15],
+    [0.15, 0.35, 0.85],
+    [0.15, 0.65, 0.25],
+  ];
+  for (let cell = 0; cell < 9; cell++) {
+    if (rand() < 0.45) continue;
+    const [r, g, b] = colours[(rand() * 3) | 0];
+    const cx = (cell % 3) * 16 + 8;
+    const cy = Math.floor(cell / 3) * 16 + 8;
+    const kind = (rand() * 3) | 0;
+    for (let y = cy - 6; y < cy + 6; y++) {
+      for (let x = cx - 6; x < cx + 6; x++) {
+        const dx = x - cx + 0.5;
+        const dy = y - cy + 0.5;
+        const inside = kind === 0 ? dx * dx + dy * dy < 30 : kind === 1 ? Math.abs(dx) < 5 && Math.abs(dy) < 5 : dy > -5 && dy < 5 && Math.abs(dx) < (dy + 5) / 2;
+        if (!inside) continue;
+        img[y * w + x] = r;
+        img[w * w + y * w + x] = g;
+        img[2 * w * w + y * w + x] = b;
+      }
+    }
+  }
+  for (let i = 0; i < w; i++) for (const line of [0, 16, 32, 47]) for (let c = 0; c < 3; c++) {
+    img[c * w * w + line * w + i] = 0.75;
+    img[c * w * w + i * w + line] = 0.75;
+  }
+  return img;
+}
+
+function clean(r: RolloutRecord): RolloutRecord {
+  // The run schema wants token ids ≥ 0 and no empty alternative lists.
+  r.tokenIds = r.tokenIds?.map((id) => (id < 0 ? 0 : id));
+  r.topAlternatives = r.topAlternatives?.map((a) => (a.length ? a : [[r.tokens[0], -3]]));
+  return r;
+}
+
+function metrics(n: number, seed: number, tau: number): MetricsRow[] {
+  const rand = rng(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const s = i + 1;
+    const p = 1 - Math.exp(-s / tau);
+    const row: MetricsRow = {
+      step: s,
+      time: 1_700_000_000 + s * 2,
+      reward: 0.3 + 0.55 * p + 0.08 * (rand() - 0.5),
+      accuracy: 0.25 + 0.6 * p + 0.08 * (rand() - 0.5),
+      loss: 0.4 * Math.exp(-s / 30) + 0.05 * rand(),
+      pgLoss: 0.3 * Math.exp(-s / 30) + 0.04 * rand(),
+      entropyLoss: 0.05 + 0.02 * rand(),
+      entropy: 1.8 - 0.8 * p + 0.1 * rand(),
+      dependencySparsity: 0.12 + 0.05 * rand(),
+      aurocG: 0.75 + 0.12 * p,
+      aurocU: 0.55 + 0.05 * rand(),
+      aurocRvd: 0.8 + 0.12 * p,
+      timeSampleMs: 900 + 100 * rand(),
+      timeProbeMs: 280 + 40 * rand(),
+      timeUpdateMs: 600 + 60 * rand(),
+      timeStepMs: 1800 + 150 * rand(),
+    };
+    if (s % 10 === 0) row.valAccuracy = 0.25 + 0.55 * p;
+    return row;
+  });
+}
+
+function writeRun(runsDir: string, id: string, name: string, algorithm: 'prpo' | 'grpo', steps: Array<{ rollouts: number; group: number; tokens: number }>, rows: MetricsRow[]): void {
+  const w = RunWriter.create(runsDir, {
+    id,
+    name,
+    source: 'prpo-studio',
+    algorithm,
+    config: { groupSize: 8 },
+    model: { name: 'tiny-vlm', config: { patchSize: 8 } },
+    task: { name: 'shapes', config: { grid: 3 } },
+    seed: 1,
+    steps: rows.length || steps.length,
+  });
+  w.appendEvent({ type: 'started', step: 0 });
+  steps.forEach((st, k) => {
+    const step = k + 1;
+    const images = Array.from({ length: Math.ceil(st.rollouts / st.group) }, (_, g) => w.writeImage(`train-${step}-${g}.png`, encodePng(shapesImage(step * 100 + g), 48, 48, 3)));
+    const rand = rng(step);
+    const rs = Array.from({ length: st.rollouts }, (_, i) => {
+      const n = st.rollouts === 1 ? st.tokens : Math.max(8, Math.round(st.tokens * (0.6 + 0.8 * rand())));
+      return clean(makeRollout(step, i, `g${Math.floor(i / st.group)}`, n, step * 1_000_003 + i, { image: images[Math.floor(i / st.group)] }));
+    });
+    w.appendRollouts(step, rs);
+  });
+  for (const r of rows) w.appendMetrics(r);
+  w.appendEvent({ type: 'completed', step: steps.length });
+}
+
+async function marks(webview: FrameLocator, name: string): Promise<number[]> {
+  return webview.locator('body').evaluate((_, n) => performance.getEntriesByName(n).map((m) => (m as PerformanceMark).detail as number), name);
+}
+
+async function measure(webview: FrameLocator, loads: number): Promise<{ firstPaint: number[]; render: number[]; read: number[]; pack: number[]; transfer: number[] }> {
+  await webview.locator('.tok').first().waitFor({ timeout: 120_000 });
+  for (let i = 0; i < loads; i++) {
+    const n = (await marks(webview, 'trajectory.firstPaint')).length;
+    await webview.locator(i % 2 ? '.step-next' : '.step-prev').click();
+    const deadline = Date.now() + 120_000;
+    while ((await marks(webview, 'trajectory.firstPaint')).length <= n) {
+      if (Date.now() > deadline) throw new Error('no new first paint');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    firstPaint: await marks(webview, 'trajectory.firstPaint'),
+    render: await marks(webview, 'trajectory.renderPaint'),
+    read: await marks(webview, 'trajectory.hostRead'),
+    pack: await marks(webview, 'trajectory.hostPack'),
+    transfer: await marks(webview, 'trajectory.transfer'),
+  };
+}
+
+async function main(): Promise<void> {
+  const lines: string[] = [];
+  await withStudio(
+    {
+      name: 'webview-bench',
+      runs: [],
+      settings: { 'workbench.colorTheme': 'Default Dark Modern' },
+      timeoutMs: 900_000,
+      viewport: { width: 1400, height: 900 },
+      setup: (ws) => {
+        const runsDir = join(ws, 'runs');
+        mkdirSync(runsDir, { recursive: true });
+        writeRun(runsDir, 'showcase-prpo', 'shapes · PRPO-R', 'prpo', [{ rollouts: 32, group: 8, tokens: 60 }, { rollouts: 32, group: 8, tokens: 60 }], metrics(80, 7, 25));
+        writeRun(runsDir, 'showcase-grpo', 'shapes · GRPO', 'grpo', [{ rollouts: 8, group: 8, tokens: 40 }], metrics(100, 11, 40));
+        writeRun(runsDir, 'bench-20k', 'bench · 20k tokens', 'prpo', [{ rollouts: 1, group: 1, tokens: 20_000 }, { rollouts: 1, group: 1, tokens: 20_000 }], []);
+        writeRun(runsDir, 'bench-1000', 'bench · 1000 rollouts', 'prpo', [{ rollouts: 1000, group: 8, tokens: 200 }, { rollouts: 1000, group: 8, tokens: 200 }], []);
+      },
+    },
+    async ({ workbench, screenshot }) => {
+      await workbench.openViewContainer('PRPO Studio');
+      await workbench.treeItem('Runs', 'shapes · PRPO-R', 90_000);
+      const open = async (run: string): Promise<FrameLocator> => {
+        await workbench.runCommand('prpoStudio.openRun');
+        await workbench.pickQuickItem(run);
+        await new Promise((r) => setTimeout(r, 500));
+        return workbench.webview();
+      };
+
+      // README screenshots.
+      let wv = await open('shapes · PRPO-R');
+      await wv.locator('.image-caption', { hasText: 'The task image' }).first().waitFor({ timeout: 60_000 });
+      await screenshot('readme-trajectory');
+      await wv.locator('.rollout').nth(1).locator('.tok').nth(9).hover();
+      await wv.locator('.hover-card:not([hidden])').waitFor();
+      await screenshot('readme-hover');
+      await wv.locator('.toolbar').hover();
+      const sel = wv.locator('.signal-select');
+      await sel.click();
+      await sel.locator('[role="option"]', { hasText: 'Ã (reshaped token advantage)' }).first().click();
+      await wv.locator('.image-view-button[data-view="perturbed"]').first().click();
+      await screenshot('readme-advantage');
+
+      // First paint in VS Code: the 20,000-token trajectory and the 1,000-rollout step.
+      for (const [run, label] of [
+        ['bench · 20k tokens', 'first paint, 20,000-token trajectory'],
+        ['bench · 1000 rollouts', 'opening a 1,000-rollout step (~200 tokens each)'],
+      ] as const) {
+        wv = await open(run);
+        const m = await measure(wv, 5);
+        lines.push(
+          `${label}: request → painted cold ${f1(m.firstPaint[0])} ms, warm median ${f1(q(m.firstPaint.slice(1), 0.5))} ms; of which (warm medians) host reads the step file ${f1(q(m.read.slice(1), 0.5))} ms, packs ${f1(q(m.pack.slice(1), 0.5))} ms, transfer ${f1(q(m.transfer.slice(1), 0.5))} ms, webview renders to paint ${f1(q(m.render.slice(1), 0.5))} ms`,
+        );
+        if (run.includes('1000')) await screenshot('bench-1000');
+      }
+
+      // Charts: both showcase runs overlaid.
+      await workbench.runCommand('prpoStudio.openMetrics');
+      const widget = workbench.page.locator('.quick-input-widget');
+      for (const name of ['shapes · PRPO-R', 'shapes · GRPO']) {
+        const row = widget.locator('.monaco-list-row', { hasText: name }).first();
+        await row.waitFor({ state: 'visible', timeout: 15_000 });
+        if ((await row.getAttribute('aria-checked')) !== 'true') await row.click();
+      }
+      await widget.locator('.monaco-button', { hasText: 'OK' }).first().click();
+      await workbench.waitForWebview('.chart-card canvas', 60_000);
+      await new Promise((r) => setTimeout(r, 800));
+      await screenshot('readme-charts');
+    },
+  );
+  console.log('Webview in real VS Code (code-server, headless Chromium):');
+  for (const l of lines) console.log(`  - ${l}`);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/webview-vscode.txt', lines.join('\n') + '\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
+void appendFileSync;
