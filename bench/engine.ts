@@ -122,7 +122,7 @@ async function fwdBwdSession(c: ModelConfig, B: number, Tt: number) {
 }
 
 interface Row {
-  name: string; params: number; fwdMs: number; fbMs: number; stepMs: number; fwdGflops: number; fbGflops: number; sampleTokS: number; decodeMs: number[];
+  name: string; params: number; fwdMs: number; fbMs: number; stepMs: number; fwdGflops: number; fbGflops: number; sampleTokS: number; decodeMs: number[]; perToken: number[];
   torch?: { fwd: number; fb: number; step: number }; medians: Record<'fwd' | 'fb' | 'step' | 'tfwd' | 'tfb' | 'tstep', number>;
   cpu: Record<'fwd' | 'fb' | 'step' | 'tfwd' | 'tfb' | 'tstep', number>;
 }
@@ -219,6 +219,17 @@ async function main() {
       sampleRuns.push(await timeOnce(() => e.sample({ images: seqs.map((s) => s.image), prompts: seqs.map((s) => s.prompt), maxNewTokens: newTokens, temperature: 1, topP: 1, stopToken: -1, random: r })));
     }
     const sampleMs = best(sampleRuns);
+    // End to end (prefill + decode + drawing in TS), per new token: from a 1-token prompt, the time to
+    // generate n tokens; the slope between lengths is the per-token cost at that length.
+    const genMs = async (n: number) => {
+      const xs: number[] = [];
+      for (let i = 0; i < 3; i++) xs.push(await timeOnce(() => e.sample({ images: seqs.map((s) => s.image), prompts: seqs.map(() => [1]), maxNewTokens: n, temperature: 1, topP: 1, stopToken: -1, random: r })));
+      return best(xs);
+    };
+    const lengths = [1, 12, 24, 36, 47];
+    const gen: number[] = [];
+    for (const n of lengths) gen.push(await genMs(n));
+    const perToken = lengths.slice(1).map((n, i) => (gen[i + 1] - gen[i]) / (n - lengths[i]));
     await e.dispose();
     const decodeMs = await decodeCost(c, BATCH, positions);
     const flops = forwardFlops(c, BATCH, Tt);
@@ -226,7 +237,7 @@ async function main() {
     rows.push({
       name, params: paramCount(c), fwdMs, fbMs, stepMs, decodeMs,
       fwdGflops: flops / fwdMs / 1e6, fbGflops: (3 * flops) / fbMs / 1e6,
-      sampleTokS: (BATCH * newTokens) / (sampleMs / 1000),
+      sampleTokS: (BATCH * newTokens) / (sampleMs / 1000), perToken,
       ...(torch ? { torch: { fwd: best(t.tfwd), fb: best(t.tfb), step: best(t.tstep) } } : {}),
       medians: { fwd: median(t.fwd), fb: median(t.fb), step: median(t.step), tfwd: torch ? median(t.tfwd) : NaN, tfb: torch ? median(t.tfb) : NaN, tstep: torch ? median(t.tstep) : NaN },
       cpu: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.length ? best(v) : NaN])) as Record<K, number>,
@@ -255,6 +266,10 @@ async function main() {
   console.log(`| model | ${positions.map((p) => `pos ${p}`).join(' | ')} |`);
   console.log(`|---|${positions.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.name} | ${r.decodeMs.map((m) => f(m, 2)).join(' | ')} |`);
+  console.log(`\nSampling end to end (engine.sample, ${BATCH} sequences, 1-token prompt), ms per decode step between lengths:`);
+  console.log('| model | 1→12 | 12→24 | 24→36 | 36→47 |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.perToken.map((m) => f(m, 2)).join(' | ')} |`);
   console.log(`\nGFLOP/s counts matmul FLOPs only (backward ≈ 2× forward); ceiling ${f(ceiling)} GFLOP/s.`);
 }
 
