@@ -346,6 +346,8 @@ export class Trainer {
 
   /** Between steps: answer checkpoint requests, hold while paused. */
   private async safePoint(): Promise<void> {
+    // Let pending I/O (control requests) in, even when the engine's calls resolve without waiting.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     for (;;) {
       for (const w of this.checkpointWaiters.splice(0)) {
         try {
