@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scenario } from '../harness/studio';
 import { useFakeBackend } from '../suite/fakeBackendBundle';
-import { until } from '../suite/scenarioHelpers';
+import { showStudio, until } from '../suite/scenarioHelpers';
 
 useFakeBackend({ FAKE_STEP_MS: '300', FAKE_CRASH_AT_STEP: '5', FAKE_NO_GPU: '1' });
 
@@ -14,7 +14,7 @@ scenario(
   'a crashed backend marks the run failed and offers to resume from a checkpoint',
   { runs: [], settings: { 'prpoStudio.executionProvider': 'cuda', 'prpoStudio.checkpointEvery': 2 } },
   async ({ workbench, page, runsDir, screenshot }) => {
-    await workbench.openViewContainer('PRPO Studio');
+    await showStudio(workbench);
     await workbench.runCommand('prpoStudio.startDefaultRun');
 
     const warning = await workbench.waitForNotification(/cuda execution provider is not available/, 60_000);

@@ -3,14 +3,14 @@
 import assert from 'node:assert/strict';
 import { scenario } from '../harness/studio';
 import { writeFixtureRuns } from '../suite/fixtures';
-import { contextMenuLabels, until, widenSideBar } from '../suite/scenarioHelpers';
+import { contextMenuLabels, showStudio, until, widenSideBar } from '../suite/scenarioHelpers';
 import { join } from 'node:path';
 
 scenario(
   'the run explorer shows run states, checkpoints, steps and state-dependent menus',
   { runs: [], setup: (ws) => void writeFixtureRuns(join(ws, 'runs')) },
   async ({ workbench, page, screenshot }) => {
-    await workbench.openViewContainer('PRPO Studio');
+    await showStudio(workbench);
     await widenSideBar(page);
     await workbench.treeItem('Runs', 'PRPO-R shapes (fixture)', 90_000);
     const items = await until('five runs', async () => {

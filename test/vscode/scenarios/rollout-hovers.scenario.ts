@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import { scenario } from '../harness/studio';
 import type { Workbench } from '../harness/workbench';
 import { writeFixtureRuns } from '../suite/fixtures';
-import { clickMenuItem, contextMenuLabels, sleep, widenSideBar } from '../suite/scenarioHelpers';
+import { clickMenuItem, contextMenuLabels, showStudio, sleep, widenSideBar } from '../suite/scenarioHelpers';
 
 /** Puts the cursor on the first match of `text` in the active editor and shows the hover there. */
 async function hoverAt(workbench: Workbench, page: Page, text: string): Promise<string> {
@@ -52,7 +52,7 @@ scenario(
   'hovering a token of a rollout file shows its dependency scores and advantages',
   { runs: [], setup: (ws) => void writeFixtureRuns(join(ws, 'runs')), settings: { 'editor.wordWrap': 'on', 'editor.hover.delay': 100 } },
   async ({ workbench, page, screenshot }) => {
-    await workbench.openViewContainer('PRPO Studio');
+    await showStudio(workbench);
     await widenSideBar(page, 420);
 
     // The JSONL file, as text.

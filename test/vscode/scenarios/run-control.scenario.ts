@@ -5,30 +5,12 @@ import assert from 'node:assert/strict';
 import { scenario } from '../harness/studio';
 import type { Workbench } from '../harness/workbench';
 import { useFakeBackend } from '../suite/fakeBackendBundle';
+import { showStudio, statusBarText, until, widenSideBar } from '../suite/scenarioHelpers';
 
 const real = process.env.PRPO_SCENARIO_REAL_BACKEND === '1';
 if (!real) useFakeBackend({ FAKE_STEP_MS: '400' });
 
 const RUN = 'Scenario PRPO-R run';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `probe` returns a truthy value; the error names what was last seen. */
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${String(last)}`);
-    await sleep(300);
-  }
-}
-
 async function runRow(workbench: Workbench, description: RegExp, timeoutMs = 60_000) {
   return until(
     `"${RUN}" ${description}`,
@@ -37,12 +19,9 @@ async function runRow(workbench: Workbench, description: RegExp, timeoutMs = 60_
   );
 }
 
-async function statusBar(workbench: Workbench): Promise<string> {
-  return workbench.page.locator('.part.statusbar').innerText();
-}
-
 scenario('start, pause, checkpoint, stop and resume a run from the palette', { runs: [], timeoutMs: real ? 420_000 : 240_000 }, async ({ workbench, page, screenshot }) => {
-  await workbench.openViewContainer('PRPO Studio');
+  await showStudio(workbench);
+  await widenSideBar(page, 480);
   await page.locator('.part.sidebar').getByText('No training runs yet').waitFor({ timeout: 60_000 });
   await screenshot('welcome-view');
 
@@ -57,12 +36,12 @@ scenario('start, pause, checkpoint, stop and resume a run from the palette', { r
 
   const running = await runRow(workbench, /running/, real ? 240_000 : 60_000);
   assert.match(running.description, /PRPO-R/);
-  await until('a step in the status bar', async () => /PRPO-R running · step [1-9]/.test(await statusBar(workbench)), real ? 240_000 : 30_000);
+  await until('a step in the status bar', async () => /PRPO-R running · step [1-9]/.test(await statusBarText(workbench)), real ? 240_000 : 30_000);
   await screenshot('running');
 
   await workbench.runCommand('prpoStudio.pauseRun');
   await runRow(workbench, /paused/);
-  await until('paused in the status bar', async () => /PRPO-R paused/.test(await statusBar(workbench)));
+  await until('paused in the status bar', async () => /PRPO-R paused/.test(await statusBarText(workbench)));
   await screenshot('paused');
 
   await workbench.runCommand('prpoStudio.checkpointRun');
@@ -86,7 +65,7 @@ scenario('start, pause, checkpoint, stop and resume a run from the palette', { r
 
   await workbench.runCommand('prpoStudio.stopRun');
   await runRow(workbench, /stopped/, 60_000);
-  await until('the status bar item gone', async () => !/PRPO-R (running|paused)/.test(await statusBar(workbench)));
+  await until('the status bar item gone', async () => !/PRPO-R (running|paused)/.test(await statusBarText(workbench)));
   await screenshot('stopped');
 
   // Resume from the checkpoint saved above (the stop saved a later one: pick ours by its label).
@@ -94,7 +73,7 @@ scenario('start, pause, checkpoint, stop and resume a run from the palette', { r
   await workbench.pickQuickItem(ckptLabel);
   await workbench.answerInput('400');
   await runRow(workbench, /running/, real ? 240_000 : 60_000);
-  await until('running again in the status bar', async () => /PRPO-R running/.test(await statusBar(workbench)), real ? 240_000 : 30_000);
+  await until('running again in the status bar', async () => /PRPO-R running/.test(await statusBarText(workbench)), real ? 240_000 : 30_000);
   await screenshot('resumed-from-checkpoint');
 
   await workbench.runCommand('prpoStudio.stopRun');

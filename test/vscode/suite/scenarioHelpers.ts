@@ -54,3 +54,20 @@ export async function clickMenuItem(page: Page, label: string): Promise<void> {
   await page.keyboard.press('Enter');
   await menu.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
 }
+
+/**
+ * Opens the PRPO Studio side bar and makes sure it is the one showing. Clicks the activity bar entry with
+ * force: while runs are live its badge sits over the icon and takes the pointer events.
+ */
+export async function showStudio(workbench: Workbench): Promise<void> {
+  const title = () => workbench.page.locator('.part.sidebar .composite.title').innerText().catch(() => '');
+  const item = workbench.activityBarItem('PRPO Studio');
+  await item.waitFor({ state: 'visible', timeout: 60_000 });
+  for (let i = 0; i < 5; i++) {
+    if (/PRPO STUDIO/i.test(await title())) return;
+    const checked = await item.evaluate((el) => el.closest('.action-item')?.classList.contains('checked') ?? false);
+    if (!checked) await item.click({ force: true });
+    await sleep(400 * (i + 1));
+  }
+  if (!/PRPO STUDIO/i.test(await title())) throw new Error(`the PRPO Studio side bar did not open (side bar: ${await title()})`);
+}
