@@ -622,8 +622,8 @@ export class Trainer {
   }
 
   /**
-   * Validation accuracy on the first valSize examples of the validation split: one greedy-ish rollout each
-   * (temperature 0.01), with its own random stream so validation never shifts the training streams.
+   * Validation accuracy on the first valSize examples of the validation split: one greedy rollout each
+   * (temperature 0), with its own random stream so validation never shifts the training streams.
    */
   async validate(): Promise<number> {
     const examples = this.valExamples;
@@ -646,7 +646,7 @@ export class Trainer {
 }
 
 /** Validation decodes (almost) greedily, so its accuracy is the policy's best guess, not a sample. */
-export const VAL_TEMPERATURE = 0.01;
+export const VAL_TEMPERATURE = 0;
 
 function initialStreams(seed: number): { data: Rng; sampling: Rng; perturbation: Rng } {
   return { data: new Rng(seed, 'data'), sampling: new Rng(seed, 'sampling'), perturbation: new Rng(seed, 'perturbation') };

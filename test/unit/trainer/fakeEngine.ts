@@ -69,11 +69,12 @@ export class FakeEngine implements PolicyEngine {
       const out: number[] = [];
       const lp: number[] = [];
       for (let t = 0; t < req.maxNewTokens; t++) {
-        const dist = this.logDist(prev, f, req.temperature);
+        const dist = this.logDist(prev, f, Math.max(req.temperature, 1e-6));
         const u = req.random();
         let acc = 0;
         let tok = dist.length - 1;
-        for (let v = 0; v < dist.length; v++) {
+        if (req.temperature <= 1e-6) tok = dist.indexOf(Math.max(...dist));
+        else for (let v = 0; v < dist.length; v++) {
           acc += Math.exp(dist[v]);
           if (u < acc) {
             tok = v;
