@@ -7,23 +7,16 @@
 //
 // Prints one line per test and `N passed, N failed`; writes .test-output/results/extension-host.json; exits
 // non-zero on any failure, with a screenshot and the extension host log.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import * as esbuild from 'esbuild';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeFixtureWorkspace } from './fixtures/runs';
 import { launchBrowser } from './harness/browser';
 import { onCleanup, removeDir } from './harness/cleanup';
-import { launchCodeServer, repoRoot, type CodeServer } from './harness/launcher';
+import { launchCodeServer, type CodeServer } from './harness/launcher';
+import { buildExtensionHostSuite } from './harness/suite';
 import { OUTPUT_DIR, SCREENSHOT_DIR } from './harness/studio';
 
 const TIMEOUT_MS = Number(process.env.PRPO_EXT_TEST_TIMEOUT_MS ?? 300_000);
-const suiteDir = join(repoRoot, 'test', 'vscode', 'extension-host');
-
-function findTests(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? findTests(join(dir, e.name)) : e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []))
-    .sort();
-}
 
 function writeResults(passed: number, failed: number, extra: Record<string, unknown> = {}): void {
   const dir = join(OUTPUT_DIR, 'results');
@@ -42,24 +35,8 @@ async function main(): Promise<number> {
   let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
   const log: string[] = [];
   try {
-    const files = findTests(suiteDir);
-    if (files.length === 0) throw new Error(`no tests in ${suiteDir}`);
     const bundle = join(root, 'suite', 'extension-host-tests.js');
-    const contents = [
-      ...files.map((f) => `import './${relative(suiteDir, f).replace(/\\/g, '/').replace(/\.ts$/, '')}';`),
-      "export { run } from './framework';",
-    ].join('\n');
-    await esbuild.build({
-      stdin: { contents, resolveDir: suiteDir, loader: 'ts', sourcefile: 'extension-host-tests.ts' },
-      bundle: true,
-      outfile: bundle,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['vscode'],
-      sourcemap: 'inline',
-      logLevel: 'warning',
-    });
+    await buildExtensionHostSuite(bundle);
     const workspaceDir = join(root, 'studio-workspace');
     writeFixtureWorkspace(workspaceDir);
     const resultsFile = join(root, 'results.json');
@@ -83,13 +60,10 @@ async function main(): Promise<number> {
     await page.exposeFunction('codeAutomationExit', (code: number) => exit(code));
     await page.goto(server.url, { timeout: 60_000 });
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      exited,
-      server.exited.then((c) => {
-        throw new Error(`code-server exited (${c}) before the suite finished`);
-      }),
-      new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`the suite timed out after ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS))),
-    ]).finally(() => clearTimeout(timer));
+    const serverGone = server.exited.then((c) => new Error(`code-server exited (${c}) before the suite finished`));
+    const timedOut = new Promise<Error>((r) => (timer = setTimeout(() => r(new Error(`the suite timed out after ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)));
+    const code = await Promise.race([exited, serverGone, timedOut]).finally(() => clearTimeout(timer));
+    if (code instanceof Error) throw code;
     const results = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : undefined;
     if (!results) {
       throw new Error(`the suite ended with exit code ${code} without results (the test module failed to load?)`);

@@ -6,6 +6,12 @@ import { rmSync } from 'node:fs';
 type Cleanup = { name: string; async: () => Promise<void>; sync: () => void };
 const cleanups = new Set<Cleanup>();
 let installed = false;
+let shuttingDown = false;
+
+/** True once a signal asked this process to stop (cleanups are running). */
+export function isShuttingDown(): boolean {
+  return shuttingDown;
+}
 
 function install(): void {
   if (installed) return;
@@ -21,9 +27,10 @@ function install(): void {
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
+      shuttingDown = true;
       void runAll().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
       // A second signal, or a cleanup that hangs, still ends the process (the 'exit' hook runs sync cleanup).
-      setTimeout(() => process.exit(1), 15_000).unref();
+      setTimeout(() => process.exit(1), 30_000).unref();
       process.once(sig, () => process.exit(1));
     });
   }

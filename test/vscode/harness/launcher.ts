@@ -16,7 +16,7 @@ import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, re
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { ensureToolchain, repoRoot } from '../../../scripts/toolchain/provision';
-import { onCleanup, removeDir, stopGroup, killGroup } from './cleanup';
+import { groupAlive, killGroup, onCleanup, removeDir, stopGroup } from './cleanup';
 
 export { repoRoot };
 
@@ -63,6 +63,11 @@ export interface LaunchOptions {
   env?: NodeJS.ProcessEnv;
   /** Each line code-server prints (default: kept in the log file only). */
   onOutput?: (line: string) => void;
+  /**
+   * On stop (also Ctrl-C), ask code-server alone to stop and wait this long before ending its process group,
+   * so that the extension deactivates (live runs checkpoint). Default 0: the group is stopped at once.
+   */
+  stopGraceMs?: number;
   /** Milliseconds to wait for /healthz (default 90 s). */
   startTimeoutMs?: number;
 }
@@ -82,8 +87,12 @@ export interface CodeServer {
   outputTail(lines?: number): string;
   /** The extension host's log files (remote extension host, output channels), newest content last. */
   extensionHostLogs(maxChars?: number): string;
-  /** Stops the process group and removes the run folder. Safe to call twice. */
-  stop(): Promise<void>;
+  /**
+   * Stops the process group and removes the run folder. Safe to call twice. With `graceMs`, code-server
+   * alone is asked to stop first (so the extension host can deactivate: live runs checkpoint), and the
+   * group is ended after that long.
+   */
+  stop(opts?: { graceMs?: number }): Promise<void>;
   /** Resolves with the exit code when code-server exits. */
   exited: Promise<number | null>;
 }
@@ -201,9 +210,16 @@ export async function launchCodeServer(opts: LaunchOptions): Promise<CodeServer>
     c.stderr!.on('data', onData);
     const pgid = c.pid!;
     const exited = new Promise<number | null>((r) => c.once('exit', (code) => r(code)));
+    let grace = opts.stopGraceMs ?? 0;
     const stopServer = onCleanup(
       `code-server pid ${pgid}`,
-      () => stopGroup(pgid),
+      async () => {
+        if (grace > 0 && killPid(pgid, 'SIGTERM')) {
+          const deadline = Date.now() + grace;
+          while (Date.now() < deadline && groupAlive(pgid)) await new Promise((r) => setTimeout(r, 200));
+        }
+        await stopGroup(pgid);
+      },
       () => void killGroup(pgid, 'SIGKILL'),
     );
     const origin = `http://127.0.0.1:${port}`;
@@ -222,8 +238,9 @@ export async function launchCodeServer(opts: LaunchOptions): Promise<CodeServer>
         exited,
         outputTail: (n = 60) => tail.slice(-n).join('\n'),
         extensionHostLogs: (maxChars = 8000) => extensionHostLogs(dirs.userData, maxChars),
-        stop: () =>
+        stop: ({ graceMs } = {}) =>
           (stopped ??= (async () => {
+            if (graceMs !== undefined) grace = graceMs;
             await stopServer();
             await new Promise<void>((r) => logStream.end(r));
             await removeRunDir();
@@ -237,6 +254,15 @@ export async function launchCodeServer(opts: LaunchOptions): Promise<CodeServer>
     const out = tail.slice(-30).join('\n');
     await removeRunDir();
     throw new Error(`code-server did not become healthy (${ok}):\n${out}`);
+  }
+}
+
+function killPid(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -273,14 +299,16 @@ export function workbenchUrl(
   extensionPath: string,
   extensionTestsPath?: string,
 ): string {
-  const q = new URLSearchParams({ folder });
+  // Slashes stay readable in the printed URL; everything else is encoded.
+  const enc = (v: string) => encodeURIComponent(v).replace(/%2F/g, '/');
+  let url = `${origin}/?folder=${enc(folder)}`;
   if (mode === 'development') {
     const remote = (p: string) => `vscode-remote://127.0.0.1:${port}${p}`;
     const payload: [string, string][] = [['extensionDevelopmentPath', remote(extensionPath)]];
     if (extensionTestsPath) payload.push(['extensionTestsPath', remote(extensionTestsPath)]);
-    q.set('payload', JSON.stringify(payload));
+    url += `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
   }
-  return `${origin}/?${q.toString()}`;
+  return url;
 }
 
 function extensionHostLogs(userDataDir: string, maxChars: number): string {
