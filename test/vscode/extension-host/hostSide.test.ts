@@ -1,0 +1,161 @@
+// The extension host side, against the real `vscode` API: rollout hovers (JSONL and the token view), the
+// locator behind them, and run control through the BackendManager with the protocol-compatible fake backend
+// (start → live metrics → pause → checkpoint → stop; a crash marks the run failed).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { PrpoStudioApi } from '../../../src/extension/extension';
+import { locateJsonValue, tokenIndexOf } from '../../../src/extension/hovers/jsonLocator';
+import { tokenMarkdown } from '../../../src/extension/hovers/tokenCard';
+import type { MetricsRow } from '../../../src/core/run/schema';
+import { FIXTURE_RUN_ID, FIXTURE_TOKENS } from '../fixtures/runs';
+import { test } from './framework';
+
+const EXTENSION_ID = 'prpo-studio.prpo-studio';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function api(): Promise<PrpoStudioApi> {
+  const ext = vscode.extensions.getExtension<PrpoStudioApi>(EXTENSION_ID)!;
+  return ext.isActive ? ext.exports : await ext.activate();
+}
+
+function runsDir(): string {
+  return join(vscode.workspace.workspaceFolders![0].uri.fsPath, 'runs');
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function hoverText(hovers: vscode.Hover[]): string {
+  return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+}
+
+test('the JSON locator maps an offset inside a per-token array to its token index', () => {
+  const line = JSON.stringify({ id: 'r', tokens: ['a', ' b', ' c'], logp: { image: [-1, -2, -3], blind: [-1.5, -2.5, -3.5] }, scores: { G: [0, 1, 2] } });
+  const at = (needle: string, skip = 0) => line.indexOf(needle) + skip;
+  assert.equal(tokenIndexOf(locateJsonValue(line, at('" b"', 1))!.path), 1);
+  assert.equal(tokenIndexOf(locateJsonValue(line, at('-3.5'))!.path), 2);
+  assert.equal(tokenIndexOf(locateJsonValue(line, at('[0,1,2]', 3))!.path), 1);
+  assert.equal(tokenIndexOf(locateJsonValue(line, at('"r"'))!.path), undefined);
+  // A torn line still locates what precedes the tear.
+  assert.equal(tokenIndexOf(locateJsonValue(line.slice(0, at('-2.5')), at('-1.5'))!.path), 0);
+});
+
+test('a token card names every recorded §7 field', () => {
+  const card = tokenMarkdown(
+    {
+      id: 'r0', step: 1, group: 'g', prompt: 'p', response: 'a b', reward: 1, correct: true, advantage: 0.5, alpha: 1.2,
+      tokens: ['a', ' b'], tokenIds: [3, 4], logp: { image: [-0.1, -0.2], blind: [-1, -2], perturbed: [-0.5, -0.6], mild: [-0.1, -0.3] },
+      scores: { S: [0.1, 0.9], G: [0.2, 0.3], U: [0.01, 0.02], rvd: [0.4, 0.5] }, weights: [1, 1.5], mask: [0, 1],
+      tokenAdvantages: [0, 0.9], perceptual: [0, 1], topAlternatives: [[['a', -0.1]], [[' b', -0.2], [' c', -2]]],
+    },
+    1,
+    'vppo',
+  );
+  for (const s of ['Token 2 of 2', '·b', 'id 4', 'perceptual', 'αᵢ 1.200 × Aᵢ +0.500 × mₜ 1', 'log p, image view', 'log p, blind view', 'log p, perturbed view', 'log p, mild view', 'S — visual dependency', 'rank 1 of 2', 'G — grounding', 'U — instability', 'RVD', 'mₜ — VPPO mask | 1 (trained)', 'Ãᵢₜ — token advantage | **+0.9000**', 'Top alternatives']) {
+    assert.ok(card.includes(s), `card has ${JSON.stringify(s)}:\n${card}`);
+  }
+});
+
+test('hovering a token in a rollouts file shows its card', async () => {
+  await api();
+  const file = vscode.Uri.file(join(runsDir(), FIXTURE_RUN_ID, 'rollouts', 'step-000001.jsonl'));
+  const doc = await vscode.workspace.openTextDocument(file);
+  const line = doc.lineAt(0).text;
+  const needle = JSON.stringify(FIXTURE_TOKENS[3]);
+  const tokensAt = line.indexOf('"tokens":');
+  const col = line.indexOf(needle, tokensAt) + 2;
+  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', file, new vscode.Position(0, col));
+  const text = hoverText(hovers);
+  assert.match(text, new RegExp(`Token 4 of ${FIXTURE_TOKENS.length}`));
+  assert.match(text, /Ãᵢₜ — token advantage/);
+  assert.match(text, /RVD — robust visual dependency/);
+  // The same token through its logp.image entry.
+  const logpAt = line.indexOf('"image":[', line.indexOf('"logp"')) + '"image":['.length;
+  let offset = logpAt;
+  for (let k = 0; k < 3; k++) offset = line.indexOf(',', offset) + 1;
+  const again = hoverText(await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', file, new vscode.Position(0, offset + 1)));
+  assert.match(again, new RegExp(`Token 4 of ${FIXTURE_TOKENS.length}`));
+});
+
+test('the token view of a step renders its rollouts and hovers its tokens', async () => {
+  await api();
+  const runDir = join(runsDir(), FIXTURE_RUN_ID);
+  const editor = await vscode.commands.executeCommand<vscode.TextEditor>('prpoStudio.openRolloutTokens', join(runDir, 'rollouts', 'step-000002.jsonl'));
+  assert.ok(editor, 'the command returns the editor');
+  const doc = editor.document;
+  assert.equal(doc.uri.scheme, 'prpo-rollout');
+  const text = doc.getText();
+  assert.match(text, /# step 2 · \d+ rollout\(s\)/);
+  // The first response line (tokens separated by │), not the prompt, which may name the same words.
+  const lineNo = doc.getText().split('\n').findIndex((l) => l.includes('│') && l.includes('crimson'));
+  assert.ok(lineNo > 0, 'a response line');
+  const col = doc.lineAt(lineNo).text.indexOf('crimson') + 2;
+  const card = hoverText(await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(lineNo, col)));
+  assert.match(card, /Token 4 of/);
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+});
+
+/** Bundles the fake backend with the repository's esbuild binary and points the extension at it. */
+function useFakeBackend(knobs: Record<string, string | undefined>): void {
+  const repo = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
+  const out = join(repo, '.test-output', 'fake-backend', 'fake-backend-host.js');
+  execFileSync(join(repo, 'node_modules', 'esbuild', 'bin', 'esbuild'), [
+    join(repo, 'test', 'vscode', 'suite', 'fakeBackend.ts'), '--bundle', '--platform=node', '--format=cjs', '--target=node20', `--outfile=${out}`, '--log-level=warning',
+  ]);
+  process.env.PRPO_STUDIO_BACKEND_CLI = out;
+  for (const [k, v] of Object.entries(knobs)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+test('a run started through the backend manager is live: metrics, pause, checkpoint, stop', async () => {
+  const { backends, runStore } = await api();
+  useFakeBackend({ FAKE_STEP_MS: '200', FAKE_CRASH_AT_STEP: undefined, FAKE_NO_GPU: undefined });
+  const run = await backends.startRun({ runsDir: runsDir(), preset: 'prpo', steps: 500, seed: 1, ep: 'cpu', name: 'host suite run', checkpointEvery: 0 });
+  assert.ok(run, 'the run started');
+  const entry = await until('the run in the store', () => runStore.get(run.runDir));
+  assert.equal(entry.info.name, 'host suite run');
+  const source = runStore.source(run.runDir)!;
+  const rows: MetricsRow[] = [];
+  const sub = source.onMetrics((r) => rows.push(r));
+  await until('live metrics', () => rows.length >= 2);
+  sub.dispose();
+  assert.equal(source.status(), 'running');
+
+  await backends.pause(run);
+  await until('paused in the store', () => runStore.get(run.runDir)?.status === 'paused');
+  const info = await backends.checkpoint(run);
+  await until('the checkpoint in the store', () => runStore.get(run.runDir)?.info.checkpoints.some((c) => c.step === info.step && c.complete));
+  await backends.stop(run);
+  await until('stopped on disk', () => runStore.get(run.runDir)?.status === 'stopped');
+  assert.equal(backends.all().length, 0);
+  assert.equal(source.status(), 'stopped');
+}, { timeoutMs: 90_000 });
+
+test('a backend that dies mid-run leaves a failed event with its exit code and stderr', async () => {
+  const { backends, runStore } = await api();
+  useFakeBackend({ FAKE_STEP_MS: '150', FAKE_CRASH_AT_STEP: '3' });
+  try {
+    const run = await backends.startRun({ runsDir: runsDir(), preset: 'grpo', steps: 50, seed: 2, ep: 'cpu', name: 'host suite crash' });
+    assert.ok(run);
+    await until('failed in the store', () => runStore.get(run.runDir)?.status === 'failed', 30_000);
+    const events = readFileSync(join(run.runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(events.at(-1).type, 'failed');
+    assert.match(events.at(-1).reason, /exit code 3.*simulated crash/);
+    assert.equal(backends.get(run.runDir), undefined);
+  } finally {
+    delete process.env.FAKE_CRASH_AT_STEP;
+    await vscode.commands.executeCommand('notifications.clearAll');
+  }
+}, { timeoutMs: 60_000 });
