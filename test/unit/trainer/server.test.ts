@@ -1,0 +1,86 @@
+// The backend process over JSON-RPC: start, pause, checkpoint, resume, stop (checkpoint, then exit),
+// resumeFrom; and kill -9 at random moments never corrupts the latest complete checkpoint.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Requests } from '../../../src/core/protocol/backend';
+import { latestCheckpoint, listCheckpoints, readCheckpoint, readEvents, readRun } from '../../../src/core/run';
+import { CLI, forkBackend } from './client';
+import { tempDir } from './helpers';
+
+/** Tiny real-engine settings: a step takes a fraction of a second. */
+const tiny = { promptsPerStep: 2, groupSize: 2, maxNewTokens: 8, valSize: 4, valEvery: 0, dynamicSampling: false };
+const haveBuild = existsSync(CLI) && existsSync(join(__dirname, '..', '..', '..', 'models', 'tiny-vlm-shapes', 'weights.safetensors'));
+
+test('start, pause, checkpoint, resume, stop over JSON-RPC; resumeFrom continues the run', { skip: !haveBuild && 'needs npm run build and models/tiny-vlm-shapes' }, async () => {
+  const runsDir = tempDir();
+  const c = forkBackend();
+  try {
+    assert.equal((await c.connection.sendRequest(Requests.status)).state, 'idle');
+    const started = await c.connection.sendRequest(Requests.start, { runsDir, preset: 'prpo', steps: 1000, seed: 1, config: tiny, checkpointEvery: 0 });
+    assert.equal(started.state, 'running');
+    await c.waitFor(() => c.metrics.some((m) => m.step >= 2));
+    const paused = await c.connection.sendRequest(Requests.pause);
+    assert.equal(paused.state, 'paused');
+    const ck = await c.connection.sendRequest(Requests.checkpoint);
+    assert.equal(ck.step, paused.step);
+    assert.ok(existsSync(join(ck.path, 'manifest.json')));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await c.connection.sendRequest(Requests.status)).step, paused.step, 'no step while paused');
+    assert.equal((await c.connection.sendRequest(Requests.resume)).state, 'running');
+    await c.waitFor(() => c.metrics.some((m) => m.step > paused.step));
+    const stopped = await c.connection.sendRequest(Requests.stop);
+    assert.equal(stopped.state, 'stopped');
+    assert.equal(await c.exited, 0);
+    const events = (await readEvents(stopped.runDir!)).map((e) => e.type);
+    assert.deepEqual(events.slice(0, 3), ['started', 'paused', 'checkpoint']);
+    assert.equal(events.at(-1), 'stopped');
+    assert.equal(listCheckpoints(stopped.runDir!).at(-1)!.step, stopped.step);
+
+    const c2 = forkBackend();
+    const resumed = await c2.connection.sendRequest(Requests.resumeFrom, { runDir: stopped.runDir!, steps: stopped.step + 2 });
+    assert.equal(resumed.step, stopped.step);
+    await c2.waitFor(() => c2.states.some((s) => s.state === 'completed'));
+    await c2.connection.sendRequest(Requests.stop);
+    assert.equal(await c2.exited, 0);
+    assert.equal((await readRun(stopped.runDir!)).status, 'completed');
+  } finally {
+    c.kill();
+  }
+});
+
+test('kill -9 at random moments never corrupts the latest complete checkpoint; resume marks the run failed', { skip: !haveBuild && 'needs npm run build' }, async () => {
+  const runsDir = tempDir();
+  let runDir: string | undefined;
+  let target = 2;
+  for (let round = 0; round < 4; round++) {
+    const c = forkBackend();
+    const status = runDir
+      ? await c.connection.sendRequest(Requests.resumeFrom, { runDir, steps: 1000 })
+      : await c.connection.sendRequest(Requests.start, { runsDir, preset: 'vppo', steps: 1000, seed: 2, config: tiny, checkpointEvery: 1 });
+    runDir = status.runDir!;
+    await c.waitFor(() => c.checkpoints.length >= 1 || c.metrics.some((m) => m.step >= status.step + 1));
+    // A random moment within the next steps: often while a checkpoint (every step) is being written.
+    await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 250)));
+    c.kill('SIGKILL');
+    await c.exited;
+    const latest = latestCheckpoint(runDir);
+    assert.ok(latest, 'a complete checkpoint exists');
+    assert.doesNotThrow(() => readCheckpoint(latest!), 'the latest complete checkpoint reads back');
+    assert.equal((await readRun(runDir)).status, 'interrupted');
+    target = Math.max(target, listCheckpoints(runDir).at(-1)!.step);
+  }
+  // The next resume notices the dead writer and records why.
+  const c = forkBackend();
+  const resumed = await c.connection.sendRequest(Requests.resumeFrom, { runDir: runDir!, steps: target + 1 });
+  await c.waitFor(() => c.states.some((s) => s.state === 'completed'));
+  await c.connection.sendRequest(Requests.stop);
+  await c.exited;
+  const events = await readEvents(runDir!);
+  const failed = events.filter((e) => e.type === 'failed');
+  assert.equal(failed.length, 4);
+  assert.match(failed[0].reason!, /died/);
+  assert.equal(events.at(-1)!.type, 'completed');
+  assert.ok(resumed.step >= 1);
+});
