@@ -105,6 +105,8 @@ async function main(): Promise<void> {
       if (!text.includes(literal)) failures.push(`${theme}: hostile token not shown literally: ${literal}`);
     }
     if (await page.locator('.tokens img, .tokens script, .tokens b, .prompt-body script').count()) failures.push(`${theme}: markup from a token reached the DOM`);
+    const violations = await page.evaluate(() => (window as any).prpoCspViolations as string[]);
+    if (violations.length) failures.push(`${theme}: CSP violations: ${violations.join(' | ')}`);
     if (errors.length) failures.push(`${theme}: page errors: ${errors.join(' | ')}`);
     // Charts, one run and two overlaid.
     const charts = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -9,6 +9,11 @@ import { scaleCss } from './scales';
 import { startTrajectory } from './trajectory/app';
 import { startCharts } from './charts/app';
 
+// Anything the Content-Security-Policy blocks is recorded (the hostile-token scenario asserts there is none).
+const cspViolations: string[] = [];
+(window as unknown as { prpoCspViolations: string[] }).prpoCspViolations = cspViolations;
+document.addEventListener('securitypolicyviolation', (e) => cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+
 adoptCss(styles + '\n' + scaleCss());
 const app = document.getElementById('app') ?? document.body;
 if (document.body.dataset.view === 'charts') startCharts(app);

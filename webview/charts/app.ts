@@ -163,7 +163,11 @@ export function startCharts(root: HTMLElement): void {
             x: { type: 'linear', title: { display: true, text: 'step' } },
             y: { type: 'linear', min: def.yMin, max: def.yMax },
           },
-          plugins: { legend: { position: 'bottom', labels: { boxWidth: 14, boxHeight: 2 } }, tooltip: { enabled: true } },
+          plugins: {
+            // Only what is drawn: a metric a run never recorded has no entry.
+            legend: { position: 'bottom', labels: { boxWidth: 14, boxHeight: 2, filter: (item, data) => (data.datasets[item.datasetIndex ?? 0]?.data.length ?? 0) > 0 } },
+            tooltip: { enabled: true },
+          },
         },
       });
       applyTheme(chart);

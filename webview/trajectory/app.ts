@@ -576,9 +576,14 @@ export function startTrajectory(root: HTMLElement): void {
     const t0 = performance.now();
     status.textContent = `Loading step ${step}…`;
     try {
-      const { rollouts, issues } = await ipc.request(GetStepRequest, { step });
+      const { rollouts, issues, timing } = await ipc.request(GetStepRequest, { step });
       if (loadingStep !== step) return;
       const tMsg = performance.now();
+      if (timing) {
+        report('trajectory.hostRead', timing.readMs);
+        report('trajectory.hostPack', timing.packMs);
+        report('trajectory.transfer', Date.now() - timing.sentAt);
+      }
       tReply = tMsg;
       data = new StepData(step);
       data.add(rollouts);

@@ -142,7 +142,10 @@ export const ShowMessageCommand = new IpcCommand<{ level: 'info' | 'warning' | '
 export const PerfReportCommand = new IpcCommand<{ name: string; ms: number }>('common', 'perf');
 
 /** Load a step's rollouts. */
-export const GetStepRequest = new IpcRequest<{ step: number }, { rollouts: PackedRollouts; issues: string[] }>('trajectory', 'getStep');
+export const GetStepRequest = new IpcRequest<
+  { step: number },
+  { rollouts: PackedRollouts; issues: string[]; /** Host-side milliseconds, for the benchmarks. */ timing?: { readMs: number; packMs: number; sentAt: number } }
+>('trajectory', 'getStep');
 /** A task image as a data: URL (so the webview may read its pixels for the blind/perturbed/mild views). */
 export const GetImageRequest = new IpcRequest<{ image: string }, { dataUrl?: string; error?: string }>('trajectory', 'getImage');
 /** Live follow on/off: while on, the host streams new rollouts of the current step and moves to new steps. */

@@ -8,6 +8,7 @@ import type { RunSource } from './runSource';
 import {
   GetImageRequest,
   GetStepRequest,
+  PackedRollouts,
   RolloutsAppendedNotification,
   RunInfo,
   SetFollowCommand,
@@ -22,6 +23,8 @@ import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
 const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif' };
 /** Images above this size are not inlined (the task images are a few KB). */
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
+/** Packed steps kept per panel. */
+const STEP_CACHE = 3;
 
 export class TrajectoryPanel implements vscode.Disposable {
   static readonly viewType = 'prpoStudio.trajectory';
@@ -57,6 +60,8 @@ export class TrajectoryPanel implements vscode.Disposable {
   private viewedStep: number | undefined;
   private follow = false;
   private disposed = false;
+  /** Recently opened steps, packed (a step of 1,000 rollouts takes a while to read and parse). */
+  private readonly cache = new Map<number, { rollouts: PackedRollouts; issues: string[] }>();
 
   private constructor(
     context: vscode.ExtensionContext,
@@ -70,9 +75,25 @@ export class TrajectoryPanel implements vscode.Disposable {
     this.ipc.onReady(() => void this.sendInit());
     this.ipc.onRequest(GetStepRequest, async ({ step }) => {
       this.viewedStep = step;
+      const cached = this.cache.get(step);
+      if (cached) {
+        // Most recently used last.
+        this.cache.delete(step);
+        this.cache.set(step, cached);
+        return { ...cached, timing: { readMs: 0, packMs: 0, sentAt: Date.now() } };
+      }
       const issues: string[] = [];
+      const t0 = performance.now();
       const rollouts = await source.readStep(step, (m) => issues.push(m));
-      return { rollouts: packRollouts(step, rollouts), issues };
+      const t1 = performance.now();
+      const packed = packRollouts(step, rollouts);
+      const t2 = performance.now();
+      // A step that is still being written (the live one) is not cached: appends arrive separately.
+      if (!this.isLiveStep(step)) {
+        this.cache.set(step, { rollouts: packed, issues });
+        while (this.cache.size > STEP_CACHE) this.cache.delete(this.cache.keys().next().value!);
+      }
+      return { rollouts: packed, issues, timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() } };
     });
     this.ipc.onRequest(GetImageRequest, ({ image }) => this.readImage(image));
     this.ipc.onCommand(SetFollowCommand, ({ follow, step }) => {
@@ -83,6 +104,7 @@ export class TrajectoryPanel implements vscode.Disposable {
     this.disposables.push(
       this.ipc,
       source.onRollouts(({ step, rollouts }) => {
+        this.cache.delete(step);
         if (!this.knownSteps.includes(step)) {
           this.knownSteps = [...this.knownSteps, step].sort((a, b) => a - b);
           this.ipc.notify(StepsChangedNotification, { steps: this.knownSteps });
@@ -92,6 +114,12 @@ export class TrajectoryPanel implements vscode.Disposable {
       source.onStatus((status) => this.ipc.notify(StatusChangedNotification, { runId: source.manifest.id, status })),
       panel.onDidDispose(() => this.dispose()),
     );
+  }
+
+  /** The last step of a run that is still going may still grow. */
+  private isLiveStep(step: number): boolean {
+    const st = this.source.status();
+    return (st === 'running' || st === 'paused') && step >= (this.knownSteps[this.knownSteps.length - 1] ?? -1);
   }
 
   /** Shows `step` in the view. */

@@ -51,6 +51,8 @@ scenario('hostile tokens show literally and nothing runs', { runs: [{ tokens: HO
   assert.equal(await webview.locator('body').evaluate(() => document.title), 'Trajectory · Fixture PRPO-R run');
   assert.doesNotMatch(await page.title(), /pwned/);
   assert.deepEqual(dialogs, []);
+  // The policy blocked nothing: our own scripts and styles live within it, and the data tried nothing that ran.
+  assert.deepEqual(await webview.locator('body').evaluate(() => (window as unknown as { prpoCspViolations: string[] }).prpoCspViolations), []);
   const csp = await cspOf(webview);
   assert.match(csp, /default-src 'none'/);
   assert.doesNotMatch(csp, /unsafe-inline/);
