@@ -21,6 +21,8 @@ export interface TrainerSettings {
   valEvery: number;
   /** Validation examples (the first N of the validation split). */
   valSize: number;
+  /** Responses sampled per validation example: valAccuracy is avg@k at the training temperature. */
+  valSamples: number;
   /** Measure validation accuracy of the initial policy (a metrics row with step 0) when a run starts. */
   valAtStart: boolean;
   /** Checkpoint every N steps (0: only on request, on stop and at the end). */
@@ -42,6 +44,7 @@ export const defaultTrainerSettings = (): TrainerSettings => ({
   lr: 3e-4,
   valEvery: 5,
   valSize: 128,
+  valSamples: 4,
   valAtStart: true,
   checkpointEvery: 10,
   patchDropProb: 0.5,
@@ -75,6 +78,7 @@ const TRAINER_KEYS: Record<keyof TrainerSettings, Check> = {
   lr: num(0, 1),
   valEvery: int(0),
   valSize: int(1),
+  valSamples: int(1),
   valAtStart: bool,
   checkpointEvery: int(0),
   patchDropProb: num(0, 1),

@@ -17,8 +17,9 @@ export interface ModelFolderConfig {
   vocab: string[];
   /** How the weights were made (the warm start's settings), free-form. */
   pretrain?: Record<string, unknown>;
-  /** Validation accuracy measured when the weights were written. */
+  /** Validation accuracy measured when the weights were written (avg@k sampled, and greedy). */
   valAccuracy?: number;
+  valGreedyAccuracy?: number;
 }
 
 export interface LoadedModel {

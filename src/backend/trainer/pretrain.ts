@@ -1,13 +1,14 @@
 /**
  * The supervised warm start: the tiny VLM learns the shapes task's reference traces by cross-entropy
- * (engine.supervisedStep) until its greedy validation accuracy reaches a target — clearly better than
+ * (engine.supervisedStep) until its validation accuracy (avg@k, validate.ts) reaches a target — clearly better than
  * chance, far from perfect, so RL has work left. Seeded: the same settings give the same weights.
  * Its accuracy checks use validation examples from index 100000 on, apart from the ones RL runs validate on.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig, PolicyEngine } from '../engine/types';
-import { ShapesTask, Tokenizer, VOCAB, defaultShapesConfig, scoreResponse, type ShapesConfig } from '../task/shapes';
+import { ShapesTask, Tokenizer, VOCAB, defaultShapesConfig, type ShapesConfig } from '../task/shapes';
+import { validationAccuracy } from './validate';
 import type { ModelFolderConfig } from './model';
 import { Rng } from './rng';
 import type { EngineFactory } from './trainer';
@@ -21,6 +22,9 @@ export interface PretrainSettings {
   /** Check validation accuracy every N steps; stop at the first check that reaches targetAccuracy. */
   evalEvery: number;
   evalSize: number;
+  /** Responses sampled per evaluation example (avg@k). */
+  evalSamples: number;
+  /** Stop at the first evaluation whose avg@k reaches this. */
   targetAccuracy: number;
   /** Model width (the rest of the model config follows the engine's defaults). */
   dModel: number;
@@ -38,7 +42,8 @@ export const defaultPretrainSettings = (): PretrainSettings => ({
   lr: 2e-3,
   evalEvery: 50,
   evalSize: 256,
-  targetAccuracy: 0.45,
+  evalSamples: 4,
+  targetAccuracy: 0.35,
   dModel: 96,
   nLayers: 2,
   nHeads: 4,
@@ -63,31 +68,14 @@ export function pretrainModelConfig(s: PretrainSettings): ModelConfig {
   };
 }
 
-/** Greedy accuracy on `examples`. */
-export async function greedyAccuracy(engine: PolicyEngine, task: ShapesTask, examples: ReturnType<ShapesTask['example']>[], maxNewTokens: number): Promise<number> {
-  const tok = task.tokenizer;
-  const res = await engine.sample({
-    images: examples.map((e) => e.image),
-    prompts: examples.map((e) => e.prompt),
-    maxNewTokens,
-    temperature: 0,
-    topP: 1,
-    stopToken: tok.eos,
-    random: () => 0,
-  });
-  let correct = 0;
-  res.tokens.forEach((t, i) => {
-    if (scoreResponse(tok.decode(t), examples[i].answer).correct) correct++;
-  });
-  return correct / examples.length;
-}
-
 export interface PretrainResult {
   engine: PolicyEngine;
   model: ModelConfig;
   steps: number;
+  /** avg@k sampled at temperature 1 (validate.ts), the definition RL runs report as valAccuracy. */
   valAccuracy: number;
-  history: Array<{ step: number; loss: number; valAccuracy?: number }>;
+  valGreedyAccuracy: number;
+  history: Array<{ step: number; loss: number; valAccuracy?: number; valGreedyAccuracy?: number }>;
 }
 
 export async function pretrain(s: PretrainSettings, factory: EngineFactory, log: (line: string) => void = () => {}): Promise<PretrainResult> {
@@ -96,10 +84,11 @@ export async function pretrain(s: PretrainSettings, factory: EngineFactory, log:
   const engine = await factory(model, { ep: 'cpu', seed: s.seed, lr: s.lr });
   const rng = new Rng(s.seed, 'pretrain-data');
   const evalSet = Array.from({ length: s.evalSize }, (_, i) => task.example('val', PRETRAIN_EVAL_OFFSET + i));
-  const maxNew = task.maxResponseTokens;
   const history: PretrainResult['history'] = [];
-  let acc = await greedyAccuracy(engine, task, evalSet, maxNew);
-  log(`step 0: val accuracy ${(acc * 100).toFixed(1)}%`);
+  const evaluate = () => validationAccuracy(engine, task.tokenizer, evalSet, { maxNewTokens: task.maxResponseTokens, temperature: 1, samples: s.evalSamples, seed: s.seed });
+  let acc = await evaluate();
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  log(`step 0: val accuracy ${pct(acc.sampled)} (greedy ${pct(acc.greedy)})`);
   let step = 0;
   let lossSum = 0;
   while (step < s.maxSteps) {
@@ -112,15 +101,16 @@ export async function pretrain(s: PretrainSettings, factory: EngineFactory, log:
     lossSum += loss;
     const row: PretrainResult['history'][number] = { step, loss };
     if (step % s.evalEvery === 0) {
-      acc = await greedyAccuracy(engine, task, evalSet, maxNew);
-      row.valAccuracy = acc;
-      log(`step ${step}: loss ${(lossSum / s.evalEvery).toFixed(4)}, val accuracy ${(acc * 100).toFixed(1)}%`);
+      acc = await evaluate();
+      row.valAccuracy = acc.sampled;
+      row.valGreedyAccuracy = acc.greedy;
+      log(`step ${step}: loss ${(lossSum / s.evalEvery).toFixed(4)}, val accuracy ${pct(acc.sampled)} (greedy ${pct(acc.greedy)})`);
       lossSum = 0;
     }
     history.push(row);
-    if (row.valAccuracy !== undefined && acc >= s.targetAccuracy) break;
+    if (row.valAccuracy !== undefined && acc.sampled >= s.targetAccuracy) break;
   }
-  return { engine, model, steps: step, valAccuracy: acc, history };
+  return { engine, model, steps: step, valAccuracy: acc.sampled, valGreedyAccuracy: acc.greedy, history };
 }
 
 /** Writes weights.safetensors and config.json into `dir`. */
@@ -135,6 +125,7 @@ export function writeModelFolder(dir: string, name: string, r: PretrainResult, s
     vocab: [...VOCAB],
     pretrain: { ...s, task: undefined, stepsRun: r.steps, ...extra },
     valAccuracy: r.valAccuracy,
+    valGreedyAccuracy: r.valGreedyAccuracy,
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 }

@@ -41,6 +41,7 @@ import { flatConfig, resolveRunConfig, runConfigFromManifest, type RunConfig } f
 import { loadModel, BUILTIN_MODEL, type LoadedModel } from './model';
 import { Rng, type RngState } from './rng';
 import { mildNoise, perturbPatches } from './views';
+import { validationAccuracy, type ValidationResult } from './validate';
 
 export type EngineFactory = (model: ModelConfig, opts: { ep: ExecutionProvider; seed: number; lr: number }) => Promise<PolicyEngine>;
 
@@ -317,7 +318,8 @@ export class Trainer {
     this.setState('running');
     try {
       if (this.fresh && this.step === 0 && this.config.trainer.valAtStart && this.config.trainer.valEvery > 0) {
-        const row: MetricsRow = { step: 0, time: Date.now() / 1000, valAccuracy: await this.validate() };
+        const val = await this.validate();
+        const row: MetricsRow = { step: 0, time: Date.now() / 1000, valAccuracy: val.sampled, valGreedyAccuracy: val.greedy };
         this.writer.appendMetrics(row);
         this.hooks.onMetrics?.(row);
       }
@@ -547,7 +549,11 @@ export class Trainer {
       timeUpdateMs: t3 - t2,
     };
     this.lastReward = row.reward;
-    if (tr.valEvery > 0 && (step % tr.valEvery === 0 || step === this.steps)) row.valAccuracy = await this.validate();
+    if (tr.valEvery > 0 && (step % tr.valEvery === 0 || step === this.steps)) {
+      const val = await this.validate();
+      row.valAccuracy = val.sampled;
+      row.valGreedyAccuracy = val.greedy;
+    }
     row.timeStepMs = performance.now() - t0;
     const clean = Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined && Number.isFinite(v))) as MetricsRow;
     this.writer.appendMetrics(clean);
@@ -621,32 +627,17 @@ export class Trainer {
     return out;
   }
 
-  /**
-   * Validation accuracy on the first valSize examples of the validation split: one greedy rollout each
-   * (temperature 0), with its own random stream so validation never shifts the training streams.
-   */
-  async validate(): Promise<number> {
-    const examples = this.valExamples;
-    const rng = new Rng(this.seed, 'validation');
-    const res = await this.engine.sample({
-      images: examples.map((e) => e.image),
-      prompts: examples.map((e) => e.prompt),
-      maxNewTokens: this.config.trainer.maxNewTokens,
-      temperature: VAL_TEMPERATURE,
-      topP: 1,
-      stopToken: this.tokenizer.eos,
-      random: rng.uniform(),
+  /** Validation accuracy (validate.ts): avg@k sampled at the training temperature, and greedy. */
+  async validate(): Promise<ValidationResult> {
+    const tr = this.config.trainer;
+    return validationAccuracy(this.engine, this.tokenizer, this.valExamples, {
+      maxNewTokens: tr.maxNewTokens,
+      temperature: tr.temperature,
+      samples: tr.valSamples,
+      seed: this.seed,
     });
-    let correct = 0;
-    res.tokens.forEach((t, i) => {
-      if (scoreResponse(this.tokenizer.decode(t), examples[i].answer).correct) correct++;
-    });
-    return correct / examples.length;
   }
 }
-
-/** Validation decodes (almost) greedily, so its accuracy is the policy's best guess, not a sample. */
-export const VAL_TEMPERATURE = 0;
 
 function initialStreams(seed: number): { data: Rng; sampling: Rng; perturbation: Rng } {
   return { data: new Rng(seed, 'data'), sampling: new Rng(seed, 'sampling'), perturbation: new Rng(seed, 'perturbation') };
