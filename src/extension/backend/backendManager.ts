@@ -201,10 +201,12 @@ export class BackendManager implements vscode.Disposable {
         .showInformationMessage(`PRPO Studio: "${run.name}" completed ${run.status.step} steps.`, 'Open Metrics')
         .then((c) => c && vscode.commands.executeCommand('prpoStudio.openMetrics', run.runDir));
     }
-    // The backend has nothing left to do (and wrote its own last event); its exit is expected from here on.
+    // The backend has nothing left to do (and wrote its own last event): let it go. `stop` on a finished run
+    // writes nothing more; a backend that does not answer is killed.
     run.phase = 'stopping';
     run.client.expectExit();
-    void run.client.waitForExit(5000);
+    if (how !== 'failed') void run.client.stop().catch(() => undefined);
+    void run.client.waitForExit(10_000);
   }
 
   private exited(run: LiveRun, exit: BackendExit): void {

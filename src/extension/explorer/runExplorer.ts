@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readMetrics } from '../../core/run/reader';
-import type { CheckpointEntry, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
+import type { CheckpointEntry, LineIssueLike, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
 import { presetLabel } from '../presets';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
@@ -19,7 +19,7 @@ export type ExplorerNode =
   | { readonly kind: 'group'; readonly runDir: string; readonly group: 'checkpoints' | 'steps' }
   | { readonly kind: 'checkpoint'; readonly runDir: string; readonly checkpoint: CheckpointEntry }
   | { readonly kind: 'step'; readonly runDir: string; readonly step: number; readonly metrics?: MetricsRow }
-  | { readonly kind: 'issue'; readonly runDir: string; readonly message: string }
+  | { readonly kind: 'issue'; readonly runDir: string; readonly issue: LineIssueLike }
   | { readonly kind: 'more'; readonly runDir: string; readonly count: number };
 
 /** How many steps a run shows before "N older steps". */
@@ -65,12 +65,13 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
     const entry = this.store.get(node.runDir);
     if (!entry) return [];
     if (node.kind === 'run') {
-      if (!entry.info.manifest) return entry.info.issues.map((i) => ({ kind: 'issue', runDir: node.runDir, message: String(i) }));
+      const issues: ExplorerNode[] = entry.info.issues.map((issue) => ({ kind: 'issue', runDir: node.runDir, issue }));
+      if (!entry.info.manifest) return issues;
       const children: ExplorerNode[] = [
         { kind: 'group', runDir: node.runDir, group: 'checkpoints' },
         { kind: 'group', runDir: node.runDir, group: 'steps' },
       ];
-      return children.concat(entry.info.issues.map((i) => ({ kind: 'issue', runDir: node.runDir, message: String(i) })));
+      return children.concat(issues);
     }
     if (node.kind === 'group' && node.group === 'checkpoints') {
       return [...entry.info.checkpoints].reverse().map((checkpoint) => ({ kind: 'checkpoint', runDir: node.runDir, checkpoint }));
@@ -141,10 +142,14 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
         return item;
       }
       case 'issue': {
-        const item = new vscode.TreeItem(node.message);
+        // file:line: reason, the file relative to the run; a click opens it at that line.
+        const { file, line, reason } = node.issue;
+        const item = new vscode.TreeItem(`${path.relative(node.runDir, file) || path.basename(file)}${line ? `:${line}` : ''}: ${reason}`);
         item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
-        item.tooltip = node.message;
+        item.tooltip = `${file}${line ? `:${line}` : ''}: ${reason}`;
         item.contextValue = 'issue';
+        const selection = line ? new vscode.Range(line - 1, 0, line - 1, 0) : undefined;
+        item.command = { command: 'vscode.open', title: 'Open', arguments: [vscode.Uri.file(file), { selection }] };
         return item;
       }
     }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { scenario } from '../harness/studio';
 import { writeFixtureRuns } from '../suite/fixtures';
-import { contextMenuLabels, showStudio, until, widenSideBar } from '../suite/scenarioHelpers';
+import { clickMenuItem, contextMenuLabels, showStudio, until, widenSideBar } from '../suite/scenarioHelpers';
 import { join } from 'node:path';
 
 scenario(
@@ -60,11 +60,28 @@ scenario(
     assert.ok(stepRow, `a step row with its reward: ${JSON.stringify(rows)}`);
     await screenshot('checkpoints-and-steps');
 
+    // A step opens the trajectory view of its run at that step.
+    // (the step row, not the checkpoint of the same step: steps carry their reward)
+    await workbench.view('Runs').locator('.monaco-list-row', { hasText: /step 3\s*R / }).first().click();
+    await page.locator('.part.editor .tab', { hasText: 'Trajectory · PRPO-R shapes (fixture)' }).first().waitFor({ timeout: 60_000 });
+    await screenshot('step-opens-trajectory-view');
+
+    // Two runs selected: Open Metrics overlays them in one charts view.
+    const first = await workbench.treeItem('Runs', 'PRPO-R shapes (fixture)');
+    await first.click();
+    const second = await workbench.treeItem('Runs', 'VPPO crashed (fixture)');
+    await second.click({ modifiers: ['Control'] });
+    await second.click({ button: 'right' });
+    await clickMenuItem(page, 'Open Metrics (Charts)');
+    await page.locator('.part.editor .tab', { hasText: 'Charts · 2 runs' }).first().waitFor({ timeout: 60_000 });
+    await screenshot('two-runs-charted');
+    await workbench.runCommand('View: Close All Editors');
+
     // The broken run explains itself.
     const broken = await workbench.treeItem('Runs', 'broken-fixture');
     await broken.click();
     await broken.press('ArrowRight');
-    await workbench.treeItem('Runs', /run\.json:2: not valid JSON/);
+    await workbench.treeItem('Runs', /^run\.json:2: not valid JSON/);
     await screenshot('broken-run');
   },
 );
