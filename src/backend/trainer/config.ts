@@ -17,6 +17,8 @@ export interface TrainerSettings {
   topP: number;
   /** AdamW learning rate of the RL updates. */
   lr: number;
+  /** Optimizer steps per training step, each on a slice of whole groups (PPO mini-batches). */
+  miniBatches: number;
   /** Run validation every N steps (and at the last step); 0 turns it off. */
   valEvery: number;
   /** Validation examples (the first N of the validation split). */
@@ -42,6 +44,7 @@ export const defaultTrainerSettings = (): TrainerSettings => ({
   temperature: 1.0,
   topP: 1.0,
   lr: 3e-4,
+  miniBatches: 2,
   valEvery: 5,
   valSize: 128,
   valSamples: 4,
@@ -76,6 +79,7 @@ const TRAINER_KEYS: Record<keyof TrainerSettings, Check> = {
   temperature: num(0, 10, true),
   topP: num(0, 1, true),
   lr: num(0, 1),
+  miniBatches: int(1),
   valEvery: int(0),
   valSize: int(1),
   valSamples: int(1),

@@ -35,7 +35,7 @@ import {
   type RunStatus,
   type ViewName,
 } from '../../core/run';
-import type { ModelConfig, PolicyEngine, SequenceInput } from '../engine/types';
+import type { ModelConfig, PolicyEngine, SequenceInput, StepStats } from '../engine/types';
 import { ShapesTask, Tokenizer, perceptualFlags, scoreResponse, type ShapesExample } from '../task/shapes';
 import { flatConfig, resolveRunConfig, runConfigFromManifest, type RunConfig } from './config';
 import { loadModel, BUILTIN_MODEL, type LoadedModel } from './model';
@@ -507,14 +507,7 @@ export class Trainer {
       return { id: `${step}-${i}`, group: s.group, reward: s.reward, logp };
     });
     const adv: RolloutAdvantage[] = computeAdvantages(algo, inputs);
-    const stats = await this.engine.policyStep(
-      {
-        sequences: batch.map((s) => seqOf(s)),
-        advantages: adv.map((a) => Float32Array.from(a.tokenAdvantages)),
-        oldLogp: batch.map((s) => s.logp),
-      },
-      { clipLow: algo.clipLow, clipHigh: algo.clipHigh, dualClip: algo.dualClip, entropyCoef: algo.entropyCoef, klCoef: algo.klCoef },
-    );
+    const stats = await this.update(batch.map((s) => seqOf(s)), adv.map((a) => Float32Array.from(a.tokenAdvantages)), batch.map((s) => s.logp));
     const t3 = performance.now();
 
     // 4. Records: rollouts (with images written once), metrics.
@@ -559,6 +552,33 @@ export class Trainer {
     this.writer.appendMetrics(clean);
     this.hooks.onMetrics?.(clean);
     this.hooks.onState?.(this.status());
+  }
+
+  /**
+   * The policy update: `miniBatches` optimizer steps over consecutive slices of whole groups (PPO-style; from
+   * the second one on the ratio departs from 1 and the clip matters). Statistics are token-weighted means.
+   */
+  private async update(sequences: SequenceInput[], advantages: Float32Array[], oldLogp: Float32Array[]): Promise<StepStats> {
+    const algo = this.config.algorithm;
+    const G = this.config.trainer.groupSize;
+    const groups = Math.max(1, Math.round(sequences.length / G));
+    const parts = Math.max(1, Math.min(this.config.trainer.miniBatches, groups));
+    const total: StepStats = { loss: 0, pgLoss: 0, entropyLoss: 0, klLoss: 0, clipFraction: 0, entropy: 0, approxKl: 0, gradNorm: 0 };
+    let tokens = 0;
+    for (let p = 0; p < parts; p++) {
+      const from = Math.round((p * groups) / parts) * G;
+      const to = p === parts - 1 ? sequences.length : Math.round(((p + 1) * groups) / parts) * G;
+      const seqs = sequences.slice(from, to);
+      const st = await this.engine.policyStep(
+        { sequences: seqs, advantages: advantages.slice(from, to), oldLogp: oldLogp.slice(from, to) },
+        { clipLow: algo.clipLow, clipHigh: algo.clipHigh, dualClip: algo.dualClip, entropyCoef: algo.entropyCoef, klCoef: algo.klCoef },
+      );
+      const n = seqs.reduce((a, q) => a + q.response.length, 0);
+      tokens += n;
+      for (const k of Object.keys(total) as Array<keyof StepStats>) total[k] += (k === 'gradNorm' ? 1 / parts : n) * st[k];
+    }
+    for (const k of Object.keys(total) as Array<keyof StepStats>) if (k !== 'gradNorm') total[k] /= Math.max(1, tokens);
+    return total;
   }
 
   private record(step: number, i: number, s: Sampled, input: RolloutInput, a: RolloutAdvantage): RolloutRecord {
