@@ -155,6 +155,9 @@ export function unbroadcast(gy: Tensor, shape: Shape): Tensor {
   return reshape(s, shape);
 }
 
+/** The gradient for input `t`, built only when `t` needs one (no dead nodes in the backward graph). */
+const need = <R>(t: Tensor, f: () => R): R | null => (t.requiresGrad ? f() : null);
+
 function mk(g: Graph, op: string, inputs: Tensor[], shape: Shape, rule?: GradRule, attrs?: NodeSpec['attrs'], dtype?: DType): Tensor {
   const [out] = g.emit(op, inputs, 1, attrs);
   return new Tensor(g, out, shape, dtype ?? inputs[0].dtype, inputs, rule);
@@ -165,12 +168,12 @@ function mk(g: Graph, op: string, inputs: Tensor[], shape: Shape, rule?: GradRul
 
 export function add(a: Tensor, b: Tensor): Tensor {
   sameFloat('Add', a, b);
-  return mk(a.g, 'Add', [a, b], broadcastShape('Add', a.shape, b.shape), (gy) => [unbroadcast(gy, a.shape), unbroadcast(gy, b.shape)]);
+  return mk(a.g, 'Add', [a, b], broadcastShape('Add', a.shape, b.shape), (gy) => [need(a, () => unbroadcast(gy, a.shape)), need(b, () => unbroadcast(gy, b.shape))]);
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
   sameFloat('Sub', a, b);
-  return mk(a.g, 'Sub', [a, b], broadcastShape('Sub', a.shape, b.shape), (gy) => [unbroadcast(gy, a.shape), unbroadcast(neg(gy), b.shape)]);
+  return mk(a.g, 'Sub', [a, b], broadcastShape('Sub', a.shape, b.shape), (gy) => [need(a, () => unbroadcast(gy, a.shape)), need(b, () => unbroadcast(neg(gy), b.shape))]);
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
@@ -211,7 +214,7 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
   sameFloat('Max', a, b);
   return mk(a.g, 'Max', [a, b], broadcastShape('Max', a.shape, b.shape), (gy) => {
     const ta = cast(greaterOrEqual(a, b), a.g.ft);
-    return [unbroadcast(mul(gy, ta), a.shape), unbroadcast(mul(gy, sub(a.g.scalar(1), ta)), b.shape)];
+    return [need(a, () => unbroadcast(mul(gy, ta), a.shape)), need(b, () => unbroadcast(mul(gy, sub(a.g.scalar(1), ta)), b.shape))];
   });
 }
 
@@ -220,7 +223,7 @@ export function minimum(a: Tensor, b: Tensor): Tensor {
   sameFloat('Min', a, b);
   return mk(a.g, 'Min', [a, b], broadcastShape('Min', a.shape, b.shape), (gy) => {
     const ta = cast(lessOrEqual(a, b), a.g.ft);
-    return [unbroadcast(mul(gy, ta), a.shape), unbroadcast(mul(gy, sub(a.g.scalar(1), ta)), b.shape)];
+    return [need(a, () => unbroadcast(mul(gy, ta), a.shape)), need(b, () => unbroadcast(mul(gy, sub(a.g.scalar(1), ta)), b.shape))];
   });
 }
 
@@ -247,7 +250,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShape('Where', broadcastShape('Where', cond.shape, a.shape), b.shape);
   return mk(a.g, 'Where', [cond, a, b], shape, (gy) => {
     const zero = a.g.scalar(0);
-    return [null, unbroadcast(where(cond, gy, zero), a.shape), unbroadcast(where(cond, zero, gy), b.shape)];
+    return [null, need(a, () => unbroadcast(where(cond, gy, zero), a.shape)), need(b, () => unbroadcast(where(cond, zero, gy), b.shape))];
   }, undefined, a.dtype);
 }
 
@@ -406,8 +409,11 @@ export function reduceSum(x: Tensor, axes: number[], keepdims = false): Tensor {
 }
 
 export function reduceMean(x: Tensor, axes: number[], keepdims = false): Tensor {
-  const n = axes.reduce((p, a) => p * x.shape[normAxis(a, x.rank)], 1);
-  return mul(reduceSum(x, axes, keepdims), x.g.scalar(1 / n));
+  const ax = axes.map((a) => normAxis(a, x.rank));
+  const n = ax.reduce((p, a) => p * x.shape[a], 1);
+  const kept = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
+  const shape = keepdims ? kept : x.shape.filter((_, i) => !ax.includes(i));
+  return mk(x.g, 'ReduceMean', [x], shape, (gy) => [mul(expand(reshape(gy, kept), x.shape), x.g.scalar(1 / n))], { axes: ax, keepdims: keepdims ? 1 : 0 });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -464,7 +470,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
     const dxhat = mul(gy, gamma);
     // dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))
     const dx = mul(rstd, sub(sub(dxhat, reduceMean(dxhat, [-1], true)), mul(xhat, reduceMean(mul(dxhat, xhat), [-1], true))));
-    return [dx, unbroadcast(mul(gy, xhat), gamma.shape), unbroadcast(gy, beta.shape)];
+    return [dx, need(gamma, () => unbroadcast(mul(gy, xhat), gamma.shape)), need(beta, () => unbroadcast(gy, beta.shape))];
   });
 }
 
