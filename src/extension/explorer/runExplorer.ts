@@ -12,6 +12,7 @@ import * as vscode from 'vscode';
 import { readMetrics } from '../../core/run/reader';
 import type { CheckpointEntry, LineIssueLike, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
 import { presetLabel } from '../presets';
+import { currentHistory } from '../runs/history';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
 export type ExplorerNode =
@@ -77,7 +78,7 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
       return [...entry.info.checkpoints].reverse().map((checkpoint) => ({ kind: 'checkpoint', runDir: node.runDir, checkpoint }));
     }
     if (node.kind === 'group' && node.group === 'steps') {
-      const rows = new Map((await readMetrics(node.runDir).catch(() => [])).map((r) => [r.step, r]));
+      const rows = new Map(currentHistory(await readMetrics(node.runDir).catch(() => [])).map((r) => [r.step, r]));
       const steps = [...entry.info.rolloutSteps].reverse();
       const shown: ExplorerNode[] = steps.slice(0, MAX_STEPS).map((step) => ({ kind: 'step', runDir: node.runDir, step, metrics: rows.get(step) }));
       if (steps.length > MAX_STEPS) shown.push({ kind: 'more', runDir: node.runDir, count: steps.length - MAX_STEPS });

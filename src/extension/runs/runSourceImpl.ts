@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { formatIssue, listRolloutSteps, readMetrics, readRolloutStep } from '../../core/run/reader';
 import type { MetricsRow, RolloutRecord, RunDisplayStatus, RunManifest, RunStatus } from '../../core/run/schema';
 import type { RunSource } from '../panels/runSource';
+import { currentHistory } from './history';
 
 export class RunSourceImpl implements RunSource, vscode.Disposable {
   private readonly rolloutsEmitter = new vscode.EventEmitter<{ step: number; rollouts: RolloutRecord[] }>();
@@ -31,7 +32,7 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
   ) {
     this.lastStatus = toRunStatus(currentStatus());
     this.baseline = (async () => {
-      this.lastMetricsStep = (await readMetrics(runDir).catch(() => [])).at(-1)?.step ?? -1;
+      this.lastMetricsStep = currentHistory(await readMetrics(runDir).catch(() => [])).at(-1)?.step ?? -1;
       for (const s of listRolloutSteps(runDir)) this.seenSteps.add(s);
     })();
   }
@@ -49,12 +50,13 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
     return readRolloutStep(this.runDir, step, onIssue && ((i) => onIssue(formatIssue(i))));
   }
 
-  readMetrics(onIssue?: (message: string) => void): Promise<MetricsRow[]> {
-    return readMetrics(this.runDir, onIssue && ((i) => onIssue(formatIssue(i))));
+  /** The run's metrics as they stand (rows of a continuation abandoned by a resume are left out). */
+  async readMetrics(onIssue?: (message: string) => void): Promise<MetricsRow[]> {
+    return currentHistory(await readMetrics(this.runDir, onIssue && ((i) => onIssue(formatIssue(i)))));
   }
 
   liveMetrics(row: MetricsRow): void {
-    this.lastMetricsStep = Math.max(this.lastMetricsStep, row.step);
+    this.lastMetricsStep = row.step;
     this.metricsEmitter.fire(row);
   }
 
@@ -78,7 +80,9 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
 
   private async poll(): Promise<void> {
     await this.baseline;
-    const rows = await readMetrics(this.runDir).catch(() => [] as MetricsRow[]);
+    const rows = currentHistory(await readMetrics(this.runDir).catch(() => [] as MetricsRow[]));
+    // A resume rewinds: what listeners saw past the last row on disk is redone from there.
+    if (rows.length && rows[rows.length - 1].step < this.lastMetricsStep) this.lastMetricsStep = rows[rows.length - 1].step;
     for (const row of rows) {
       if (row.step <= this.lastMetricsStep) continue;
       this.lastMetricsStep = row.step;

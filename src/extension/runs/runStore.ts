@@ -9,6 +9,7 @@ import { listRuns, readMetrics, readRun } from '../../core/run/reader';
 import type { MetricsRow, RunDisplayStatus, RunInfo } from '../../core/run/schema';
 import type { BackendManager, LiveRun } from '../backend/backendManager';
 import * as config from '../config';
+import { currentHistory } from './history';
 import { RunSourceImpl } from './runSourceImpl';
 
 export interface RunEntry {
@@ -158,8 +159,13 @@ export class RunStore implements vscode.Disposable {
   private entryFor(info: RunInfo, last: MetricsRow | undefined): RunEntry {
     const live = this.backends.get(info.dir);
     const status: RunDisplayStatus = live ? (live.phase === 'paused' ? 'paused' : 'running') : info.status;
-    const liveRow = live && live.status.step > (last?.step ?? -1) ? { step: live.status.step, reward: live.status.lastReward } : undefined;
-    return { info, status, live, lastMetrics: liveRow ?? last };
+    // A live run's own word on its step wins (after a resume the file can hold rows past it).
+    let lastMetrics = last;
+    if (live) {
+      const same = last?.step === live.status.step ? last : undefined;
+      lastMetrics = { ...same, step: live.status.step, reward: live.status.lastReward ?? same?.reward };
+    }
+    return { info, status, live, lastMetrics };
   }
 
   private update(entry: RunEntry): void {
@@ -208,7 +214,7 @@ export class RunStore implements vscode.Disposable {
 
 async function lastMetrics(dir: string): Promise<MetricsRow | undefined> {
   try {
-    return (await readMetrics(dir)).at(-1);
+    return currentHistory(await readMetrics(dir)).at(-1);
   } catch {
     return undefined;
   }
