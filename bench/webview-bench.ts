@@ -103,6 +103,7 @@ async function main(): Promise<void> {
   const packMs = async (): Promise<number> => page.evaluate(() => (window as any).__sim.sim.packMs.at(-1));
 
   const results: string[] = [];
+  // (The stand-in host packs on this page's thread; in VS Code that work is in the extension host process.)
   // 1. 20,000-token trajectory.
   const paint20k: number[] = [coldPaint];
   const pack20k: number[] = [await packMs()];
@@ -141,7 +142,10 @@ async function main(): Promise<void> {
     paint1k.push(await load(i % 2 ? 4 : 3));
     pack1k.push(await packMs());
   }
-  results.push(`opening a 1,000-rollout step (~200 tokens each, groups of 8): cold ${f1(paint1k[0])} ms, warm median ${f1(q(paint1k.slice(1), 0.5))} ms, max ${f1(Math.max(...paint1k.slice(1)))} ms (target ≤ 500 ms; host packing ${f1(q(pack1k, 0.5))} ms, not included)`);
+  const complete1k: number[] = await page.evaluate(() => (window as any).__sim.perf().filter((e: any) => e.name === 'trajectory.complete').map((e: any) => e.ms));
+  results.push(
+    `opening a 1,000-rollout step (~200 tokens each, groups of 8): first screen painted cold ${f1(paint1k[0])} ms, warm median ${f1(q(paint1k.slice(1), 0.5))} ms, max ${f1(Math.max(...paint1k.slice(1)))} ms (target ≤ 500 ms); all 1,000 rollouts in (the rest arrives in parts of 128) median ${f1(q(complete1k, 0.5))} ms`,
+  );
   if (shots) {
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: join(shots, `bench-1000-${theme}.png`) });

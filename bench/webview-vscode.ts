@@ -122,7 +122,7 @@ async function marks(webview: FrameLocator, name: string): Promise<number[]> {
 }
 
 /** Opens the other step (cold: read from disk), then goes back and forth (the panel caches recent steps). */
-async function measure(webview: FrameLocator, loads: number): Promise<{ firstPaint: number[]; render: number[]; read: number[]; pack: number[]; transfer: number[] }> {
+async function measure(webview: FrameLocator, loads: number): Promise<{ firstPaint: number[]; render: number[]; read: number[]; pack: number[]; transfer: number[]; complete: number[] }> {
   await webview.locator('.tok').first().waitFor({ timeout: 120_000 });
   for (let i = 0; i < loads; i++) {
     const n = (await marks(webview, 'trajectory.firstPaint')).length;
@@ -139,6 +139,7 @@ async function measure(webview: FrameLocator, loads: number): Promise<{ firstPai
     read: await marks(webview, 'trajectory.hostRead'),
     pack: await marks(webview, 'trajectory.hostPack'),
     transfer: await marks(webview, 'trajectory.transfer'),
+    complete: await marks(webview, 'trajectory.complete'),
   };
 }
 
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
         wv = await open(run);
         const m = await measure(wv, 5);
         lines.push(
-          `${label}: opening a step not seen before (request → painted) ${f1(m.firstPaint[0])} ms and ${f1(m.firstPaint[1])} ms — host reads and validates the step file ${f1(m.read[0])} / ${f1(m.read[1])} ms, packs ${f1(m.pack[0])} / ${f1(m.pack[1])} ms, transfer ${f1(m.transfer[0])} / ${f1(m.transfer[1])} ms, webview renders to paint ${f1(m.render[0])} / ${f1(m.render[1])} ms; going back to a recent step (cached packed): median ${f1(q(m.firstPaint.slice(2), 0.5))} ms (transfer ${f1(q(m.transfer.slice(2), 0.5))} ms, render ${f1(q(m.render.slice(2), 0.5))} ms)`,
+          `${label}: opening a step not seen before (request → painted) ${f1(m.firstPaint[0])} ms and ${f1(m.firstPaint[1])} ms — host reads and validates the step file (and computes its ranges) ${f1(m.read[0])} / ${f1(m.read[1])} ms, packs the first part ${f1(m.pack[0])} / ${f1(m.pack[1])} ms, transfer ${f1(m.transfer[0])} / ${f1(m.transfer[1])} ms, webview renders to paint ${f1(m.render[0])} / ${f1(m.render[1])} ms; going back to a recent step (kept read): median ${f1(q(m.firstPaint.slice(2), 0.5))} ms (transfer ${f1(q(m.transfer.slice(2), 0.5))} ms, render ${f1(q(m.render.slice(2), 0.5))} ms)${m.complete.length ? `; all rollouts in: median ${f1(q(m.complete, 0.5))} ms` : ''}`,
         );
         if (run.includes('1000')) await screenshot('bench-1000');
       }

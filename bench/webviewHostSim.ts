@@ -4,7 +4,7 @@
  * through the same protocol and packing (typed arrays, structured clone) as TrajectoryPanel.
  */
 import type { RolloutRecord, MetricsRow } from '../src/core/run/schema';
-import { IpcMessage, packRollouts, replyMethod, RunInfo, ChartRun } from '../src/core/protocol/webview';
+import { IpcMessage, packRollouts, replyMethod, RunInfo, ChartRun, stepRanges } from '../src/core/protocol/webview';
 import { makeRollout, makeStep } from './webviewFixtures';
 
 interface Sim {
@@ -48,11 +48,18 @@ const post = (m: IpcMessage): void => {
           sim.perf.push(m.params as { name: string; ms: number });
           break;
         case 'trajectory/getStep': {
+          // As TrajectoryPanel does: ranges over the whole step, the first rollouts in the reply, the rest in parts.
           const step = (m.params as { step: number }).step;
+          const all = sim.steps.get(step) ?? [];
           const t0 = performance.now();
-          const rollouts = packRollouts(step, sim.steps.get(step) ?? []);
+          const ranges = stepRanges(all);
+          const rollouts = packRollouts(step, all.slice(0, 48));
           sim.packMs.push(performance.now() - t0);
-          post({ method: replyMethod(m.method), id: m.id, params: { rollouts, issues: [] } });
+          post({ method: replyMethod(m.method), id: m.id, params: { rollouts, total: all.length, ranges, issues: [] } });
+          for (let from = 48; from < all.length; from += 128) {
+            const to = Math.min(all.length, from + 128);
+            setTimeout(() => post({ method: 'trajectory/rolloutsAppended', params: { rollouts: packRollouts(step, all.slice(from, to)), opening: { last: to >= all.length } } }), 0);
+          }
           break;
         }
         case 'trajectory/getImage': {

@@ -9,73 +9,12 @@
  * Ranges are fixed per step: computed once over every rollout loaded (and widened, never narrowed, as live
  * rollouts arrive), so a colour means the same value in every rollout in view.
  */
-import type { TokenField } from '../src/core/protocol/webview';
+import { signalValue, type SignalDef } from '../src/core/protocol/webview';
 
-export type SignalId = 'rvd' | 'S' | 'G' | 'U' | 'tokenAdvantage' | 'advantage' | 'weight' | 'mask' | 'perceptual' | 'logpImage' | 'none';
-export type ScaleKind = 'sequential' | 'diverging' | 'binary' | 'none';
-
-export interface SignalDef {
-  id: SignalId;
-  label: string;
-  kind: ScaleKind;
-  /** The per-token column; `advantage` is per rollout. */
-  field?: TokenField;
-  /** Diverging centre (0 for advantages, 1 for weights). */
-  centre?: number;
-  /** A range fixed by definition (RVD is min-max normalised to [0, 1]). */
-  fixedHi?: number;
-  /** Legend text for the two ends (and for binary, the "on" meaning). */
-  low: string;
-  high: string;
-}
-
-export const SIGNALS: readonly SignalDef[] = [
-  { id: 'rvd', label: 'RVD (PRPO-R robust visual dependency)', kind: 'sequential', field: 'rvd', fixedHi: 1, low: 'not visual', high: 'visually grounded & stable' },
-  { id: 'S', label: 'S (dependency, VPPO/PGPO)', kind: 'sequential', field: 'S', low: 'no dependency', high: 'depends on the image' },
-  { id: 'G', label: 'G (grounding: image vs blind)', kind: 'sequential', field: 'G', low: 'no grounding', high: 'grounded' },
-  { id: 'U', label: 'U (instability: image vs mild noise)', kind: 'sequential', field: 'U', low: 'stable', high: 'unstable' },
-  { id: 'tokenAdvantage', label: 'Ã (reshaped token advantage)', kind: 'diverging', field: 'tokenAdvantage', centre: 0, low: 'pushed down', high: 'pushed up' },
-  { id: 'advantage', label: 'A (outcome advantage, per rollout)', kind: 'diverging', centre: 0, low: 'below group mean', high: 'above group mean' },
-  { id: 'weight', label: 'Weight (ω̃ / w, around 1)', kind: 'diverging', field: 'weight', centre: 1, low: 'suppressed', high: 'amplified' },
-  { id: 'mask', label: 'VPPO mask m', kind: 'binary', field: 'mask', low: 'masked (no gradient)', high: 'kept (in the top k)' },
-  { id: 'perceptual', label: 'Perceptual (ground truth)', kind: 'binary', field: 'perceptual', low: 'not perceptual', high: 'determined by the image' },
-  { id: 'logpImage', label: 'Surprise (−log p, image view)', kind: 'sequential', field: 'logpImage', low: 'expected', high: 'surprising' },
-  { id: 'none', label: 'No colour', kind: 'none', low: '', high: '' },
-];
-
-export const signalDef = (id: SignalId): SignalDef => SIGNALS.find((s) => s.id === id) ?? SIGNALS[SIGNALS.length - 1];
+export { SIGNALS, signalDef, signalValue, scaleHi } from '../src/core/protocol/webview';
+export type { SignalId, ScaleKind, SignalDef } from '../src/core/protocol/webview';
 
 export const BINS = 8;
-
-/** The value a signal colours by, from a raw column value (surprise is −log p; others as recorded). */
-export const signalValue = (def: SignalDef, raw: number): number => (def.id === 'logpImage' ? -raw : raw);
-
-/**
- * The half-width `hi` of a scale from the values in view: the 99.5th percentile of |v − centre| (of v for
- * sequential), so one outlier does not wash out every other token. Sampled above 200k values.
- */
-export function scaleHi(def: SignalDef, columns: Iterable<ArrayLike<number>>): number {
-  if (def.fixedHi !== undefined) return def.fixedHi;
-  if (def.kind === 'binary' || def.kind === 'none') return 1;
-  const c = def.centre ?? 0;
-  const vals: number[] = [];
-  let total = 0;
-  const cols = [...columns];
-  for (const col of cols) total += col.length;
-  const stride = Math.max(1, Math.floor(total / 200_000));
-  for (const col of cols) {
-    for (let i = 0; i < col.length; i += stride) {
-      const v = col[i];
-      if (Number.isFinite(v)) vals.push(def.kind === 'diverging' ? Math.abs(signalValue(def, v) - c) : Math.max(0, signalValue(def, v)));
-    }
-  }
-  if (vals.length === 0) return 1;
-  vals.sort((a, b) => a - b);
-  const q = vals[Math.min(vals.length - 1, Math.floor(0.995 * (vals.length - 1)))];
-  const max = vals[vals.length - 1];
-  const hi = q > 0 ? q : max;
-  return hi > 0 ? hi : 1;
-}
 
 /** The CSS class of a value on a scale ('' for no colour). */
 export function binClass(def: SignalDef, hi: number, raw: number): string {

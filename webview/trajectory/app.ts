@@ -469,12 +469,16 @@ export function startTrajectory(root: HTMLElement): void {
     }
   }
   let tReply: number | undefined;
+  /** Rollouts the step being shown has (the rest of it arrives in parts after the first). */
+  let expectedTotal = 0;
+  let openedAt = 0;
 
   function updateStatus(): void {
     if (!data) return;
     const shown = groups.reduce((a, g) => a + g.group.rollouts.length, 0);
     const groupsN = new Set(data.rollouts.map((r) => r.meta.group)).size;
-    status.textContent = `Step ${data.step} · ${data.rollouts.length} rollouts in ${groupsN} groups · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${run.algorithm === 'prpo' ? 'PRPO-R' : run.algorithm.toUpperCase()}, ${run.status})` : ''}`;
+    const loading = data.rollouts.length < expectedTotal ? ` (loading… ${data.rollouts.length} of ${expectedTotal})` : '';
+    status.textContent = `Step ${data.step}${loading} · ${data.rollouts.length} rollouts in ${groupsN} groups · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${run.algorithm === 'prpo' ? 'PRPO-R' : run.algorithm.toUpperCase()}, ${run.status})` : ''}`;
   }
 
   function renderLegend(): void {
@@ -576,7 +580,7 @@ export function startTrajectory(root: HTMLElement): void {
     const t0 = performance.now();
     status.textContent = `Loading step ${step}…`;
     try {
-      const { rollouts, issues, timing } = await ipc.request(GetStepRequest, { step });
+      const { rollouts, issues, timing, total, ranges } = await ipc.request(GetStepRequest, { step });
       if (loadingStep !== step) return;
       const tMsg = performance.now();
       if (timing) {
@@ -588,7 +592,11 @@ export function startTrajectory(root: HTMLElement): void {
       data = new StepData(step);
       data.add(rollouts);
       for (const p of pendingAppends.splice(0)) if (p.step === step) data.add(p);
+      // The step's ranges come from the host, computed over all its rollouts: the first ones drawn already use them.
       hiCache.clear();
+      for (const [id, v] of Object.entries(ranges ?? {})) hiCache.set(id as SignalId, v);
+      expectedTotal = total ?? rollouts.meta.length;
+      openedAt = t0;
       loadingStep = undefined;
       issuesEl.hidden = issues.length === 0;
       issuesEl.textContent = issues.length ? `${issues.length} problem${issues.length === 1 ? '' : 's'} reading this step: ${issues.slice(0, 3).join(' · ')}${issues.length > 3 ? ' …' : ''}` : '';
@@ -607,9 +615,9 @@ export function startTrajectory(root: HTMLElement): void {
   }
 
   // Live rollouts: queued and applied once per frame, appended without rebuilding what is on screen.
-  let queue: Array<{ batch: PackedRollouts; sentAt?: number; received: number }> = [];
+  let queue: Array<{ batch: PackedRollouts; sentAt?: number; received: number; opening?: { last: boolean } }> = [];
   let frameScheduled = false;
-  function onAppended(batch: PackedRollouts, m: IpcMessage): void {
+  function onAppended(batch: PackedRollouts, m: IpcMessage, opening?: { last: boolean }): void {
     if (loadingStep !== undefined) {
       if (batch.step === loadingStep) pendingAppends.push(batch);
       return;
@@ -621,7 +629,7 @@ export function startTrajectory(root: HTMLElement): void {
       }
       return;
     }
-    queue.push({ batch, sentAt: m.sentAt, received: performance.now() });
+    queue.push({ batch, sentAt: m.sentAt, received: performance.now(), opening });
     if (!frameScheduled) {
       frameScheduled = true;
       requestAnimationFrame(flushAppends);
@@ -636,12 +644,14 @@ export function startTrajectory(root: HTMLElement): void {
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     const added: RolloutRef[] = [];
     for (const it of items) if (it.batch.step === data.step) added.push(...data.add(it.batch));
-    // Widen (never narrow) the shared ranges; recolour what is built if the current one moved.
+    // Live rollouts widen (never narrow) the shared ranges; recolour what is built if the current one moved.
+    // (The parts of a step being opened are covered by the ranges the host computed over the whole step.)
+    const live = added.filter((ro) => !items.some((it) => it.opening && it.batch === ro.batch));
     let widened = false;
-    for (const [id, old] of hiCache) {
+    for (const [id, old] of live.length ? hiCache : []) {
       const d = signalDef(id);
       if (d.fixedHi !== undefined) continue;
-      const nh = computeHi(d, added);
+      const nh = computeHi(d, live);
       if (nh > old * 1.0001) {
         hiCache.set(id, nh);
         if (id === signal) widened = true;
@@ -675,15 +685,24 @@ export function startTrajectory(root: HTMLElement): void {
       g.el.style.height = `${estimateGroupHeight(grp)}px`;
       io.observe(g.el);
     }
+    const complete = items.some((it) => it.opening?.last);
+    if (complete && filter.sort !== 'natural') {
+      // Parts arrive in file order: once the step is whole, put it in the chosen order (keeping the scroll).
+      const top = list.scrollTop;
+      relayout();
+      list.scrollTop = top;
+    }
     updateStatus();
     if (follow && atBottom) list.scrollTop = list.scrollHeight;
     afterPaint(() => {
       const now = performance.now();
       const wall = Date.now();
       for (const it of items) {
+        if (it.opening) continue;
         report('trajectory.appendPaint', now - it.received);
         if (it.sentAt !== undefined) report('trajectory.streamLatency', wall - it.sentAt);
       }
+      if (complete) report('trajectory.complete', now - openedAt);
     });
   }
 
@@ -733,7 +752,7 @@ export function startTrajectory(root: HTMLElement): void {
     updateStepOptions();
     if (!data && loadingStep === undefined && steps.length) void loadStep(steps[steps.length - 1]);
   });
-  ipc.on(RolloutsAppendedNotification, (p, m) => onAppended(p.rollouts, m));
+  ipc.on(RolloutsAppendedNotification, (p, m) => onAppended(p.rollouts, m, p.opening));
   ipc.on(StatusChangedNotification, (p) => {
     if (run && p.runId === run.id) {
       run = { ...run, status: p.status };

@@ -144,7 +144,17 @@ export const PerfReportCommand = new IpcCommand<{ name: string; ms: number }>('c
 /** Load a step's rollouts. */
 export const GetStepRequest = new IpcRequest<
   { step: number },
-  { rollouts: PackedRollouts; issues: string[]; /** Host-side milliseconds, for the benchmarks. */ timing?: { readMs: number; packMs: number; sentAt: number } }
+  {
+    /** The first rollouts of the step; the rest follow as RolloutsAppendedNotification with `opening` set. */
+    rollouts: PackedRollouts;
+    /** How many rollouts the step has. */
+    total: number;
+    /** Every signal's range over the whole step. */
+    ranges: Partial<Record<SignalId, number>>;
+    issues: string[];
+    /** Host-side milliseconds, for the benchmarks. */
+    timing?: { readMs: number; packMs: number; sentAt: number };
+  }
 >('trajectory', 'getStep');
 /** A task image as a data: URL (so the webview may read its pixels for the blind/perturbed/mild views). */
 export const GetImageRequest = new IpcRequest<{ image: string }, { dataUrl?: string; error?: string }>('trajectory', 'getImage');
@@ -158,7 +168,11 @@ export const ShowStepNotification = new IpcNotification<{ step: number }>('traje
 /** The set of steps changed (a live run wrote a new step file). */
 export const StepsChangedNotification = new IpcNotification<{ steps: number[] }>('trajectory', 'stepsChanged');
 /** New rollouts of a step (live). */
-export const RolloutsAppendedNotification = new IpcNotification<{ rollouts: PackedRollouts }>('trajectory', 'rolloutsAppended');
+export const RolloutsAppendedNotification = new IpcNotification<{
+  rollouts: PackedRollouts;
+  /** Set on the rest of a step being opened (after GetStepRequest's first rollouts); `last` on its final part. */
+  opening?: { last: boolean };
+}>('trajectory', 'rolloutsAppended');
 export const StatusChangedNotification = new IpcNotification<{ runId: string; status: RunStatus }>('common', 'status');
 
 /** First message to a charts view: every run's metrics so far. */
@@ -166,9 +180,124 @@ export const ChartsInitNotification = new IpcNotification<{ runs: ChartRun[] }>(
 /** New metrics rows of one run (live). */
 export const MetricsAppendedNotification = new IpcNotification<{ runId: string; rows: MetricsRow[] }>('charts', 'metricsAppended');
 
+// ---------------------------------------------------------------------------------------------- signals
+
+/**
+ * The signals tokens can be coloured by, and their scales' ranges (the webview draws them: webview/scales.ts;
+ * the host computes a step's ranges over all its rollouts before the first rollouts are sent).
+ */
+export type SignalId = 'rvd' | 'S' | 'G' | 'U' | 'tokenAdvantage' | 'advantage' | 'weight' | 'mask' | 'perceptual' | 'logpImage' | 'none';
+export type ScaleKind = 'sequential' | 'diverging' | 'binary' | 'none';
+
+export interface SignalDef {
+  id: SignalId;
+  label: string;
+  kind: ScaleKind;
+  /** The per-token column; `advantage` is per rollout. */
+  field?: TokenField;
+  /** Diverging centre (0 for advantages, 1 for weights). */
+  centre?: number;
+  /** A range fixed by definition (RVD is min-max normalised to [0, 1]). */
+  fixedHi?: number;
+  /** Legend text for the two ends (and for binary, the "on" meaning). */
+  low: string;
+  high: string;
+}
+
+export const SIGNALS: readonly SignalDef[] = [
+  { id: 'rvd', label: 'RVD (PRPO-R robust visual dependency)', kind: 'sequential', field: 'rvd', fixedHi: 1, low: 'not visual', high: 'visually grounded & stable' },
+  { id: 'S', label: 'S (dependency, VPPO/PGPO)', kind: 'sequential', field: 'S', low: 'no dependency', high: 'depends on the image' },
+  { id: 'G', label: 'G (grounding: image vs blind)', kind: 'sequential', field: 'G', low: 'no grounding', high: 'grounded' },
+  { id: 'U', label: 'U (instability: image vs mild noise)', kind: 'sequential', field: 'U', low: 'stable', high: 'unstable' },
+  { id: 'tokenAdvantage', label: 'Ã (reshaped token advantage)', kind: 'diverging', field: 'tokenAdvantage', centre: 0, low: 'pushed down', high: 'pushed up' },
+  { id: 'advantage', label: 'A (outcome advantage, per rollout)', kind: 'diverging', centre: 0, low: 'below group mean', high: 'above group mean' },
+  { id: 'weight', label: 'Weight (ω̃ / w, around 1)', kind: 'diverging', field: 'weight', centre: 1, low: 'suppressed', high: 'amplified' },
+  { id: 'mask', label: 'VPPO mask m', kind: 'binary', field: 'mask', low: 'masked (no gradient)', high: 'kept (in the top k)' },
+  { id: 'perceptual', label: 'Perceptual (ground truth)', kind: 'binary', field: 'perceptual', low: 'not perceptual', high: 'determined by the image' },
+  { id: 'logpImage', label: 'Surprise (−log p, image view)', kind: 'sequential', field: 'logpImage', low: 'expected', high: 'surprising' },
+  { id: 'none', label: 'No colour', kind: 'none', low: '', high: '' },
+];
+
+export const signalDef = (id: SignalId): SignalDef => SIGNALS.find((s) => s.id === id) ?? SIGNALS[SIGNALS.length - 1];
+
+/** The value a signal colours by, from a raw column value (surprise is −log p; others as recorded). */
+export const signalValue = (def: SignalDef, raw: number): number => (def.id === 'logpImage' ? -raw : raw);
+
+/**
+ * The half-width `hi` of a scale from the values in view: the 99.5th percentile of |v − centre| (of v for
+ * sequential), so one outlier does not wash out every other token.
+ */
+export function scaleHi(def: SignalDef, columns: Iterable<ArrayLike<number>>): number {
+  if (def.fixedHi !== undefined) return def.fixedHi;
+  if (def.kind === 'binary' || def.kind === 'none') return 1;
+  const c = def.centre ?? 0;
+  const cols = [...columns];
+  let total = 0;
+  for (const col of cols) total += col.length;
+  // A strided sample of at most ~40k values: the percentile is as good, and a step of 200k tokens × 10 signals
+  // costs milliseconds instead of a second of sorting.
+  const stride = Math.max(1, Math.ceil(total / 40_000));
+  const vals = new Float64Array(Math.ceil(total / stride) + cols.length);
+  let n = 0;
+  let offset = 0;
+  for (const col of cols) {
+    for (let i = (stride - (offset % stride)) % stride; i < col.length; i += stride) {
+      const v = col[i];
+      if (Number.isFinite(v)) vals[n++] = def.kind === 'diverging' ? Math.abs(signalValue(def, v) - c) : Math.max(0, signalValue(def, v));
+    }
+    offset += col.length;
+  }
+  if (n === 0) return 1;
+  const sorted = vals.subarray(0, n).sort();
+  const q = sorted[Math.min(n - 1, Math.floor(0.995 * (n - 1)))];
+  const max = sorted[n - 1];
+  const hi = q > 0 ? q : max;
+  return hi > 0 ? hi : 1;
+}
+
+/** Every signal's range over a whole step (so the first rollouts sent already use the step's fixed ranges). */
+export function stepRanges(rollouts: readonly RolloutRecord[]): Partial<Record<SignalId, number>> {
+  const out: Partial<Record<SignalId, number>> = {};
+  for (const def of SIGNALS) {
+    if (def.kind === 'none') continue;
+    if (def.id === 'advantage') {
+      out.advantage = scaleHi(def, [rollouts.map((r) => r.advantage)]);
+      continue;
+    }
+    const cols = rollouts.map((r) => (def.field ? fieldArray(r, def.field) : undefined)).filter((c): c is number[] => !!c);
+    if (cols.length) out[def.id] = scaleHi(def, cols);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------- packing
 
-const VIEW_FIELD: Record<string, TokenField> = { image: 'logpImage', blind: 'logpBlind', perturbed: 'logpPerturbed', mild: 'logpMild' };
+/** The record's array for a packed column. */
+export function fieldArray(ro: RolloutRecord, f: TokenField): number[] | undefined {
+  switch (f) {
+    case 'logpImage':
+      return ro.logp?.image;
+    case 'logpBlind':
+      return ro.logp?.blind;
+    case 'logpPerturbed':
+      return ro.logp?.perturbed;
+    case 'logpMild':
+      return ro.logp?.mild;
+    case 'S':
+    case 'G':
+    case 'U':
+    case 'rvd':
+      return ro.scores?.[f];
+    case 'weight':
+      return ro.weights;
+    case 'mask':
+      return ro.mask;
+    case 'tokenAdvantage':
+      return ro.tokenAdvantages;
+    case 'perceptual':
+      return ro.perceptual;
+  }
+}
 
 /** Packs rollouts into columns: per-token numbers into Float32Arrays, token texts into one string. */
 export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): PackedRollouts {
@@ -208,15 +337,7 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): 
         col[t + k] = typeof v === 'number' ? v : NaN;
       }
     };
-    for (const [view, f] of Object.entries(VIEW_FIELD)) put(f, ro.logp?.[view as keyof RolloutRecord['logp']]);
-    put('S', ro.scores?.S);
-    put('G', ro.scores?.G);
-    put('U', ro.scores?.U);
-    put('rvd', ro.scores?.rvd);
-    put('weight', ro.weights);
-    put('mask', ro.mask);
-    put('tokenAdvantage', ro.tokenAdvantages);
-    put('perceptual', ro.perceptual);
+    for (const f of TOKEN_FIELDS) put(f, fieldArray(ro, f));
     if (ro.tokenIds) {
       tokenIds ??= new Int32Array(tokens).fill(-1);
       for (let k = 0; k < Math.min(n, ro.tokenIds.length); k++) tokenIds[t + k] = ro.tokenIds[k];

@@ -8,7 +8,6 @@ import type { RunSource } from './runSource';
 import {
   GetImageRequest,
   GetStepRequest,
-  PackedRollouts,
   RolloutsAppendedNotification,
   RunInfo,
   SetFollowCommand,
@@ -16,15 +15,21 @@ import {
   StatusChangedNotification,
   StepsChangedNotification,
   TrajectoryInitNotification,
+  SignalId,
   packRollouts,
+  stepRanges,
 } from '../../core/protocol/webview';
+import type { RolloutRecord } from '../../core/run/schema';
 import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
 
 const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif' };
 /** Images above this size are not inlined (the task images are a few KB). */
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
-/** Packed steps kept per panel. */
+/** Steps kept read per panel. */
 const STEP_CACHE = 3;
+/** Rollouts in the reply to GetStepRequest, and per part after it. */
+const FIRST_PART = 48;
+const PART = 128;
 
 export class TrajectoryPanel implements vscode.Disposable {
   static readonly viewType = 'prpoStudio.trajectory';
@@ -61,7 +66,9 @@ export class TrajectoryPanel implements vscode.Disposable {
   private follow = false;
   private disposed = false;
   /** Recently opened steps, packed (a step of 1,000 rollouts takes a while to read and parse). */
-  private readonly cache = new Map<number, { rollouts: PackedRollouts; issues: string[] }>();
+  private readonly cache = new Map<number, { rollouts: RolloutRecord[]; issues: string[]; ranges: Partial<Record<SignalId, number>> }>();
+  /** Bumped per step opened: the parts of a step the user left are not sent. */
+  private opening = 0;
 
   private constructor(
     context: vscode.ExtensionContext,
@@ -75,25 +82,29 @@ export class TrajectoryPanel implements vscode.Disposable {
     this.ipc.onReady(() => void this.sendInit());
     this.ipc.onRequest(GetStepRequest, async ({ step }) => {
       this.viewedStep = step;
-      const cached = this.cache.get(step);
-      if (cached) {
-        // Most recently used last.
-        this.cache.delete(step);
-        this.cache.set(step, cached);
-        return { ...cached, timing: { readMs: 0, packMs: 0, sentAt: Date.now() } };
-      }
-      const issues: string[] = [];
+      const generation = ++this.opening;
       const t0 = performance.now();
-      const rollouts = await source.readStep(step, (m) => issues.push(m));
-      const t1 = performance.now();
-      const packed = packRollouts(step, rollouts);
-      const t2 = performance.now();
+      let read = this.cache.get(step);
+      if (read) {
+        this.cache.delete(step); // most recently used last
+      } else {
+        const issues: string[] = [];
+        const rollouts = await source.readStep(step, (m) => issues.push(m));
+        read = { rollouts, issues, ranges: stepRanges(rollouts) };
+      }
       // A step that is still being written (the live one) is not cached: appends arrive separately.
       if (!this.isLiveStep(step)) {
-        this.cache.set(step, { rollouts: packed, issues });
+        this.cache.set(step, read);
         while (this.cache.size > STEP_CACHE) this.cache.delete(this.cache.keys().next().value!);
       }
-      return { rollouts: packed, issues, timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() } };
+      const t1 = performance.now();
+      // The first rollouts answer the request (they are what the first screen shows); the rest follow in parts,
+      // so opening a 1,000-rollout step does not wait for all of it to cross postMessage.
+      const { rollouts } = read;
+      const first = packRollouts(step, rollouts.slice(0, FIRST_PART));
+      const t2 = performance.now();
+      this.sendRest(step, rollouts, generation);
+      return { rollouts: first, total: rollouts.length, ranges: read.ranges, issues: read.issues, timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() } };
     });
     this.ipc.onRequest(GetImageRequest, ({ image }) => this.readImage(image));
     this.ipc.onCommand(SetFollowCommand, ({ follow, step }) => {
@@ -114,6 +125,19 @@ export class TrajectoryPanel implements vscode.Disposable {
       source.onStatus((status) => this.ipc.notify(StatusChangedNotification, { runId: source.manifest.id, status })),
       panel.onDidDispose(() => this.dispose()),
     );
+  }
+
+  /** Sends a step's rollouts after the first part, a part per macrotask (stops if another step is opened). */
+  private sendRest(step: number, rollouts: RolloutRecord[], generation: number): void {
+    let from = FIRST_PART;
+    const next = (): void => {
+      if (this.disposed || generation !== this.opening || from >= rollouts.length) return;
+      const to = Math.min(rollouts.length, from + PART);
+      this.ipc.notify(RolloutsAppendedNotification, { rollouts: packRollouts(step, rollouts.slice(from, to)), opening: { last: to >= rollouts.length } });
+      from = to;
+      setTimeout(next, 0);
+    };
+    setTimeout(next, 0);
   }
 
   /** The last step of a run that is still going may still grow. */

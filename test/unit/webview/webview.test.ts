@@ -132,3 +132,17 @@ test('text search finds the tokens a match overlaps, across token boundaries', (
   assert.deepEqual(textMatches(ro, 'zzz'), []);
   assert.ok(passes(ro, { ...defaultFilter(), text: 'd cir' }, signalDef('none')));
 });
+
+test('step ranges from the records match the ranges over the packed columns', async () => {
+  const { stepRanges } = await import('../../../src/core/protocol/webview');
+  const rs = makeStep(2, 40, 8, 60, 9);
+  const ranges = stepRanges(rs);
+  const p = packRollouts(2, rs);
+  for (const id of ['S', 'G', 'U', 'tokenAdvantage', 'weight'] as const) {
+    const def = signalDef(id);
+    const fromColumns = scaleHi(def, [p.fields[def.field!]!]);
+    assert.ok(Math.abs(ranges[id]! - fromColumns) <= 1e-3 * Math.max(1, fromColumns), `${id}: ${ranges[id]} vs ${fromColumns}`);
+  }
+  assert.equal(ranges.rvd, 1);
+  assert.ok(ranges.advantage! > 0);
+});
