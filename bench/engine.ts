@@ -41,7 +41,8 @@ function rng(seed: number) {
   };
 }
 
-async function medianMs(fn: () => Promise<unknown>, n = reps): Promise<number> {
+/** Best (least disturbed) of n timed calls after two warm-up calls. */
+async function bestMs(fn: () => Promise<unknown>, n = reps): Promise<number> {
   await fn();
   await fn();
   const ts: number[] = [];
@@ -50,7 +51,7 @@ async function medianMs(fn: () => Promise<unknown>, n = reps): Promise<number> {
     await fn();
     ts.push(performance.now() - t);
   }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
+  return Math.min(...ts);
 }
 
 /** Forward FLOPs (multiply-add = 2) of B full sequences with Tt text tokens; the LM head runs on text only. */
@@ -68,7 +69,7 @@ async function matmulCeiling(): Promise<number> {
   const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions('cpu', threads));
   const r = rng(1);
   const a = new ort.Tensor('float32', Float32Array.from({ length: n * n }, r), [n, n]);
-  const ms = await medianMs(() => s.run({ a, b: a }));
+  const ms = await bestMs(() => s.run({ a, b: a }), 2 * reps);
   await s.release();
   return (2 * n ** 3) / ms / 1e6;
 }
@@ -95,7 +96,7 @@ async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
     const idx = new BigInt64Array(B * c.nHeads * 3);
     for (let b = 0; b < B; b++) for (let h = 0; h < c.nHeads; h++) idx.set([BigInt(b), BigInt(h), BigInt(p)], (b * c.nHeads + h) * 3);
     feeds.cacheIndex = new ort.Tensor('int64', idx, [B, c.nHeads, 3]);
-    out.push(await medianMs(() => s.run(feeds)));
+    out.push(await bestMs(() => s.run(feeds), 3 * reps));
   }
   await s.release();
   return out;
@@ -223,7 +224,7 @@ async function main() {
     // generate n tokens; the slope between lengths is the per-token cost at that length.
     const genMs = async (n: number) => {
       const xs: number[] = [];
-      for (let i = 0; i < 3; i++) xs.push(await timeOnce(() => e.sample({ images: seqs.map((s) => s.image), prompts: seqs.map(() => [1]), maxNewTokens: n, temperature: 1, topP: 1, stopToken: -1, random: r })));
+      for (let i = 0; i < 5; i++) xs.push(await timeOnce(() => e.sample({ images: seqs.map((s) => s.image), prompts: seqs.map(() => [1]), maxNewTokens: n, temperature: 1, topP: 1, stopToken: -1, random: r })));
       return best(xs);
     };
     const lengths = [1, 12, 24, 36, 47];
