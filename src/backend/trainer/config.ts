@@ -17,6 +17,8 @@ export interface TrainerSettings {
   topP: number;
   /** AdamW learning rate of the RL updates. */
   lr: number;
+  /** Steps of linear learning-rate warm-up (when the engine lets the trainer set its rate). */
+  lrWarmupSteps: number;
   /** Optimizer steps per training step, each on a slice of whole groups (PPO mini-batches). */
   miniBatches: number;
   /** Run validation every N steps (and at the last step); 0 turns it off. */
@@ -45,6 +47,7 @@ export const defaultTrainerSettings = (): TrainerSettings => ({
   topP: 1.0,
   lr: 3e-4,
   miniBatches: 2,
+  lrWarmupSteps: 10,
   valEvery: 5,
   valSize: 128,
   valSamples: 4,
@@ -80,6 +83,7 @@ const TRAINER_KEYS: Record<keyof TrainerSettings, Check> = {
   topP: num(0, 1, true),
   lr: num(0, 1),
   miniBatches: int(1),
+  lrWarmupSteps: int(0),
   valEvery: int(0),
   valSize: int(1),
   valSamples: int(1),

@@ -560,6 +560,11 @@ export class Trainer {
    */
   private async update(sequences: SequenceInput[], advantages: Float32Array[], oldLogp: Float32Array[]): Promise<StepStats> {
     const algo = this.config.algorithm;
+    // Linear learning-rate warm-up: the optimizer starts without moment estimates, and its first steps
+    // would otherwise move every weight by about lr at once. The rate is a function of the step only.
+    const { lr, lrWarmupSteps } = this.config.trainer;
+    const engineLr = this.engine as PolicyEngine & { lr?: number };
+    if (typeof engineLr.lr === 'number') engineLr.lr = lr * Math.min(1, (this.step + 1) / Math.max(1, lrWarmupSteps));
     const G = this.config.trainer.groupSize;
     const groups = Math.max(1, Math.round(sequences.length / G));
     const parts = Math.max(1, Math.min(this.config.trainer.miniBatches, groups));
