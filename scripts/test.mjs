@@ -17,15 +17,17 @@
 // stopped, and whatever a VS Code stage started (found by its private temp folder) is killed and removed.
 // The peak resident memory of each stage's process tree is sampled and reported.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
 process.chdir(root);
 const out = join(root, '.test-output');
-const results = join(out, 'results');
-mkdirSync(results, { recursive: true });
+// Results are collected in a private folder (several runs may share this tree) and copied to
+// .test-output/results/ at the end.
+const publicResults = join(out, 'results');
+const results = mkdtempSync('/tmp/prpo-r-');
 
 const ALL = ['build', 'typecheck', 'unit', 'toolchain', 'ext-host', 'ui'];
 const argv = process.argv.slice(2);
@@ -224,6 +226,7 @@ for (const stage of stages) {
     const r = await runStage('ext-host', process.execPath, [...tsx, join('test', 'vscode', 'runExtensionTests.ts')], {
       PRPO_VSCODE_TMP: vscodeTmp,
       TMPDIR: vscodeTmp,
+      PRPO_RESULTS_DIR: results,
     });
     const left = sweep('ext-host');
     let c;
@@ -279,6 +282,9 @@ for (const stage of stages) {
   }
 }
 rmSync(vscodeTmp, { recursive: true, force: true });
+mkdirSync(publicResults, { recursive: true });
+for (const f of readdirSync(results)) cpSync(join(results, f), join(publicResults, f));
+rmSync(results, { recursive: true, force: true });
 
 const mib = (b) => `${Math.round(b / 2 ** 20)} MiB`;
 const passed = summary.reduce((s, x) => s + x.passed, 0);

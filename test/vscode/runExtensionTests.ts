@@ -19,7 +19,7 @@ import { OUTPUT_DIR, SCREENSHOT_DIR } from './harness/studio';
 const TIMEOUT_MS = Number(process.env.PRPO_EXT_TEST_TIMEOUT_MS ?? 300_000);
 
 function writeResults(passed: number, failed: number, extra: Record<string, unknown> = {}): void {
-  const dir = join(OUTPUT_DIR, 'results');
+  const dir = process.env.PRPO_RESULTS_DIR ?? join(OUTPUT_DIR, 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'extension-host.json'), JSON.stringify({ passed, failed, ...extra }, null, 2));
 }
@@ -102,7 +102,8 @@ async function failureReport(page: import('playwright-core').Page, shotDir: stri
     .allInnerTexts()
     .catch(() => [] as string[]);
   lines.push(`notifications: ${notes.length ? '' : '(none)'}`, ...notes.slice(-8).map((n) => `  ${n}`));
-  lines.push('workbench log (tail):', ...log.slice(-30).map((l) => `  ${l.slice(0, 400)}`));
+  const quiet = /\[ext-host\]|open-vsx|authentication provider 'github'|AccountPolicyGate|Creating a socket|connection token/;
+  lines.push('workbench log (tail):', ...log.filter((l) => !quiet.test(l)).slice(-25).map((l) => `  ${l.slice(0, 400)}`));
   if (server) {
     lines.push('extension host log (tail):', server.extensionHostLogs(6000) || '(empty)');
     lines.push('code-server output (tail):', server.outputTail(25));

@@ -97,6 +97,14 @@ export interface CodeServer {
   exited: Promise<number | null>;
 }
 
+/**
+ * The extension folder the harness loads: the repository, or $PRPO_EXTENSION_PATH (an unpacked VSIX, a
+ * patched copy) — it needs package.json and dist/.
+ */
+export function defaultExtensionPath(): string {
+  return resolve(process.env.PRPO_EXTENSION_PATH || repoRoot);
+}
+
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
@@ -110,7 +118,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function readManifest(extensionPath = repoRoot): { publisher: string; name: string; version: string; contributes?: any } {
+export function readManifest(extensionPath = defaultExtensionPath()): { publisher: string; name: string; version: string; contributes?: any } {
   return JSON.parse(readFileSync(join(extensionPath, 'package.json'), 'utf8'));
 }
 
@@ -130,7 +138,7 @@ function listFiles(dir: string): string[] {
 
 export async function launchCodeServer(opts: LaunchOptions): Promise<CodeServer> {
   const tc = await ensureToolchain();
-  const extensionPath = resolve(opts.extensionPath ?? repoRoot);
+  const extensionPath = resolve(opts.extensionPath ?? defaultExtensionPath());
   const mode = opts.mode ?? 'installed';
   if (!existsSync(join(extensionPath, 'dist', 'extension.js'))) {
     throw new Error(`${extensionPath}/dist/extension.js is missing: build first (npm run build)`);
@@ -313,7 +321,7 @@ export function workbenchUrl(
 
 function extensionHostLogs(userDataDir: string, maxChars: number): string {
   const files = listFiles(join(userDataDir, 'logs'))
-    .filter((f) => /exthost|extensionHost|prpo|PRPO/i.test(f) && f.endsWith('.log'))
+    .filter((f) => f.endsWith('.log') && (/prpo/i.test(f) || /^(remote)?exthost\.log$/i.test(f.split('/').pop() ?? '')))
     .map((f) => ({ f, m: statSync(f).mtimeMs }))
     .sort((a, b) => a.m - b.m);
   const parts: string[] = [];

@@ -17,7 +17,7 @@ import type { Page } from 'playwright-core';
 import { writeFixtureWorkspace, type FixtureRunOptions } from '../fixtures/runs';
 import { launchBrowser } from './browser';
 import { onCleanup, removeDir } from './cleanup';
-import { launchCodeServer, repoRoot, type CodeServer, type LaunchOptions } from './launcher';
+import { defaultExtensionPath, launchCodeServer, repoRoot, type CodeServer, type LaunchOptions } from './launcher';
 import { slug, Workbench } from './workbench';
 
 export const OUTPUT_DIR = join(repoRoot, '.test-output');
@@ -93,7 +93,7 @@ export async function withStudio<T>(
       page.on('console', (m) => {
         if (m.type() === 'error' && !/404|vsda|telemetry|gallery|Failed to load resource/i.test(m.text())) keep(pageErrors, `console: ${m.text()}`);
       });
-      workbench = new Workbench(page, shotDir, repoRoot);
+      workbench = new Workbench(page, shotDir, defaultExtensionPath());
       await page.goto(server.url, { timeout: 60_000 });
       await workbench.waitReady();
       const ctx: StudioContext = {
