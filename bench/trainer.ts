@@ -1,7 +1,7 @@
 /**
  * npm run bench:trainer — step time of the trainer per preset on the built-in model and default settings,
  * split into sampling / dependency probes / update, the probes' share of the step, and rollouts per second.
- * Validation is off so the step is what training costs. Options: --steps N (measured, default 6),
+ * Validation is off so the step is what training costs. Options: --steps N (measured, default 10),
  * --warmup N (default 2: the first steps build the onnxruntime sessions), --presets a,b, --json FILE.
  */
 import { writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 
 const { values } = parseArgs({
   options: {
-    steps: { type: 'string', default: '6' },
+    steps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     presets: { type: 'string', default: 'grpo,dapo,vppo,pgpo,prpo' },
     json: { type: 'string' },
