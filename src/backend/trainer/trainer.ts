@@ -43,7 +43,10 @@ import { Rng, type RngState } from './rng';
 import { mildNoise, perturbPatches } from './views';
 import { validationAccuracy, type ValidationResult } from './validate';
 
-export type EngineFactory = (model: ModelConfig, opts: { ep: ExecutionProvider; seed: number; lr: number }) => Promise<PolicyEngine>;
+export type EngineFactory = (
+  model: ModelConfig,
+  opts: { ep: ExecutionProvider; seed: number; lr: number; onLog?: (message: string) => void },
+) => Promise<PolicyEngine>;
 
 /** The real engine, loaded on demand (so tests with a fake engine never load onnxruntime). */
 export const defaultEngineFactory: EngineFactory = async (model, opts) => {
@@ -160,7 +163,8 @@ export class Trainer {
     const config = resolveRunConfig(opts.preset, overrides, model.config.task);
     checkCompatible(model, config);
     const seed = opts.seed ?? 0;
-    const engine = await (opts.engineFactory ?? defaultEngineFactory)(model.config.model, { ep: opts.ep ?? 'cpu', seed, lr: config.trainer.lr });
+    const onLog = opts.hooks?.onLog ? (message: string) => opts.hooks!.onLog!('warn', message) : undefined;
+    const engine = await (opts.engineFactory ?? defaultEngineFactory)(model.config.model, { ep: opts.ep ?? 'cpu', seed, lr: config.trainer.lr, onLog });
     engine.loadState({ weights: model.weights });
     const writer = RunWriter.create(opts.runsDir, {
       name: opts.name ?? `${config.algorithm.preset} seed ${seed}`,
@@ -202,7 +206,8 @@ export class Trainer {
     let ckpt = opts.checkpoint ? (isAbsolute(opts.checkpoint) ? opts.checkpoint : join(writer.dir, opts.checkpoint)) : latestCheckpoint(writer.dir);
     const engineFactory = opts.engineFactory ?? defaultEngineFactory;
     const modelConfig = manifest.model.config as unknown as ModelConfig;
-    const engine = await engineFactory(modelConfig, { ep: opts.ep ?? 'cpu', seed: manifest.seed, lr: config.trainer.lr });
+    const onLog = opts.hooks?.onLog ? (message: string) => opts.hooks!.onLog!('warn', message) : undefined;
+    const engine = await engineFactory(modelConfig, { ep: opts.ep ?? 'cpu', seed: manifest.seed, lr: config.trainer.lr, onLog });
     let step = 0;
     let cursor = 0;
     let streams = initialStreams(manifest.seed);
@@ -264,7 +269,7 @@ export class Trainer {
     this.pauseRequested = false;
     if (this.state === 'paused') {
       this.setState('running');
-      this.writer.appendEvent({ type: 'resumed', step: this.step, pid: process.pid });
+      this.writer.appendEvent({ type: 'resumed', step: this.step });
       this.resumeWaiter?.();
       this.resumeWaiter = undefined;
     }
