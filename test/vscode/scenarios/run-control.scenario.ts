@@ -1,13 +1,14 @@
 // Steering a run from the palette: start (quick picks) → running in the explorer and the status bar → pause →
-// checkpoint now (it appears in the explorer) → stop → resume from that checkpoint. Uses the real trainer
-// (`dist/cli.js serve`) when PRPO_SCENARIO_REAL_BACKEND=1, else the protocol-compatible fake backend.
+// checkpoint now (it appears in the explorer) → stop → resume from that checkpoint. Runs the real trainer
+// (`dist/cli.js serve`, the built-in model and task); PRPO_SCENARIO_FAKE_BACKEND=1 swaps in the
+// protocol-compatible fake backend (test/vscode/suite/fakeBackend.ts).
 import assert from 'node:assert/strict';
 import { scenario } from '../harness/studio';
 import type { Workbench } from '../harness/workbench';
 import { useFakeBackend } from '../suite/fakeBackendBundle';
 import { showStudio, statusBarText, until, widenSideBar } from '../suite/scenarioHelpers';
 
-const real = process.env.PRPO_SCENARIO_REAL_BACKEND === '1';
+const real = process.env.PRPO_SCENARIO_FAKE_BACKEND !== '1';
 if (!real) useFakeBackend({ FAKE_STEP_MS: '400' });
 
 const RUN = 'Scenario PRPO-R run';
