@@ -447,13 +447,13 @@ export class Trainer {
     const t0 = performance.now();
 
     // 1. Rollouts, with DAPO dynamic sampling where the preset says.
-    let all = await this.sampleGroups(this.drawExamples(tr.promptsPerStep));
-    const sampledAll = [...all];
-    let batch = all;
+    const first = await this.sampleGroups(this.drawExamples(tr.promptsPerStep));
+    const sampledAll = [...first];
+    let batch = first;
     let tries = 0;
     if (algo.dynamicSampling) {
       const filter = (rs: Sampled[]) => filterGroupsForDynamicSampling(rs, { accuracyLow: algo.accuracyLow, accuracyHigh: algo.accuracyHigh }).kept;
-      batch = filter(all);
+      batch = filter(first);
       while (batch.length < tr.promptsPerStep * tr.groupSize && tries < algo.maxResampleTries) {
         tries++;
         const missing = tr.promptsPerStep - batch.length / tr.groupSize;
@@ -463,7 +463,6 @@ export class Trainer {
       }
       // Nothing informative after the retries: train on the last sample (its advantages are all 0).
       if (batch.length === 0) batch = sampledAll.slice(-tr.promptsPerStep * tr.groupSize);
-      all = batch;
     }
     const t1 = performance.now();
 
