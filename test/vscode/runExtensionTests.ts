@@ -102,6 +102,11 @@ async function failureReport(page: import('playwright-core').Page, shotDir: stri
     .allInnerTexts()
     .catch(() => [] as string[]);
   lines.push(`notifications: ${notes.length ? '' : '(none)'}`, ...notes.slice(-8).map((n) => `  ${n}`));
+  const dialogs = await page
+    .locator('.monaco-dialog-box')
+    .allInnerTexts()
+    .catch(() => [] as string[]);
+  if (dialogs.length) lines.push('dialogs:', ...dialogs.map((d) => `  ${d.replace(/\s+/g, ' ').slice(0, 500)}`));
   const quiet = /\[ext-host\]|open-vsx|authentication provider 'github'|AccountPolicyGate|Creating a socket|connection token/;
   lines.push('workbench log (tail):', ...log.filter((l) => !quiet.test(l)).slice(-25).map((l) => `  ${l.slice(0, 400)}`));
   if (server) {

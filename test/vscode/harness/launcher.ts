@@ -321,12 +321,17 @@ export function workbenchUrl(
 
 function extensionHostLogs(userDataDir: string, maxChars: number): string {
   const files = listFiles(join(userDataDir, 'logs'))
-    .filter((f) => f.endsWith('.log') && (/prpo/i.test(f) || /^(remote)?exthost\.log$/i.test(f.split('/').pop() ?? '')))
+    .filter((f) => {
+      const rel = f.slice(userDataDir.length);
+      return rel.endsWith('.log') && (/prpo/i.test(rel) || /^(remote)?exthost\.log$/i.test(rel.split('/').pop() ?? ''));
+    })
     .map((f) => ({ f, m: statSync(f).mtimeMs }))
     .sort((a, b) => a.m - b.m);
   const parts: string[] = [];
   for (const { f } of files) {
-    const text = readFileSync(f, 'utf8').trim();
+    let text = readFileSync(f, 'utf8').trim();
+    // The extension host's own log: keep what concerns this extension, and warnings and errors.
+    if (/exthost\.log$/i.test(f)) text = text.split('\n').filter((l) => /prpo[-.]studio|prpoStudio|\[(error|warning)\]/i.test(l) && !/github|open-vsx/i.test(l)).join('\n');
     if (text) parts.push(`--- ${f.slice(userDataDir.length + 1)}\n${text}`);
   }
   const all = parts.join('\n');

@@ -91,7 +91,9 @@ export async function withStudio<T>(
       const page = browser.page;
       page.on('pageerror', (e) => keep(pageErrors, `pageerror: ${e.message}`));
       page.on('console', (m) => {
-        if (m.type() === 'error' && !/404|vsda|telemetry|gallery|Failed to load resource/i.test(m.text())) keep(pageErrors, `console: ${m.text()}`);
+        if (m.type() === 'error' && !/404|vsda|telemetry|gallery|open-vsx|authentication provider 'github'|Failed to load resource/i.test(m.text())) {
+          keep(pageErrors, `console: ${m.text()}`);
+        }
       });
       workbench = new Workbench(page, shotDir, defaultExtensionPath());
       await page.goto(server.url, { timeout: 60_000 });
@@ -149,8 +151,11 @@ async function failureReport(
     } catch (e) {
       lines.push(`screenshot: failed (${(e as Error).message.split('\n')[0]})`);
     }
+    const dialogs = await workbench.dialogs();
+    if (dialogs.length) lines.push('dialogs:', ...dialogs.map((d) => `  ${d.slice(0, 500)}`));
     try {
-      const toasts = await Promise.race([workbench.allNotifications(), sleep(20_000).then(() => [])]);
+      // With a modal dialog up the palette cannot open the notification center: read the toasts only.
+      const toasts = dialogs.length ? await workbench.notifications() : await Promise.race([workbench.allNotifications(), sleep(20_000).then(() => [])]);
       lines.push(
         `notifications: ${toasts.length ? '' : '(none)'}`,
         ...toasts.slice(-8).map((n) => `  [${n.severity}] ${n.message}${n.source ? ` (${n.source})` : ''}`),

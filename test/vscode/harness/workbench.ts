@@ -68,17 +68,42 @@ export class Workbench {
       }
       await input.fill(`>${label}`);
       const row = this.quickInputRow(label);
+      let clicked = false;
       try {
         await row.waitFor({ state: 'visible', timeout: (opts.waitMs ?? 4000) + 1000 * i });
         await row.click();
-        return;
+        clicked = true;
       } catch {
         lastSeen = await this.quickInputLabels();
         await sleep(750 * i);
       }
+      if (clicked) {
+        // A command that is offered but fails (not registered, throws) shows an error dialog: fail here, with it.
+        const deadline = Date.now() + 1500;
+        while (Date.now() < deadline) {
+          const err = await this.errorDialog();
+          if (err) throw new Error(`command "${label}" failed: ${err}`);
+          await sleep(250);
+        }
+        return;
+      }
     }
     await this.closeQuickInput();
     throw new Error(`command "${label}" not found in the palette after ${attempts} tries; last offered: ${JSON.stringify(lastSeen)}`);
+  }
+
+  /** The text of the open modal dialogs (VS Code shows a failing command's error in one). */
+  async dialogs(): Promise<string[]> {
+    const texts = await this.page
+      .locator('.monaco-dialog-box')
+      .allInnerTexts()
+      .catch(() => [] as string[]);
+    return texts.map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
+  }
+
+  /** The open error dialog's text ("Command … resulted in an error"), if any. */
+  async errorDialog(): Promise<string | undefined> {
+    return (await this.dialogs()).find((t) => /resulted in an error|not found/i.test(t));
   }
 
   /** Picks an item of an open quick pick (a command's follow-up question) by its label (exact or prefix). */
@@ -201,6 +226,8 @@ export class Workbench {
         const wv = this.webview({ index: i });
         if ((await wv.locator(selector).count().catch(() => 0)) > 0) return wv;
       }
+      const err = await this.errorDialog();
+      if (err) throw new Error(`waiting for a webview with ${selector}: ${err}`);
       if (Date.now() > deadline) throw new Error(`no webview shows ${selector} after ${timeoutMs} ms (${count} webview frames)`);
       await sleep(300);
     }
