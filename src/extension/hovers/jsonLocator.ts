@@ -1,6 +1,6 @@
 /**
  * Where in a JSON text an offset falls: the path of the innermost value that contains it
- * (e.g. ["logp", "image", 12]) and that value's [start, end) range. A small scanner (no vscode, no
+ * (e.g. ["logp", "image", 12]) and that value's [start, end) range; on an object key, the key's path and range. A small scanner (no vscode, no
  * dependencies) so a hover on one line of a rollouts file can name the token under the cursor.
  */
 export type JsonPath = Array<string | number>;
@@ -43,7 +43,10 @@ export function locateJsonValue(text: string, offset: number): JsonLocation | un
         for (;;) {
           ws();
           if (text[pos] !== '"') fail();
+          const keyStart = pos;
           const key = str();
+          // A key stands for its value (hovering "tokens" is about the tokens).
+          if (!best && offset >= keyStart && offset < pos) best = { path: [...path, key], start: keyStart, end: pos };
           ws();
           if (text[pos++] !== ':') fail();
           value([...path, key]);

@@ -45,7 +45,11 @@ export class RolloutHoverProvider implements vscode.HoverProvider {
     // Elsewhere on the line: a summary of the rollout (its key, not the whole line, as the range).
     const [top] = location.path;
     if (typeof top === 'string' && ['id', 'group', 'prompt', 'response', 'reward', 'advantage', 'answer', 'correct', 'alpha'].includes(top)) {
-      return new vscode.Hover(markdown(rolloutMarkdown(record)), range);
+      // rollouts/step-N.jsonl → the run directory, against which `image` is relative.
+      const image = record.image && /^[\w./-]+$/.test(record.image) && !record.image.includes('..')
+        ? vscode.Uri.joinPath(document.uri, '..', '..', record.image).toString()
+        : undefined;
+      return new vscode.Hover(markdown(rolloutMarkdown(record, image)), range);
     }
     return undefined;
   }

@@ -47,12 +47,14 @@ export function escapeMarkdown(s: string): string {
   return s.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&');
 }
 
-/** 1-based rank of t in `values` (largest first), e.g. "3 of 48". */
+/** 1-based rank of t in `values` (largest first), e.g. "rank 3 of 48"; ties share a rank and say so. */
 function rankOf(values: number[], t: number): string | undefined {
   const v = values[t];
   if (typeof v !== 'number' || Number.isNaN(v)) return undefined;
   const rank = 1 + values.filter((x) => typeof x === 'number' && x > v).length;
-  return `rank ${rank} of ${values.length}`;
+  const tied = values.filter((x) => x === v).length;
+  if (tied === values.length) return `same for all ${tied} tokens`;
+  return `rank ${rank} of ${values.length}${tied > 1 ? ` (${tied} tied)` : ''}`;
 }
 
 /** Text for inside a code span: backticks cannot be escaped there, so they are replaced. */
@@ -118,12 +120,17 @@ export function tokenMarkdown(r: RolloutRecord, t: number, algorithm?: Algorithm
   return out.join('\n');
 }
 
-/** The card for a rollout as a whole (hover on its id, prompt, response or reward). */
-export function rolloutMarkdown(r: RolloutRecord): string {
+/**
+ * The card for a rollout as a whole (hover on its id, prompt, response or reward); `imageUri`, when given,
+ * shows the task image (the rollout's `image`, resolved against its run directory).
+ */
+export function rolloutMarkdown(r: RolloutRecord, imageUri?: string): string {
   const L = r.tokens.length;
   const perceptual = r.perceptual ? r.perceptual.reduce((a, b) => a + (b ? 1 : 0), 0) : undefined;
   const lines = [
     `**Rollout** ${rolloutHeader(r)}`,
+    '',
+    imageUri ? `![task image](${imageUri}|width=96)` : '',
     '',
     `Prompt: ${escapeMarkdown(r.prompt)}`,
     r.answer !== undefined ? `Answer: ${escapeMarkdown(r.answer)}` : '',

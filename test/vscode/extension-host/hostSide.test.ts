@@ -47,6 +47,7 @@ test('the JSON locator maps an offset inside a per-token array to its token inde
   assert.equal(tokenIndexOf(locateJsonValue(line, at('-3.5'))!.path), 2);
   assert.equal(tokenIndexOf(locateJsonValue(line, at('[0,1,2]', 3))!.path), 1);
   assert.equal(tokenIndexOf(locateJsonValue(line, at('"r"'))!.path), undefined);
+  assert.deepEqual(locateJsonValue(line, at('"tokens"', 2))!.path, ['tokens']);
   // A torn line still locates what precedes the tear.
   assert.equal(tokenIndexOf(locateJsonValue(line.slice(0, at('-2.5')), at('-1.5'))!.path), 0);
 });

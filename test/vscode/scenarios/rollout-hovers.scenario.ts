@@ -9,7 +9,7 @@ import { writeFixtureRuns } from '../suite/fixtures';
 import { clickMenuItem, contextMenuLabels, showStudio, sleep, widenSideBar } from '../suite/scenarioHelpers';
 
 /** Puts the cursor on the first match of `text` in the active editor and shows the hover there. */
-async function hoverAt(workbench: Workbench, page: Page, text: string): Promise<string> {
+async function hoverAt(workbench: Workbench, page: Page, text: string, expect: RegExp = /Token \d+ of \d+/): Promise<string> {
   const editor = page.locator('.part.editor .monaco-editor').first();
   await editor.click({ position: { x: 200, y: 60 } });
   await page.keyboard.press('Control+Home');
@@ -24,7 +24,7 @@ async function hoverAt(workbench: Workbench, page: Page, text: string): Promise<
   await page.keyboard.press('ArrowRight');
   await page.keyboard.press('ArrowLeft');
   await workbench.runCommand('Show or Focus Hover');
-  const hover = page.locator('.monaco-hover:not(.hidden)').filter({ hasText: /Token \d+ of \d+/ }).last();
+  const hover = page.locator('.monaco-hover:not(.hidden)').filter({ hasText: expect }).last();
   await hover.waitFor({ state: 'visible', timeout: 15_000 });
   return (await hover.innerText()).trim();
 }
@@ -50,7 +50,7 @@ async function openFromStepMenu(workbench: Workbench, page: Page, item: string):
 
 scenario(
   'hovering a token of a rollout file shows its dependency scores and advantages',
-  { runs: [], setup: (ws) => void writeFixtureRuns(join(ws, 'runs')), settings: { 'editor.wordWrap': 'on', 'editor.hover.delay': 100 } },
+  { runs: [{}], setup: (ws) => void writeFixtureRuns(join(ws, 'runs')), settings: { 'editor.wordWrap': 'on', 'editor.hover.delay': 100 } },
   async ({ workbench, page, screenshot }) => {
     await showStudio(workbench);
     await widenSideBar(page, 420);
@@ -73,5 +73,19 @@ scenario(
     assert.match(card2, /Token 5 of 9/);
     assert.match(card2, /Ãᵢₜ — token advantage/);
     await screenshot('token-view-hover');
+    await page.keyboard.press('Escape');
+
+    // Elsewhere on a line: the rollout as a whole, with its task image.
+    await workbench.runCommand('prpoStudio.openRolloutFile');
+    await workbench.pickQuickItem('Fixture PRPO-R run');
+    await workbench.pickQuickItem('step 1');
+    await page.locator('.part.editor .tab', { hasText: 'step-000001.jsonl' }).first().waitFor({ timeout: 30_000 });
+    const summary = await hoverAt(workbench, page, '"prompt"', /Rollout/);
+    assert.match(summary, /response tokens/);
+    assert.match(summary, /perceptual tokens \(ground truth\)/);
+    const img = page.locator('.monaco-hover:not(.hidden) img').first();
+    await img.waitFor({ timeout: 10_000 });
+    assert.ok(await img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0), 'the task image loads');
+    await screenshot('rollout-summary-hover');
   },
 );
