@@ -72,7 +72,7 @@ export class Graph {
 
   /** A non-differentiable constant (memoised by content). */
   constant(values: ArrayLike<number>, shape: Shape, dtype: DType = this.ft): Tensor {
-    const key = `${dtype}|${fmt(shape)}|${values.length <= 16 ? Array.from(values).join(',') : this.count}`;
+    const key = `${dtype}|${fmt(shape)}|${Array.from(values).join(',')}`;
     const hit = this.consts.get(key);
     if (hit) return hit;
     const raw = dtype === 'float' ? new Float32Array(values)
