@@ -174,3 +174,26 @@ test('policyStep over two chunks: loss terms equal the §5 reference on the scor
   assert.ok(after.some((row, i) => row.some((v, t) => v !== now[i][t])), 'the step changed the weights');
   await e.dispose();
 });
+
+test('drawToken: temperature, nucleus (top-p) truncation, greedy', async () => {
+  const { drawToken } = await import('../../../src/backend/engine/index');
+  const logp = Float32Array.from([0.5, 0.3, 0.15, 0.05].map(Math.log));
+  const counts = [0, 0, 0, 0];
+  const r = rng(21);
+  for (let i = 0; i < 4000; i++) counts[drawToken(logp, 1, 0.7, r)]++;
+  // Nucleus of 0.7: tokens 0 and 1 (0.5 + 0.3 ≥ 0.7), renormalised to 0.625 / 0.375.
+  assert.equal(counts[2] + counts[3], 0);
+  assert.ok(Math.abs(counts[0] / 4000 - 0.625) < 0.03, `${counts}`);
+  const all = [0, 0, 0, 0];
+  for (let i = 0; i < 4000; i++) all[drawToken(logp, 1, 1, r)]++;
+  assert.ok(Math.abs(all[3] / 4000 - 0.05) < 0.015, `${all}`);
+  const hot = [0, 0, 0, 0];
+  for (let i = 0; i < 4000; i++) hot[drawToken(logp, 100, 1, r)]++;
+  assert.ok(hot[3] > 800, 'a high temperature flattens the distribution');
+  assert.equal(drawToken(logp, 0, 1, r), 0);
+});
+
+test('createEngine rejects a malformed config with a readable message', async () => {
+  await assert.rejects(createEngine({ ...tiny, dModel: 15 }, { seed: 1 }), /dModel 15 is not a multiple of nHeads 2/);
+  await assert.rejects(createEngine({ ...tiny, imageSize: 10 }, { seed: 1 }), /imageSize 10 is not a multiple of patchSize 4/);
+});
