@@ -210,8 +210,21 @@ async function main(): Promise<void> {
       }
       await widget.locator('.monaco-button', { hasText: 'OK' }).first().click();
       await workbench.waitForWebview('.chart-card canvas', 60_000);
+      await workbench.page.mouse.move(700, 600);
       await new Promise((r) => setTimeout(r, 800));
       await screenshot('readme-charts');
+
+      // The same trajectory in a light theme (the view re-themes live).
+      try {
+        await workbench.runCommand('Preferences: Color Theme');
+        await workbench.pickQuickItem('Light Modern');
+        await workbench.page.locator('.tabs-container .tab', { hasText: 'Trajectory · shapes · PRPO-R' }).first().click();
+        await new Promise((r) => setTimeout(r, 1000));
+        await workbench.page.mouse.move(700, 880);
+        await screenshot('readme-trajectory-light');
+      } catch (e) {
+        console.error(`light-theme screenshot skipped: ${(e as Error).message.split('\n')[0]}`);
+      }
     },
   );
   console.log('Webview in real VS Code (code-server, headless Chromium):');

@@ -48,7 +48,7 @@ const post = (m: IpcMessage): void => {
           sim.perf.push(m.params as { name: string; ms: number });
           break;
         case 'trajectory/getStep': {
-          // As TrajectoryPanel does: ranges over the whole step, the first rollouts in the reply, the rest in parts.
+          // As TrajectoryPanel does: ranges over the whole step, the first rollouts in the reply (the webview pulls the rest).
           const step = (m.params as { step: number }).step;
           const all = sim.steps.get(step) ?? [];
           const t0 = performance.now();
@@ -56,10 +56,13 @@ const post = (m: IpcMessage): void => {
           const rollouts = packRollouts(step, all.slice(0, 48));
           sim.packMs.push(performance.now() - t0);
           post({ method: replyMethod(m.method), id: m.id, params: { rollouts, total: all.length, ranges, issues: [] } });
-          for (let from = 48; from < all.length; from += 128) {
-            const to = Math.min(all.length, from + 128);
-            setTimeout(() => post({ method: 'trajectory/rolloutsAppended', params: { rollouts: packRollouts(step, all.slice(from, to)), opening: { last: to >= all.length } } }), 0);
-          }
+          break;
+        }
+        case 'trajectory/getStepPart': {
+          const { step, from } = m.params as { step: number; from: number };
+          const all = sim.steps.get(step) ?? [];
+          const to = Math.min(all.length, from + 128);
+          post({ method: replyMethod(m.method), id: m.id, params: { rollouts: packRollouts(step, all.slice(from, to)), last: to >= all.length } });
           break;
         }
         case 'trajectory/getImage': {

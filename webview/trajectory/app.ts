@@ -6,6 +6,7 @@
  */
 import {
   GetImageRequest,
+  GetStepPartRequest,
   GetStepRequest,
   IpcMessage,
   PackedRollouts,
@@ -598,6 +599,7 @@ export function startTrajectory(root: HTMLElement): void {
       expectedTotal = total ?? rollouts.meta.length;
       openedAt = t0;
       loadingStep = undefined;
+      void pullParts(step, rollouts.meta.length);
       issuesEl.hidden = issues.length === 0;
       issuesEl.textContent = issues.length ? `${issues.length} problem${issues.length === 1 ? '' : 's'} reading this step: ${issues.slice(0, 3).join(' · ')}${issues.length > 3 ? ' …' : ''}` : '';
       signalOptions();
@@ -614,10 +616,26 @@ export function startTrajectory(root: HTMLElement): void {
     }
   }
 
+  /** Pulls the rest of a step being opened, one part at a time, while it is still the step on show. */
+  async function pullParts(step: number, from: number): Promise<void> {
+    while (from < expectedTotal && data?.step === step && loadingStep === undefined) {
+      let part: { rollouts: PackedRollouts; last: boolean };
+      try {
+        part = await ipc.request(GetStepPartRequest, { step, from });
+      } catch {
+        return; // the host dropped the step (another one was opened)
+      }
+      if (data?.step !== step || loadingStep !== undefined) return;
+      from += part.rollouts.meta.length;
+      enqueue({ batch: part.rollouts, received: performance.now(), opening: { last: part.last || from >= expectedTotal } });
+      if (part.rollouts.meta.length === 0) return;
+    }
+  }
+
   // Live rollouts: queued and applied once per frame, appended without rebuilding what is on screen.
   let queue: Array<{ batch: PackedRollouts; sentAt?: number; received: number; opening?: { last: boolean } }> = [];
   let frameScheduled = false;
-  function onAppended(batch: PackedRollouts, m: IpcMessage, opening?: { last: boolean }): void {
+  function onAppended(batch: PackedRollouts, m: IpcMessage): void {
     if (loadingStep !== undefined) {
       if (batch.step === loadingStep) pendingAppends.push(batch);
       return;
@@ -629,7 +647,11 @@ export function startTrajectory(root: HTMLElement): void {
       }
       return;
     }
-    queue.push({ batch, sentAt: m.sentAt, received: performance.now(), opening });
+    enqueue({ batch, sentAt: m.sentAt, received: performance.now() });
+  }
+
+  function enqueue(item: (typeof queue)[number]): void {
+    queue.push(item);
     if (!frameScheduled) {
       frameScheduled = true;
       requestAnimationFrame(flushAppends);
@@ -752,7 +774,7 @@ export function startTrajectory(root: HTMLElement): void {
     updateStepOptions();
     if (!data && loadingStep === undefined && steps.length) void loadStep(steps[steps.length - 1]);
   });
-  ipc.on(RolloutsAppendedNotification, (p, m) => onAppended(p.rollouts, m, p.opening));
+  ipc.on(RolloutsAppendedNotification, (p, m) => onAppended(p.rollouts, m));
   ipc.on(StatusChangedNotification, (p) => {
     if (run && p.runId === run.id) {
       run = { ...run, status: p.status };

@@ -145,7 +145,7 @@ export const PerfReportCommand = new IpcCommand<{ name: string; ms: number }>('c
 export const GetStepRequest = new IpcRequest<
   { step: number },
   {
-    /** The first rollouts of the step; the rest follow as RolloutsAppendedNotification with `opening` set. */
+    /** The first rollouts of the step; the webview asks for the rest with GetStepPartRequest. */
     rollouts: PackedRollouts;
     /** How many rollouts the step has. */
     total: number;
@@ -156,6 +156,11 @@ export const GetStepRequest = new IpcRequest<
     timing?: { readMs: number; packMs: number; sentAt: number };
   }
 >('trajectory', 'getStep');
+/**
+ * The next part of a step being opened, from rollout `from` on. Pulled one at a time by the webview, so leaving
+ * a step stops its transfer and a newly opened step never queues behind the rest of the old one.
+ */
+export const GetStepPartRequest = new IpcRequest<{ step: number; from: number }, { rollouts: PackedRollouts; last: boolean }>('trajectory', 'getStepPart');
 /** A task image as a data: URL (so the webview may read its pixels for the blind/perturbed/mild views). */
 export const GetImageRequest = new IpcRequest<{ image: string }, { dataUrl?: string; error?: string }>('trajectory', 'getImage');
 /** Live follow on/off: while on, the host streams new rollouts of the current step and moves to new steps. */
@@ -168,11 +173,7 @@ export const ShowStepNotification = new IpcNotification<{ step: number }>('traje
 /** The set of steps changed (a live run wrote a new step file). */
 export const StepsChangedNotification = new IpcNotification<{ steps: number[] }>('trajectory', 'stepsChanged');
 /** New rollouts of a step (live). */
-export const RolloutsAppendedNotification = new IpcNotification<{
-  rollouts: PackedRollouts;
-  /** Set on the rest of a step being opened (after GetStepRequest's first rollouts); `last` on its final part. */
-  opening?: { last: boolean };
-}>('trajectory', 'rolloutsAppended');
+export const RolloutsAppendedNotification = new IpcNotification<{ rollouts: PackedRollouts }>('trajectory', 'rolloutsAppended');
 export const StatusChangedNotification = new IpcNotification<{ runId: string; status: RunStatus }>('common', 'status');
 
 /** First message to a charts view: every run's metrics so far. */

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { RunSource } from './runSource';
 import {
   GetImageRequest,
+  GetStepPartRequest,
   GetStepRequest,
   RolloutsAppendedNotification,
   RunInfo,
@@ -27,7 +28,7 @@ const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'imag
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
 /** Steps kept read per panel. */
 const STEP_CACHE = 3;
-/** Rollouts in the reply to GetStepRequest, and per part after it. */
+/** Rollouts in the reply to GetStepRequest, and per part the webview pulls after it. */
 const FIRST_PART = 48;
 const PART = 128;
 
@@ -67,8 +68,8 @@ export class TrajectoryPanel implements vscode.Disposable {
   private disposed = false;
   /** Recently opened steps, packed (a step of 1,000 rollouts takes a while to read and parse). */
   private readonly cache = new Map<number, { rollouts: RolloutRecord[]; issues: string[]; ranges: Partial<Record<SignalId, number>> }>();
-  /** Bumped per step opened: the parts of a step the user left are not sent. */
-  private opening = 0;
+  /** The step being opened: the webview pulls its parts after the first. */
+  private opened: { step: number; rollouts: RolloutRecord[] } | undefined;
 
   private constructor(
     context: vscode.ExtensionContext,
@@ -82,7 +83,6 @@ export class TrajectoryPanel implements vscode.Disposable {
     this.ipc.onReady(() => void this.sendInit());
     this.ipc.onRequest(GetStepRequest, async ({ step }) => {
       this.viewedStep = step;
-      const generation = ++this.opening;
       const t0 = performance.now();
       let read = this.cache.get(step);
       if (read) {
@@ -103,8 +103,14 @@ export class TrajectoryPanel implements vscode.Disposable {
       const { rollouts } = read;
       const first = packRollouts(step, rollouts.slice(0, FIRST_PART));
       const t2 = performance.now();
-      this.sendRest(step, rollouts, generation);
+      this.opened = { step, rollouts };
       return { rollouts: first, total: rollouts.length, ranges: read.ranges, issues: read.issues, timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() } };
+    });
+    this.ipc.onRequest(GetStepPartRequest, ({ step, from }) => {
+      const rollouts = this.opened?.step === step ? this.opened.rollouts : this.cache.get(step)?.rollouts;
+      if (!rollouts) throw new Error(`Step ${step} is no longer open.`);
+      const to = Math.min(rollouts.length, from + PART);
+      return { rollouts: packRollouts(step, rollouts.slice(from, to)), last: to >= rollouts.length };
     });
     this.ipc.onRequest(GetImageRequest, ({ image }) => this.readImage(image));
     this.ipc.onCommand(SetFollowCommand, ({ follow, step }) => {
@@ -125,19 +131,6 @@ export class TrajectoryPanel implements vscode.Disposable {
       source.onStatus((status) => this.ipc.notify(StatusChangedNotification, { runId: source.manifest.id, status })),
       panel.onDidDispose(() => this.dispose()),
     );
-  }
-
-  /** Sends a step's rollouts after the first part, a part per macrotask (stops if another step is opened). */
-  private sendRest(step: number, rollouts: RolloutRecord[], generation: number): void {
-    let from = FIRST_PART;
-    const next = (): void => {
-      if (this.disposed || generation !== this.opening || from >= rollouts.length) return;
-      const to = Math.min(rollouts.length, from + PART);
-      this.ipc.notify(RolloutsAppendedNotification, { rollouts: packRollouts(step, rollouts.slice(from, to)), opening: { last: to >= rollouts.length } });
-      from = to;
-      setTimeout(next, 0);
-    };
-    setTimeout(next, 0);
   }
 
   /** The last step of a run that is still going may still grow. */
