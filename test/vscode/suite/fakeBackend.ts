@@ -3,8 +3,10 @@
  * a real run directory through RunWriter, with made-up numbers: lets the extension's UI be tested without
  * the trainer. Bundle it (esbuild, platform node) and point PRPO_STUDIO_BACKEND_CLI at the bundle.
  * Knobs (environment): FAKE_STEP_MS (default 400), FAKE_CRASH_AT_STEP (exit 3 at that step),
- * FAKE_NO_GPU (report ep 'cpu' whatever was asked), FAKE_STARTUP_MS (delay before answering).
+ * FAKE_NO_GPU (report ep 'cpu' whatever was asked), FAKE_STARTUP_MS (delay before answering),
+ * FAKE_PID_FILE (write this process's pid there, so a test can check it was killed).
  */
+import { writeFileSync } from 'node:fs';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
 import { Notifications, Requests, type BackendStatus, type ExecutionProvider } from '../../../src/core/protocol/backend';
 import { RunWriter } from '../../../src/core/run/writer';
@@ -16,6 +18,8 @@ import { readMetrics } from '../../../src/core/run/reader';
 const STEP_MS = Number(process.env.FAKE_STEP_MS ?? 400);
 const CRASH_AT = process.env.FAKE_CRASH_AT_STEP ? Number(process.env.FAKE_CRASH_AT_STEP) : undefined;
 const STARTUP_MS = Number(process.env.FAKE_STARTUP_MS ?? 0);
+
+if (process.env.FAKE_PID_FILE) writeFileSync(process.env.FAKE_PID_FILE, String(process.pid));
 
 const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
 let writer: RunWriter | undefined;
