@@ -114,3 +114,17 @@ test('a bad config names the field', async () => {
   await bad({ task: { gridMax: 'big' } }, /config\.task\.gridMax/);
   await bad({ task: { colours: 3 } }, /config\.task\.colours: unknown key/);
 });
+
+test('resume marks a run whose backend died failed (with the reason) and refuses one whose writer lives', async () => {
+  const trainer = await Trainer.start({ runsDir: tempDir(), preset: 'grpo', steps: 2, config: { ...tinyConfig(model), valAtStart: false }, engineFactory: fakeFactory });
+  // This process wrote 'started': the writer is alive.
+  await assert.rejects(Trainer.resume({ runDir: trainer.dir, steps: 2, engineFactory: fakeFactory }), /running in another process/);
+  // A writer that is gone (a pid that does not exist).
+  trainer.writer.appendEvent({ type: 'resumed', step: 0, pid: 2 ** 22 + 4321 });
+  const resumed = await Trainer.resume({ runDir: trainer.dir, steps: 2, engineFactory: fakeFactory });
+  assert.equal(await resumed.run(), 'completed');
+  const events = await readEvents(trainer.dir);
+  const failed = events.find((e) => e.type === 'failed');
+  assert.match(failed!.reason!, /pid 4198625\) died without stopping the run/);
+  assert.equal(events.at(-1)!.type, 'completed');
+});
