@@ -287,7 +287,6 @@ export class Engine implements PolicyEngine {
     for (let i = from; i < to; i++) seqs.push({ image: req.images[i], prompt: req.prompts[i], response: [] });
     const { feeds } = this.pack(seqs, B, c.maxText);
     const prefill = await (await this.session('prefill', B)).run(feeds);
-    const decode = await this.session('decode', B);
 
     const tokens: number[][] = seqs.map(() => []);
     const lps: number[][] = seqs.map(() => []);
@@ -308,32 +307,52 @@ export class Engine implements PolicyEngine {
       past[`past.${l}.k`] = prefill[`present.${l}.k`];
       past[`past.${l}.v`] = prefill[`present.${l}.v`];
     }
-    const H = c.nHeads;
-    const token = new BigInt64Array(B), pos = new BigInt64Array(B), keyBias = new Float32Array(B * S), cacheIndex = new BigInt64Array(B * H * 3);
-    while (active.some(Boolean)) {
-      keyBias.fill(NEG_INF);
-      for (let b = 0; b < B; b++) {
-        // Feed the last sampled token at its position; finished rows repeat harmlessly at a valid position.
-        const at = b < n ? Math.min(nImg + textLen[b] - 1, S - 1) : 0;
-        token[b] = BigInt(b < n && tokens[b].length ? tokens[b][tokens[b].length - 1] : 0);
-        pos[b] = BigInt(at);
-        for (let h = 0; h < H; h++) cacheIndex.set([BigInt(b), BigInt(h), BigInt(at)], (b * H + h) * 3);
-        keyBias.fill(0, b * S, b * S + at + 1);
+    const H = c.nHeads, rowSize = H * S * (c.dModel / H);
+    // rows[r] is the sequence decoded in batch row r. When finished sequences free a smaller bucket, the
+    // live rows of the cache are copied into it, so a long tail of a few sequences runs at a small batch.
+    let rows = seqs.map((_, b) => b), Bd = B;
+    for (;;) {
+      const live = rows.filter((b) => active[b]);
+      if (!live.length) break;
+      if (batchBucket(live.length) < Bd) {
+        const Bn = batchBucket(live.length);
+        const keep = live.map((b) => rows.indexOf(b));
+        const compacted: Feeds = {};
+        for (const [name, t] of Object.entries(past)) {
+          const from = t.data as Float32Array, to = new Float32Array(Bn * rowSize);
+          keep.forEach((r, i) => to.set(from.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+          compacted[name] = f32(to, [Bn, H, S, c.dModel / H]);
+        }
+        past = compacted;
+        rows = live;
+        Bd = Bn;
       }
+      const token = new BigInt64Array(Bd), pos = new BigInt64Array(Bd), keyBias = new Float32Array(Bd * S).fill(NEG_INF);
+      const cacheIndex = new BigInt64Array(Bd * H * 3);
+      for (let r = 0; r < Bd; r++) {
+        // Feed each row's last sampled token at its position; finished and padding rows repeat harmlessly.
+        const b = rows[r];
+        const at = b === undefined ? 0 : Math.min(nImg + textLen[b] - 1, S - 1);
+        token[r] = BigInt(b !== undefined && tokens[b].length ? tokens[b][tokens[b].length - 1] : 0);
+        pos[r] = BigInt(at);
+        for (let h = 0; h < H; h++) cacheIndex.set([BigInt(r), BigInt(h), BigInt(at)], (r * H + h) * 3);
+        keyBias.fill(0, r * S, r * S + at + 1);
+      }
+      const decode = await this.session('decode', Bd);
       const out = await decode.run({
         ...this.weightFeeds, ...past,
-        token: new ort.Tensor('int64', token, [B, 1]),
-        pos: new ort.Tensor('int64', pos, [B, 1]),
-        keyBias: f32(keyBias, [B, 1, 1, S]),
-        cacheIndex: new ort.Tensor('int64', cacheIndex, [B, H, 3]),
+        token: new ort.Tensor('int64', token, [Bd, 1]),
+        pos: new ort.Tensor('int64', pos, [Bd, 1]),
+        keyBias: f32(keyBias, [Bd, 1, 1, S]),
+        cacheIndex: new ort.Tensor('int64', cacheIndex, [Bd, H, 3]),
       });
       past = {};
       for (let l = 0; l < c.nLayers; l++) {
         past[`past.${l}.k`] = out[`present.${l}.k`];
         past[`past.${l}.v`] = out[`present.${l}.v`];
       }
-      const rows = out.logprobs.data as Float32Array;
-      for (let b = 0; b < n; b++) if (active[b]) emit(b, rows.subarray(b * V, (b + 1) * V));
+      const lp = out.logprobs.data as Float32Array;
+      rows.forEach((b, r) => { if (active[b]) emit(b, lp.subarray(r * V, (r + 1) * V)); });
     }
     return { tokens, logp: lps.map((a) => Float32Array.from(a)) };
   }

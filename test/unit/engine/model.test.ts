@@ -197,3 +197,18 @@ test('createEngine rejects a malformed config with a readable message', async ()
   await assert.rejects(createEngine({ ...tiny, dModel: 15 }, { seed: 1 }), /dModel 15 is not a multiple of nHeads 2/);
   await assert.rejects(createEngine({ ...tiny, imageSize: 10 }, { seed: 1 }), /imageSize 10 is not a multiple of patchSize 4/);
 });
+
+test('sampling a batch whose sequences stop at different times (the cache shrinks to smaller buckets)', async () => {
+  const e = await createEngine(tiny, { seed: 8, threads: 1 });
+  const r = rng(4);
+  const n = 20;
+  const images = Array.from({ length: n }, () => img(r));
+  const prompts = Array.from({ length: n }, (_, i) => Array.from({ length: 1 + (i % 4) }, (_, k) => 1 + ((i + k) % 12)));
+  // A high temperature and a common stop token give a spread of lengths.
+  const out = await e.sample({ images, prompts, maxNewTokens: 8, temperature: 3, topP: 1, stopToken: 3, random: rng(5) });
+  const lengths = new Set(out.tokens.map((t) => t.length));
+  assert.ok(lengths.size >= 3, `lengths vary: ${[...lengths]}`);
+  const s = await e.score(images.map((image, i) => ({ image, prompt: prompts[i], response: out.tokens[i] })));
+  out.logp.forEach((lp, i) => lp.forEach((v, t) => assert.ok(Math.abs(v - s.logp[i][t]) < 1e-4, `seq ${i} token ${t}: sampled ${v} vs scored ${s.logp[i][t]}`)));
+  await e.dispose();
+});
