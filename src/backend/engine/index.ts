@@ -91,7 +91,7 @@ export class Engine implements PolicyEngine {
         case 'scorefull': return buildScoreGraph(c, B, Tt, true);
         case 'policy': return buildPolicyGraph(c, B, Tt);
         case 'sft': return buildSupervisedGraph(c, B, Tt);
-        case 'prefill': return buildPrefillGraph(c, B);
+        case 'prefill': return buildPrefillGraph(c, B, Tt);
         case 'decode': return buildDecodeGraph(c, B);
       }
     });
@@ -285,8 +285,10 @@ export class Engine implements PolicyEngine {
     const n = to - from, B = batchBucket(n);
     const seqs: SequenceInput[] = [];
     for (let i = from; i < to; i++) seqs.push({ image: req.images[i], prompt: req.prompts[i], response: [] });
-    const { feeds } = this.pack(seqs, B, c.maxText);
-    const prefill = await (await this.session('prefill', B)).run(feeds);
+    // Prefill only as far as the prompts reach (the row after the longest prompt is read).
+    const Tp = this.textBucket(Math.min(c.maxText, Math.max(...seqs.map((s) => s.prompt.length)) + 1));
+    const { feeds } = this.pack(seqs, B, Tp);
+    const prefill = await (await this.session('prefill', B, Tp)).run(feeds);
 
     const tokens: number[][] = seqs.map(() => []);
     const lps: number[][] = seqs.map(() => []);
@@ -300,7 +302,7 @@ export class Engine implements PolicyEngine {
       if (t === req.stopToken || tokens[b].length >= req.maxNewTokens || textLen[b] >= c.maxText) active[b] = false;
     };
     const first = prefill.logprobs.data as Float32Array;
-    seqs.forEach((s, b) => { if (active[b]) emit(b, first.subarray((b * c.maxText + s.prompt.length) * V, (b * c.maxText + s.prompt.length + 1) * V)); });
+    seqs.forEach((s, b) => { if (active[b]) emit(b, first.subarray((b * Tp + s.prompt.length) * V, (b * Tp + s.prompt.length + 1) * V)); });
 
     let past: Feeds = {};
     for (let l = 0; l < c.nLayers; l++) {

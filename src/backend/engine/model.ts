@@ -9,7 +9,7 @@
  */
 import type { ModelConfig } from './types';
 import {
-  Graph, GraphError, Tensor, add, clip, concat, embedding, exp, gelu, gradients, layerNorm, less, logSoftmax,
+  Graph, GraphError, Tensor, add, clip, concat, embedding, exp, expand, gelu, gradients, layerNorm, less, logSoftmax,
   matmul, maximum, minimum, mul, neg, oneHot, reduceSum, reshape, scatterND, slice, softmax, sub, transpose, where,
   type Shape,
 } from './graph';
@@ -274,17 +274,22 @@ function outputGradients(g: Graph, c: ModelConfig, W: Params, loss: Tensor) {
 }
 
 /**
- * Sampling, prefill: the full forward over [image; text padded to maxText]. Outputs log-probs at every
- * text position [B, maxText, V] (the caller reads the row after each prompt) and each layer's K/V
- * [B, H, seqLen, dh] as the initial cache (rows past the prompt are overwritten while decoding).
+ * Sampling, prefill: the forward over [image; prompts padded to Tt]. Outputs log-probs at every text
+ * position [B, Tt, V] (the caller reads the row after each prompt, so Tt > the longest prompt) and each
+ * layer's K/V zero-padded to the full cache [B, H, seqLen, dh] (rows past a prompt are written while decoding).
  */
-export function buildPrefillGraph(c: ModelConfig, B: number): Graph {
-  const g = new Graph(`prefill_${B}`);
+export function buildPrefillGraph(c: ModelConfig, B: number, Tt: number): Graph {
+  const g = new Graph(`prefill_${B}x${Tt}`);
   const W = paramInputs(g, c, false);
-  const inp = sequenceInputs(g, c, B, c.maxText);
+  const inp = sequenceInputs(g, c, B, Tt);
   const { h, kv } = forward(g, c, W, inp.patches, inp.text, inp.blind);
-  g.output(textLogProbs(c, W, h, c.maxText), 'logprobs');
-  kv.forEach((t, l) => { g.output(t.k, `present.${l}.k`); g.output(t.v, `present.${l}.v`); });
+  g.output(textLogProbs(c, W, h, Tt), 'logprobs');
+  const toCache = (t: Tensor) => {
+    if (Tt === c.maxText) return t;
+    const [, H, , dh] = t.shape;
+    return concat([t, expand(g.scalar(0), [B, H, c.maxText - Tt, dh])], 2);
+  };
+  kv.forEach((t, l) => { g.output(toCache(t.k), `present.${l}.k`); g.output(toCache(t.v), `present.${l}.v`); });
   return g;
 }
 

@@ -212,3 +212,16 @@ test('sampling a batch whose sequences stop at different times (the cache shrink
   out.logp.forEach((lp, i) => lp.forEach((v, t) => assert.ok(Math.abs(v - s.logp[i][t]) < 1e-4, `seq ${i} token ${t}: sampled ${v} vs scored ${s.logp[i][t]}`)));
   await e.dispose();
 });
+
+test('prefill of short prompts into a longer cache (maxText 40): sampled log-probs equal scoring', async () => {
+  const c = { ...tiny, maxText: 40 };
+  const e = await createEngine(c, { seed: 9, threads: 1 });
+  const r = rng(6);
+  const images = [img(r), img(r), img(r)];
+  const prompts = [[1, 2], [3, 4, 5, 6, 7], [8]];
+  const out = await e.sample({ images, prompts, maxNewTokens: 30, temperature: 1, topP: 1, stopToken: -1, random: rng(7) });
+  out.tokens.forEach((t) => assert.equal(t.length, 30));
+  const s = await e.score(images.map((image, i) => ({ image, prompt: prompts[i], response: out.tokens[i] })));
+  out.logp.forEach((lp, i) => lp.forEach((v, t) => assert.ok(Math.abs(v - s.logp[i][t]) < 1e-4, `seq ${i} token ${t}: sampled ${v} vs scored ${s.logp[i][t]}`)));
+  await e.dispose();
+});
