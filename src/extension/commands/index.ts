@@ -202,6 +202,26 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return run;
     }),
 
+    command('openRunFolder', async (folder?: vscode.Uri) => {
+      const uri =
+        (folder instanceof vscode.Uri ? folder : undefined) ??
+        (
+          await vscode.window.showOpenDialog({
+            title: 'Open a run folder: a PRPO Studio run, a verl rollout_data_dir, an EasyR1 log folder or a TRL output_dir',
+            canSelectFiles: false,
+            canSelectFolders: true,
+            canSelectMany: false,
+            defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+          })
+        )?.[0];
+      if (!uri) return undefined;
+      const entry = await store.addFolder(uri.fsPath);
+      await revealRun(entry.info.dir);
+      if (!entry.info.manifest) return undefined;
+      // A log with metrics only (EasyR1) has nothing for the trajectory view: chart it.
+      return entry.info.rolloutSteps.length ? TrajectoryPanel.show(context, sourceOf(entry)) : ChartsPanel.show(context, [sourceOf(entry)]);
+    }),
+
     command('openRun', async (arg?: CommandArg) => {
       const target = await runFor(arg, 'Open which run?', (e) => !!e.info.manifest);
       if (!target) return undefined;

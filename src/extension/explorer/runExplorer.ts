@@ -9,10 +9,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readMetrics } from '../../core/run/reader';
 import type { CheckpointEntry, LineIssueLike, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
 import { presetLabel } from '../presets';
-import { currentHistory } from '../runs/history';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
 export type ExplorerNode =
@@ -69,7 +67,8 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
       const issues: ExplorerNode[] = entry.info.issues.map((issue) => ({ kind: 'issue', runDir: node.runDir, issue }));
       if (!entry.info.manifest) return issues;
       const children: ExplorerNode[] = [
-        { kind: 'group', runDir: node.runDir, group: 'checkpoints' },
+        // Imported logs have no checkpoints of ours.
+        ...(entry.imported ? [] : [{ kind: 'group', runDir: node.runDir, group: 'checkpoints' } as const]),
         { kind: 'group', runDir: node.runDir, group: 'steps' },
       ];
       return children.concat(issues);
@@ -78,7 +77,7 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
       return [...entry.info.checkpoints].reverse().map((checkpoint) => ({ kind: 'checkpoint', runDir: node.runDir, checkpoint }));
     }
     if (node.kind === 'group' && node.group === 'steps') {
-      const rows = new Map(currentHistory(await readMetrics(node.runDir).catch(() => [])).map((r) => [r.step, r]));
+      const rows = new Map((await this.store.readMetrics(node.runDir)).map((r) => [r.step, r]));
       const steps = [...entry.info.rolloutSteps].reverse();
       const shown: ExplorerNode[] = steps.slice(0, MAX_STEPS).map((step) => ({ kind: 'step', runDir: node.runDir, step, metrics: rows.get(step) }));
       if (steps.length > MAX_STEPS) shown.push({ kind: 'more', runDir: node.runDir, count: steps.length - MAX_STEPS });
@@ -132,7 +131,7 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
         item.iconPath = new vscode.ThemeIcon('symbol-event');
         item.description = node.metrics ? describeRow(node.metrics) : '';
         item.tooltip = `Rollouts of step ${node.step}: click to open the trajectory view.`;
-        item.contextValue = 'step';
+        item.contextValue = entry?.imported ? 'step.imported' : 'step';
         item.command = { command: 'prpoStudio.openRun', title: 'Open in Trajectory View', arguments: [node] };
         return item;
       }
@@ -168,6 +167,7 @@ function latestComplete(entry: RunEntry | undefined): number | undefined {
 
 export function runContextValue(entry: RunEntry): string {
   if (!entry.info.manifest) return 'run.broken';
+  if (entry.imported) return 'run.imported';
   if (entry.live) return entry.status === 'paused' ? 'run.paused' : 'run.running';
   if (entry.status === 'running' || entry.status === 'paused') return `run.${entry.status}.external`;
   return `run.${entry.status}`;
@@ -177,15 +177,22 @@ function runItem(entry: RunEntry): vscode.TreeItem {
   const { info, status, live } = entry;
   const item = new vscode.TreeItem(info.name, vscode.TreeItemCollapsibleState.Collapsed);
   item.id = info.dir;
-  item.iconPath = info.manifest ? statusIcon(status) : new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+  item.iconPath = !info.manifest
+    ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'))
+    : entry.imported
+      ? new vscode.ThemeIcon('package')
+      : statusIcon(status);
   item.contextValue = runContextValue(entry);
   const phase = live && live.phase !== 'running' && live.phase !== 'paused' ? live.phase : status;
+  // Other trainers' logs do not say which estimator ran (unless the importer was told).
+  const algorithmUnknown = entry.imported && info.manifest?.config.algorithmKnown === false;
   const parts = [
-    info.manifest ? presetLabel(info.manifest.algorithm) : 'run.json missing or invalid',
+    !info.manifest ? 'run.json missing or invalid' : algorithmUnknown ? undefined : presetLabel(info.manifest.algorithm),
     stepText(entry),
     entry.lastMetrics?.reward !== undefined ? `R ${entry.lastMetrics.reward.toFixed(2)}` : undefined,
-    info.manifest ? phase : undefined,
-    info.manifest && info.manifest.source !== 'prpo-studio' ? info.manifest.source : undefined,
+    // Imported logs say nothing about whether the run goes on: name where they came from instead.
+    info.manifest && !entry.imported ? phase : undefined,
+    entry.imported ? `imported from ${info.manifest!.source}` : undefined,
   ];
   item.description = parts.filter(Boolean).join(' · ');
   item.tooltip = runTooltip(entry);

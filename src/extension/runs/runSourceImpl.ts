@@ -1,10 +1,12 @@
 /**
- * The RunSource of one run: reads from disk through src/core/run; new data arrives from the live backend's
- * notifications when this window runs it, or from the run's files growing (another process writing it:
- * `prpo-studio train` in a terminal, a remote trainer on a shared disk).
+ * The RunSource of one run: reads from disk through src/core/run (a RunHandle: our run directory, or another
+ * trainer's logs through an importer); new data arrives from the live backend's notifications when this
+ * window runs it, or from the run's files growing (another process writing it: `prpo-studio train` in a
+ * terminal, a remote trainer on a shared disk).
  */
 import * as vscode from 'vscode';
-import { formatIssue, listRolloutSteps, readMetrics, readRolloutStep } from '../../core/run/reader';
+import { formatIssue } from '../../core/run/reader';
+import type { RunHandle } from '../../core/run/importers';
 import type { MetricsRow, RolloutRecord, RunDisplayStatus, RunManifest, RunStatus } from '../../core/run/schema';
 import type { RunSource } from '../panels/runSource';
 import { currentHistory } from './history';
@@ -27,13 +29,15 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
   constructor(
     readonly manifest: RunManifest,
     readonly runDir: string,
+    /** The current way to read the run (re-opened when an import's files change). */
+    private readonly handle: () => RunHandle,
     private readonly currentStatus: () => RunDisplayStatus,
     private readonly isLive: () => boolean,
   ) {
     this.lastStatus = toRunStatus(currentStatus());
     this.baseline = (async () => {
-      this.lastMetricsStep = currentHistory(await readMetrics(runDir).catch(() => [])).at(-1)?.step ?? -1;
-      for (const s of listRolloutSteps(runDir)) this.seenSteps.add(s);
+      this.lastMetricsStep = (await this.readMetrics().catch(() => [])).at(-1)?.step ?? -1;
+      for (const s of await this.steps()) this.seenSteps.add(s);
     })();
   }
 
@@ -43,16 +47,16 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
   }
 
   async steps(): Promise<number[]> {
-    return listRolloutSteps(this.runDir);
+    return this.handle().info.rolloutSteps;
   }
 
   readStep(step: number, onIssue?: (message: string) => void): Promise<RolloutRecord[]> {
-    return readRolloutStep(this.runDir, step, onIssue && ((i) => onIssue(formatIssue(i))));
+    return this.handle().readRolloutStep(step, onIssue && ((i) => onIssue(formatIssue(i))));
   }
 
   /** The run's metrics as they stand (rows of a continuation abandoned by a resume are left out). */
   async readMetrics(onIssue?: (message: string) => void): Promise<MetricsRow[]> {
-    return currentHistory(await readMetrics(this.runDir, onIssue && ((i) => onIssue(formatIssue(i)))));
+    return currentHistory(await this.handle().readMetrics(onIssue && ((i) => onIssue(formatIssue(i)))));
   }
 
   liveMetrics(row: MetricsRow): void {
@@ -80,7 +84,7 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
 
   private async poll(): Promise<void> {
     await this.baseline;
-    const rows = currentHistory(await readMetrics(this.runDir).catch(() => [] as MetricsRow[]));
+    const rows = await this.readMetrics().catch(() => [] as MetricsRow[]);
     // A resume rewinds: what listeners saw past the last row on disk is redone from there.
     if (rows.length && rows[rows.length - 1].step < this.lastMetricsStep) this.lastMetricsStep = rows[rows.length - 1].step;
     for (const row of rows) {
@@ -89,7 +93,7 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
       this.metricsEmitter.fire(row);
     }
     // A step's file is complete once a later step has begun (or the metrics row for it exists).
-    for (const step of listRolloutSteps(this.runDir)) {
+    for (const step of await this.steps()) {
       if (this.seenSteps.has(step) || step > this.lastMetricsStep) continue;
       this.seenSteps.add(step);
       const rollouts = await this.readStep(step).catch(() => []);

@@ -5,7 +5,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { listRuns, readMetrics, readRun } from '../../core/run/reader';
+import { existsSync, readdirSync } from 'node:fs';
+import { detectRunKind, openRun, type RunHandle } from '../../core/run/importers';
+import { listRuns, readMetrics, readRolloutStep, runFiles } from '../../core/run/reader';
 import type { MetricsRow, RunDisplayStatus, RunInfo } from '../../core/run/schema';
 import type { BackendManager, LiveRun } from '../backend/backendManager';
 import * as config from '../config';
@@ -14,6 +16,10 @@ import { RunSourceImpl } from './runSourceImpl';
 
 export interface RunEntry {
   readonly info: RunInfo;
+  /** How to read the run: our run directory, or another trainer's logs through an importer. */
+  readonly handle: RunHandle;
+  /** Read from another trainer's logs (verl, EasyR1, TRL): read only, no checkpoints, no rollout files of ours. */
+  readonly imported: boolean;
   /** The status to show: the live backend's state when this window runs it, else the one on disk. */
   readonly status: RunDisplayStatus;
   readonly live: LiveRun | undefined;
@@ -32,6 +38,9 @@ export class RunStore implements vscode.Disposable {
   private fullRefresh: Promise<void> | undefined;
   private rootValue: string | undefined;
   private loadedValue = false;
+  /** Run folders opened by hand (Open Run Folder…), outside the runs directory; kept for the session. */
+  private readonly extraDirs = new Set<string>();
+  private extraWatchers: vscode.Disposable[] = [];
 
   private readonly changeEmitter = new vscode.EventEmitter<RunEntry | undefined>();
   /** A run changed (its entry), or the set of runs changed (undefined). */
@@ -91,7 +100,13 @@ export class RunStore implements vscode.Disposable {
     if (existing) return existing;
     const entry = this.entries.get(dir);
     if (!entry?.info.manifest) return undefined;
-    const source = new RunSourceImpl(entry.info.manifest, dir, () => this.entries.get(dir)?.status ?? entry.status, () => !!this.backends.get(dir));
+    const source = new RunSourceImpl(
+      entry.info.manifest,
+      dir,
+      () => (this.entries.get(dir) ?? entry).handle,
+      () => this.entries.get(dir)?.status ?? entry.status,
+      () => !!this.backends.get(dir),
+    );
     this.sources.set(dir, source);
     return source;
   }
@@ -106,28 +121,61 @@ export class RunStore implements vscode.Disposable {
 
   private async scan(): Promise<void> {
     const root = this.rootValue;
-    let infos: RunInfo[] = [];
+    let handles: RunHandle[] = [];
     if (root) {
       try {
-        infos = await listRuns(root);
+        handles = await listHandles(root);
       } catch (e) {
         this.log.error(`Could not list runs in ${root}: ${(e as Error).message}`);
       }
     }
+    for (const dir of this.extraDirs) {
+      if (handles.some((h) => path.resolve(h.info.dir) === dir)) continue;
+      try {
+        handles.push(await openRun(dir));
+      } catch (e) {
+        this.log.warn(`${dir}: ${(e as Error).message}`);
+      }
+    }
     if (root !== this.rootValue) return; // the setting changed meanwhile; that scan wins
+    const created = (h: RunHandle) => h.info.manifest?.created ?? '';
+    handles.sort((a, b) => (created(a) < created(b) ? 1 : created(a) > created(b) ? -1 : a.info.dir.localeCompare(b.info.dir)));
     const next = new Map<string, RunEntry>();
-    for (const info of infos) {
-      const dir = path.resolve(info.dir);
-      next.set(dir, this.entryFor({ ...info, dir }, await lastMetrics(dir)));
+    for (const handle of handles) {
+      const dir = path.resolve(handle.info.dir);
+      next.set(dir, this.entryFor({ ...handle, info: { ...handle.info, dir } }, await lastMetrics(handle)));
     }
     this.entries = next;
     this.loadedValue = true;
-    for (const info of infos) for (const issue of info.issues) this.log.warn(String(issue));
+    for (const h of handles) for (const issue of h.info.issues) this.log.warn(String(issue));
     this.changeEmitter.fire(undefined);
     for (const [dir, source] of this.sources) {
       const entry = next.get(dir);
       if (entry) source.setStatus(entry.status);
     }
+  }
+
+  /**
+   * Adds a run folder from anywhere (our run directory, a verl rollout dump, an EasyR1 log, a TRL output_dir)
+   * for this session; throws with the reason when the folder is none of those.
+   */
+  async addFolder(dir: string): Promise<RunEntry> {
+    const abs = path.resolve(dir);
+    await openRun(abs); // throws, naming what was looked for, when the folder is not a run
+    if (!this.entries.has(abs)) {
+      this.extraDirs.add(abs);
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(abs), '**/*.{json,jsonl,parquet}'));
+      const reread = () => this.refreshRun(abs);
+      this.extraWatchers.push(w, w.onDidCreate(reread), w.onDidChange(reread), w.onDidDelete(reread));
+      await this.refresh();
+    }
+    return this.entries.get(abs)!;
+  }
+
+  /** The run's metrics as they stand (see currentHistory), through its handle. */
+  async readMetrics(runDir: string): Promise<MetricsRow[]> {
+    const entry = this.get(runDir);
+    return entry ? currentHistory(await entry.handle.readMetrics().catch(() => [])) : [];
   }
 
   /** Re-reads one run (debounced: a step writes several files at once). */
@@ -146,8 +194,8 @@ export class RunStore implements vscode.Disposable {
   private async rereadRun(dir: string): Promise<void> {
     if (!this.entries.has(dir)) return this.refresh(); // a new run: rescan, to keep the order
     try {
-      const info = await readRun(dir);
-      this.update(this.entryFor(info, await lastMetrics(dir)));
+      const handle = await openRun(dir);
+      this.update(this.entryFor({ ...handle, info: { ...handle.info, dir } }, await lastMetrics(handle)));
       this.sources.get(dir)?.diskChanged();
     } catch (e) {
       // The folder went away (deleted run): rescan.
@@ -156,7 +204,9 @@ export class RunStore implements vscode.Disposable {
     }
   }
 
-  private entryFor(info: RunInfo, last: MetricsRow | undefined): RunEntry {
+  private entryFor(handle: RunHandle, last: MetricsRow | undefined): RunEntry {
+    const info = handle.info;
+    const imported = !!info.manifest && info.manifest.source !== 'prpo-studio';
     const live = this.backends.get(info.dir);
     const status: RunDisplayStatus = live ? (live.phase === 'paused' ? 'paused' : 'running') : info.status;
     // A live run's own word on its step wins (after a resume the file can hold rows past it).
@@ -165,7 +215,7 @@ export class RunStore implements vscode.Disposable {
       const same = last?.step === live.status.step ? last : undefined;
       lastMetrics = { ...same, step: live.status.step, reward: live.status.lastReward ?? same?.reward };
     }
-    return { info, status, live, lastMetrics };
+    return { info, handle, imported, status, live, lastMetrics };
   }
 
   private update(entry: RunEntry): void {
@@ -192,7 +242,8 @@ export class RunStore implements vscode.Disposable {
       if (!runFolder || runFolder.startsWith('..')) return void this.refresh();
       this.refreshRun(path.join(root, runFolder));
     };
-    const patterns = ['*/{run.json,events.jsonl,metrics.jsonl}', '*/checkpoints/*', '*/checkpoints/*/manifest.json', '*/rollouts/*.jsonl'];
+    // Ours, then other trainers' logs: verl's <step>.jsonl and EasyR1's experiment_log.jsonl, TRL's parquet.
+    const patterns = ['*/{run.json,events.jsonl,metrics.jsonl}', '*/checkpoints/*', '*/checkpoints/*/manifest.json', '*/rollouts/*.jsonl', '*/*.jsonl', '*/completions/*.parquet'];
     for (const pattern of patterns) {
       const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(base, pattern));
       this.watchers.push(w, w.onDidCreate(onRunFile), w.onDidChange(onRunFile), w.onDidDelete(onRunFile));
@@ -206,16 +257,38 @@ export class RunStore implements vscode.Disposable {
 
   dispose(): void {
     for (const t of this.pending.values()) clearTimeout(t);
-    for (const d of [...this.watchers.splice(0), ...this.disposables.splice(0)]) d.dispose();
+    for (const d of [...this.watchers.splice(0), ...this.extraWatchers.splice(0), ...this.disposables.splice(0)]) d.dispose();
     for (const s of this.sources.values()) s.dispose();
     this.changeEmitter.dispose();
   }
 }
 
-async function lastMetrics(dir: string): Promise<MetricsRow | undefined> {
+async function lastMetrics(handle: RunHandle): Promise<MetricsRow | undefined> {
   try {
-    return currentHistory(await readMetrics(dir)).at(-1);
+    return currentHistory(await handle.readMetrics()).at(-1);
   } catch {
     return undefined;
   }
+}
+
+/** Our run directory read through the same handle as an import. */
+function ownHandle(info: RunInfo): RunHandle {
+  return {
+    info,
+    readMetrics: (onIssue) => readMetrics(info.dir, onIssue),
+    readRolloutStep: (step, onIssue) => readRolloutStep(info.dir, step, onIssue),
+  };
+}
+
+/** Every run in the runs directory: our run directories, and folders another trainer's importer can read. */
+async function listHandles(root: string): Promise<RunHandle[]> {
+  const handles = (await listRuns(root)).map(ownHandle);
+  if (!existsSync(root)) return handles;
+  for (const e of readdirSync(root, { withFileTypes: true })) {
+    const dir = path.join(root, e.name);
+    if (!e.isDirectory() || e.name.startsWith('.') || existsSync(runFiles.manifest(dir))) continue;
+    const kind = detectRunKind(dir);
+    if (kind && kind !== 'prpo-studio') handles.push(await openRun(dir).catch(() => undefined as never));
+  }
+  return handles.filter(Boolean);
 }
