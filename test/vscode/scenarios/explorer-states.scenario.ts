@@ -77,6 +77,14 @@ scenario(
     await screenshot('two-runs-charted');
     await workbench.runCommand('View: Close All Editors');
 
+    // Reveal Run on Disk: in the browser (code-server) the run folder is revealed in the file explorer.
+    const stopped = await workbench.treeItem('Runs', 'PGPO stopped (fixture)');
+    await stopped.click({ button: 'right' });
+    await clickMenuItem(page, 'Reveal Run on Disk');
+    await page.locator('.explorer-folders-view .monaco-list-row.selected, .explorer-folders-view .monaco-list-row.focused', { hasText: 'pgpo-fixture-stopped' }).first().waitFor({ timeout: 30_000 });
+    await screenshot('revealed-in-explorer');
+    await showStudio(workbench);
+
     // The broken run explains itself.
     const broken = await workbench.treeItem('Runs', 'broken-fixture');
     await broken.click();
