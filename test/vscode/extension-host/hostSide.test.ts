@@ -166,3 +166,21 @@ test('a backend that dies mid-run leaves a failed event with its exit code and s
     await vscode.commands.executeCommand('notifications.clearAll');
   }
 }, { timeoutMs: 60_000 });
+
+test('every command that starts or steers a backend is gated on workspace trust in the manifest', async () => {
+  const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as {
+    contributes: { commands: Array<{ command: string; enablement?: string }>; menus: Record<string, Array<{ command: string; when?: string }>> };
+  };
+  const steering = ['startRun', 'startRunFromConfig', 'startDefaultRun', 'pauseRun', 'resumeRun', 'checkpointRun', 'stopRun', 'resumeFromCheckpoint'].map((c) => `prpoStudio.${c}`);
+  for (const id of steering) {
+    const c = manifest.contributes.commands.find((x) => x.command === id);
+    assert.ok(c, `${id} is contributed`);
+    assert.match(c.enablement ?? '', /isWorkspaceTrusted/, `${id} is disabled in an untrusted workspace`);
+    const palette = manifest.contributes.menus.commandPalette.find((m) => m.command === id);
+    assert.match(palette?.when ?? '', /isWorkspaceTrusted/, `${id} is hidden from the palette in an untrusted workspace`);
+  }
+  // Reading stays available: opening runs needs no trust.
+  for (const id of ['prpoStudio.openRun', 'prpoStudio.openMetrics', 'prpoStudio.openRolloutFile']) {
+    assert.equal(manifest.contributes.commands.find((x) => x.command === id)?.enablement, undefined, `${id} works untrusted`);
+  }
+});
