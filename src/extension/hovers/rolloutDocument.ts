@@ -1,6 +1,8 @@
 /**
  * A read-only text rendering of a rollouts file (`prpo-rollout:` documents): each rollout's prompt and its
- * response as tokens separated by │, so the token boundaries show; hovering a token shows its card.
+ * response as tokens separated by │, so the token boundaries show; each token's background shows its
+ * advantage Ã (blue positive, orange negative: a colour-blind-safe diverging pair, one scale for the whole
+ * step), perceptual tokens are underlined, and hovering a token shows its card.
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
@@ -28,6 +30,8 @@ interface TokenSpan {
 interface Rendered {
   text: string;
   records: RolloutRecord[];
+  /** The largest |Ã| of the step: one colour scale for every rollout in view. */
+  maxAbs: number;
   /** Per line of the rendered text, the token spans on it. */
   spans: Map<number, TokenSpan[]>;
 }
@@ -39,6 +43,8 @@ export function renderRollouts(file: string, records: RolloutRecord[], issues: s
   const step = parseStepName(file.split(/[\\/]/).pop() ?? '');
   lines.push(`# step ${step ?? '?'} · ${records.length} rollout(s) · ${file}`);
   lines.push(`# Tokens are separated by ${SEP}; · is a space, ⏎ a newline. Hover a token for its dependency scores and advantages.`);
+  const maxAbs = maxAbsAdvantage(records);
+  lines.push(`# Background: token advantage Ã, blue > 0, orange < 0, deeper = larger (|Ã| up to ${fmt(maxAbs, 3)}); underlined: perceptual (ground truth).`);
   for (const issue of issues) lines.push(`# skipped: ${issue}`);
   records.forEach((r, ri) => {
     lines.push('');
@@ -63,11 +69,30 @@ export function renderRollouts(file: string, records: RolloutRecord[], issues: s
     });
     flush();
   });
-  return { text: lines.join('\n') + '\n', records, spans };
+  return { text: lines.join('\n') + '\n', records, spans, maxAbs };
+}
+
+function maxAbsAdvantage(records: RolloutRecord[]): number {
+  let m = 0;
+  for (const r of records) for (const x of r.tokenAdvantages) if (typeof x === 'number' && Number.isFinite(x)) m = Math.max(m, Math.abs(x));
+  return m;
+}
+
+const SHADES = 5;
+/** Colour-blind-safe diverging pair (Okabe–Ito blue and vermillion), alpha for magnitude. */
+function shade(sign: 1 | -1, level: number): vscode.TextEditorDecorationType {
+  const alpha = 0.12 + (0.5 * level) / SHADES;
+  return vscode.window.createTextEditorDecorationType({
+    backgroundColor: sign > 0 ? `rgba(0, 114, 178, ${alpha})` : `rgba(213, 94, 0, ${alpha})`,
+    borderRadius: '2px',
+  });
 }
 
 export class RolloutDocumentProvider implements vscode.TextDocumentContentProvider, vscode.HoverProvider, vscode.Disposable {
   private readonly rendered = new Map<string, Rendered>();
+  private readonly positive = Array.from({ length: SHADES }, (_, i) => shade(1, i + 1));
+  private readonly negative = Array.from({ length: SHADES }, (_, i) => shade(-1, i + 1));
+  private readonly perceptual = vscode.window.createTextEditorDecorationType({ textDecoration: 'underline' });
   private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changeEmitter.event;
   private readonly watcher: vscode.FileSystemWatcher;
@@ -85,7 +110,39 @@ export class RolloutDocumentProvider implements vscode.TextDocumentContentProvid
         }
       }),
       vscode.workspace.onDidCloseTextDocument((d) => d.uri.scheme === ROLLOUT_SCHEME && this.rendered.delete(d.uri.toString())),
+      vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => this.decorate(e))),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document.uri.scheme !== ROLLOUT_SCHEME) return;
+        for (const editor of vscode.window.visibleTextEditors) if (editor.document === e.document) this.decorate(editor);
+      }),
+      ...this.positive,
+      ...this.negative,
+      this.perceptual,
     ];
+  }
+
+  /** Colours each token of a token view by its advantage and underlines the perceptual ones. */
+  decorate(editor: vscode.TextEditor): void {
+    const rendered = this.rendered.get(editor.document.uri.toString());
+    if (!rendered) return;
+    const pos: vscode.Range[][] = this.positive.map(() => []);
+    const neg: vscode.Range[][] = this.negative.map(() => []);
+    const perceptual: vscode.Range[] = [];
+    for (const [line, spans] of rendered.spans) {
+      for (const span of spans) {
+        const r = rendered.records[span.rollout];
+        const range = new vscode.Range(line, span.start, line, span.end);
+        const x = r.tokenAdvantages[span.token];
+        if (typeof x === 'number' && Number.isFinite(x) && x !== 0 && rendered.maxAbs > 0) {
+          const level = Math.min(SHADES, Math.max(1, Math.ceil((Math.abs(x) / rendered.maxAbs) * SHADES)));
+          (x > 0 ? pos : neg)[level - 1].push(range);
+        }
+        if (r.perceptual?.[span.token]) perceptual.push(range);
+      }
+    }
+    this.positive.forEach((d, i) => editor.setDecorations(d, pos[i]));
+    this.negative.forEach((d, i) => editor.setDecorations(d, neg[i]));
+    editor.setDecorations(this.perceptual, perceptual);
   }
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
