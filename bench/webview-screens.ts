@@ -89,6 +89,14 @@ async function main(): Promise<void> {
     await tok.hover();
     await page.waitForSelector('.hover-card:not([hidden])');
     await page.screenshot({ path: join(outDir, `hover-${theme}.png`) });
+    // Keyboard: Tab to the tokens, arrows move the cursor token and its card.
+    await page.mouse.move(5, 5);
+    await page.locator('.rollout').first().locator('.tokens').focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    const kb = await page.locator('.hover-card:not([hidden]) .hc-sub').innerText().catch(() => '');
+    if (!/token 2 of/.test(kb)) failures.push(`${theme}: keyboard navigation shows "${kb}"`);
+    await page.keyboard.press('Escape');
     // Diverging signal, perturbed view.
     await page.evaluate(() => (window as any).prpoTrajectory.setSignal('tokenAdvantage'));
     await page.locator('.image-view-button[data-view="perturbed"]').first().click();

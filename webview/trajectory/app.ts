@@ -342,6 +342,8 @@ export function startTrajectory(root: HTMLElement): void {
     head.append(h('span', 'stat dim', `${tokenCount(ro)} tok`));
     el.append(head);
     const tokens = h('div', 'tokens');
+    tokens.tabIndex = 0;
+    tokens.setAttribute('aria-label', `Tokens of rollout ${displayString(m.id)}: arrow keys move between tokens and show their fields`);
     const n = tokenCount(ro);
     const matches = filter.text ? new Set(textMatches(ro, filter.text)) : undefined;
     let y = 0;
@@ -747,7 +749,52 @@ export function startTrajectory(root: HTMLElement): void {
     if (c && c.kind === 'chunk') card.togglePin(c.ro, tok.k, tok);
   });
   list.addEventListener('scroll', () => {
-    if (!card.isPinned) card.hide();
+    if (!card.isPinned && !cursor) card.hide();
+  });
+
+  // Keyboard: Tab to a rollout's tokens, ←/→ (Home/End) move a cursor token whose card is shown, Escape leaves.
+  let cursor: { ro: RolloutRef; k: number; span: HTMLElement } | undefined;
+  function tokenSpan(tokensEl: HTMLElement, k: number): HTMLElement | undefined {
+    const chunkEl = tokensEl.children[Math.floor(k / CHUNK)] as HTMLElement | undefined;
+    const c = chunkEl && blockOf.get(chunkEl);
+    if (!c || c.kind !== 'chunk') return undefined;
+    if (!c.built) buildChunk(c);
+    return c.el.children[k - c.from] as HTMLElement | undefined;
+  }
+  function moveCursor(tokensEl: HTMLElement, k: number): void {
+    const first = blockOf.get(tokensEl.firstElementChild!);
+    if (!first || first.kind !== 'chunk') return;
+    const ro = first.ro;
+    k = Math.max(0, Math.min(tokenCount(ro) - 1, k));
+    const span = tokenSpan(tokensEl, k);
+    if (!span) return;
+    cursor?.span.classList.remove('cursor');
+    cursor = { ro, k, span };
+    span.classList.add('cursor');
+    span.scrollIntoView({ block: 'nearest' });
+    card.hide(true);
+    card.show(ro, k, span);
+  }
+  list.addEventListener('keydown', (e) => {
+    const tokensEl = (e.target as HTMLElement).closest?.('.tokens') as HTMLElement | null;
+    if (!tokensEl) return;
+    const k = cursor && tokensEl.contains(cursor.span) ? cursor.k : -1;
+    const moves: Record<string, number> = { ArrowRight: k + 1, ArrowLeft: k - 1, Home: 0, End: Number.MAX_SAFE_INTEGER };
+    if (e.key in moves) {
+      e.preventDefault();
+      moveCursor(tokensEl, k < 0 && e.key === 'ArrowLeft' ? 0 : moves[e.key]);
+    } else if (e.key === 'Escape' && cursor) {
+      cursor.span.classList.remove('cursor');
+      cursor = undefined;
+      card.hide(true);
+    }
+  });
+  list.addEventListener('focusout', (e) => {
+    if (cursor && !list.contains(e.relatedTarget as Node | null)) {
+      cursor.span.classList.remove('cursor');
+      cursor = undefined;
+      card.hide(true);
+    }
   });
 
   // ------------------------------------------------------------------------------------------- host messages
