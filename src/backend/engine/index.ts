@@ -1,6 +1,6 @@
 /**
  * The built-in engine: the tiny VLM (model.ts) run by onnxruntime-node, implementing PolicyEngine.
- * Batches are cut into chunks of at most MAX_CHUNK sequences, each padded to a bucket (batch: 1, 2, 4, 8,
+ * Batches are cut into chunks of at most MAX_CHUNK sequences (SAMPLE_CHUNK for sampling), each padded to a bucket (batch: 1, 2, 4, 8,
  * 16, then multiples of 16; text: multiples of 16), so a handful of sessions serve every call.
  */
 import * as ort from 'onnxruntime-node';
@@ -47,6 +47,8 @@ export async function createEngine(config: ModelConfig, opts: EngineOptions): Pr
 }
 
 export const MAX_CHUNK = 64;
+/** Sampling batches run wider: a decode step is overhead-bound, so 128 rows cost ~1.8× of 64 (measured). */
+export const SAMPLE_CHUNK = 128;
 const TEXT_BUCKET = 16;
 /** Batch buckets: 1, 2, 4, 8, 16, then multiples of 16 (at most 1.5× padding past 16). */
 const batchBucket = (n: number) => (n <= 16 ? 2 ** Math.ceil(Math.log2(Math.max(1, n))) : Math.ceil(n / 16) * 16);
@@ -272,8 +274,8 @@ export class Engine implements PolicyEngine {
 
   async sample(req: SampleRequest): Promise<SampleResult> {
     const tokens: number[][] = [], logp: Float32Array[] = [];
-    for (let i = 0; i < req.prompts.length; i += MAX_CHUNK) {
-      const r = await this.sampleChunk(req, i, Math.min(req.prompts.length, i + MAX_CHUNK));
+    for (let i = 0; i < req.prompts.length; i += SAMPLE_CHUNK) {
+      const r = await this.sampleChunk(req, i, Math.min(req.prompts.length, i + SAMPLE_CHUNK));
       tokens.push(...r.tokens);
       logp.push(...r.logp);
     }
