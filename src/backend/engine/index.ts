@@ -1,7 +1,8 @@
 /**
  * The built-in engine: the tiny VLM (model.ts) run by onnxruntime-node, implementing PolicyEngine.
- * Batches are cut into chunks of at most MAX_CHUNK sequences (SAMPLE_CHUNK for sampling), each padded to a bucket (batch: 1, 2, 4, 8,
- * 16, then multiples of 16; text: multiples of 16), so a handful of sessions serve every call.
+ * Batches are cut into chunks of at most MAX_CHUNK sequences (SAMPLE_CHUNK for sampling), each padded to
+ * a bucket (batch: 1, 2, 4, 8, 16, then multiples of 16; text: multiples of 16), so a handful of sessions
+ * serve every call.
  */
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../../core/protocol/backend';
