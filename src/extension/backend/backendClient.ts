@@ -77,8 +77,9 @@ export class BackendClient implements vscode.Disposable {
     return this.child.pid;
   }
 
-  get hasExited(): boolean {
-    return this.exited !== undefined;
+  /** How the child exited, once it has. */
+  get exit(): BackendExit | undefined {
+    return this.exited;
   }
 
   /**

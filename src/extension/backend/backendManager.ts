@@ -191,6 +191,8 @@ export class BackendManager implements vscode.Disposable {
     });
     client.onExit((exit) => this.exited(run, exit));
     this.changeEmitter.fire(run);
+    // It may have died between answering and now: that exit was heard by no one yet.
+    if (client.exit) this.exited(run, client.exit);
     return run;
   }
 
