@@ -184,3 +184,23 @@ test('every command that starts or steers a backend is gated on workspace trust 
     assert.equal(manifest.contributes.commands.find((x) => x.command === id)?.enablement, undefined, `${id} works untrusted`);
   }
 });
+
+test('the real trainer killed with SIGKILL mid-run: the run is marked failed with the signal and stays resumable', async () => {
+  const { backends, runStore } = await api();
+  delete process.env.PRPO_STUDIO_BACKEND_CLI; // the real backend: dist/cli.js serve
+  for (const k of ['FAKE_STEP_MS', 'FAKE_CRASH_AT_STEP', 'FAKE_NO_GPU', 'FAKE_STARTUP_MS']) delete process.env[k];
+  const run = await backends.startRun({ runsDir: runsDir(), preset: 'prpo', steps: 500, seed: 3, ep: 'cpu', name: 'host suite real crash', checkpointEvery: 1 });
+  assert.ok(run, 'the real backend started a run');
+  try {
+    await until('a checkpoint on disk', () => runStore.get(run.runDir)?.info.checkpoints.some((c) => c.complete), 90_000);
+    process.kill(run.client.pid!, 'SIGKILL');
+    await until('failed in the store', () => runStore.get(run.runDir)?.status === 'failed', 30_000);
+    const events = readFileSync(join(run.runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(events.at(-1).type, 'failed');
+    assert.match(events.at(-1).reason, /exited unexpectedly \(signal SIGKILL\)/);
+    assert.equal(backends.get(run.runDir), undefined);
+    assert.ok(runStore.get(run.runDir)!.info.checkpoints.some((c) => c.complete), 'a complete checkpoint to resume from');
+  } finally {
+    await vscode.commands.executeCommand('notifications.clearAll');
+  }
+}, { timeoutMs: 150_000 });
