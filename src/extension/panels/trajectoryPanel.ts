@@ -66,7 +66,7 @@ export class TrajectoryPanel implements vscode.Disposable {
   private viewedStep: number | undefined;
   private follow = false;
   private disposed = false;
-  /** Recently opened steps, packed (a step of 1,000 rollouts takes a while to read and parse). */
+  /** Recently opened steps, as read (a step of 1,000 rollouts takes a while to read and validate). */
   private readonly cache = new Map<number, { rollouts: RolloutRecord[]; issues: string[]; ranges: Partial<Record<SignalId, number>> }>();
   /** The step being opened: the webview pulls its parts after the first. */
   private opened: { step: number; rollouts: RolloutRecord[] } | undefined;
@@ -98,8 +98,8 @@ export class TrajectoryPanel implements vscode.Disposable {
         while (this.cache.size > STEP_CACHE) this.cache.delete(this.cache.keys().next().value!);
       }
       const t1 = performance.now();
-      // The first rollouts answer the request (they are what the first screen shows); the rest follow in parts,
-      // so opening a 1,000-rollout step does not wait for all of it to cross postMessage.
+      // The first rollouts answer the request (they are what the first screen shows); the webview pulls the rest in
+      // parts, so opening a 1,000-rollout step does not wait for all of it to cross postMessage.
       const { rollouts } = read;
       const first = packRollouts(step, rollouts.slice(0, FIRST_PART));
       const t2 = performance.now();
