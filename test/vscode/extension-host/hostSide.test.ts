@@ -204,3 +204,22 @@ test('the real trainer killed with SIGKILL mid-run: the run is marked failed wit
     await vscode.commands.executeCommand('notifications.clearAll');
   }
 }, { timeoutMs: 150_000 });
+
+test('changing prpoStudio.runsDirectory re-reads runs from the new folder', async () => {
+  const { runStore } = await api();
+  const config = vscode.workspace.getConfiguration('prpoStudio');
+  const other = join(vscode.workspace.workspaceFolders![0].uri.fsPath, 'other-runs');
+  try {
+    await config.update('runsDirectory', other, vscode.ConfigurationTarget.Workspace);
+    await until('the new root', () => runStore.root === other);
+    await runStore.refresh();
+    assert.deepEqual(runStore.runs(), [], 'no runs in a folder that does not exist');
+    await config.update('runsDirectory', '~/prpo-runs-that-do-not-exist', vscode.ConfigurationTarget.Workspace);
+    await until('~ expanded', () => runStore.root?.endsWith('/prpo-runs-that-do-not-exist') && !runStore.root.includes('~'));
+  } finally {
+    await config.update('runsDirectory', undefined, vscode.ConfigurationTarget.Workspace);
+  }
+  await until('back to the default', () => runStore.root === runsDir());
+  await runStore.refresh();
+  assert.ok(runStore.get(join(runsDir(), FIXTURE_RUN_ID)), 'the fixture run is back');
+});
