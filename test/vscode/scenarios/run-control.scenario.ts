@@ -40,6 +40,13 @@ scenario('start, pause, checkpoint, stop and resume a run from the palette', { r
   await until('a step in the status bar', async () => /PRPO-R running · step [1-9]/.test(await statusBarText(workbench)), real ? 240_000 : 30_000);
   await screenshot('running');
 
+  // The status bar item opens the live run's trajectory view.
+  await page.locator('.part.statusbar .statusbar-item', { hasText: /PRPO-R running/ }).first().locator('a, .statusbar-item-label').first().click();
+  await page.locator('.part.editor .tab', { hasText: `Trajectory · ${RUN}` }).first().waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(real ? 4000 : 2000); // let a step or two arrive
+  await screenshot('watching-live-run');
+  await workbench.runCommand('View: Close All Editors');
+
   await workbench.runCommand('prpoStudio.pauseRun');
   await runRow(workbench, /paused/);
   await until('paused in the status bar', async () => /PRPO-R paused/.test(await statusBarText(workbench)));
