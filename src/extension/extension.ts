@@ -11,6 +11,7 @@ import { ContextKeys } from './contextKeys';
 import { RunExplorer, type ExplorerNode } from './explorer/runExplorer';
 import { ROLLOUT_SCHEME, RolloutDocumentProvider } from './hovers/rolloutDocument';
 import { ROLLOUT_FILE_SELECTOR, RolloutHoverProvider } from './hovers/rolloutHover';
+import { RolloutLensProvider } from './hovers/rolloutLens';
 import { RunStore } from './runs/runStore';
 import { RunStatusBar } from './statusBar';
 
@@ -52,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): PrpoStudioApi {
     vscode.workspace.registerTextDocumentContentProvider(ROLLOUT_SCHEME, rolloutDocuments),
     vscode.languages.registerHoverProvider({ scheme: ROLLOUT_SCHEME }, rolloutDocuments),
     vscode.languages.registerHoverProvider(ROLLOUT_FILE_SELECTOR, new RolloutHoverProvider(algorithmOf)),
+    vscode.languages.registerCodeLensProvider(ROLLOUT_FILE_SELECTOR, new RolloutLensProvider()),
     backends.onDidChange(describeView),
     runStore.onDidChange(describeView),
     ...registerCommands({ context, store: runStore, backends, explorer: runExplorer, treeView, log }),

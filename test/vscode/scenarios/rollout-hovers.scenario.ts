@@ -58,6 +58,9 @@ scenario(
     // The JSONL file, as text.
     await openFromStepMenu(workbench, page, 'Open Rollout Step File');
     await page.locator('.part.editor .tab', { hasText: 'step-000002.jsonl' }).first().waitFor({ timeout: 30_000 });
+    // Each rollout line carries a summary lens.
+    const lens = page.locator('.part.editor .codelens-decoration', { hasText: /s2-r0 · group s2-g0 · reward 0\.00 ✗ · Aᵢ −0\.870 · 9 tokens/ }).first();
+    await lens.waitFor({ timeout: 30_000 });
     const card = await hoverAt(workbench, page, '" circles"');
     assert.match(card, /Token 5 of 9/);
     for (const field of [/log p, image view/, /log p, blind view/, /G — grounding/, /U — instability/, /RVD — robust visual dependency/, /Aᵢ — outcome advantage/, /wₜ — PAR weight/, /Ãᵢₜ — token advantage/, /perceptual \(ground truth\)/]) {

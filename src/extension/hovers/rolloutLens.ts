@@ -1,0 +1,29 @@
+/**
+ * CodeLenses over each line of a rollouts file: a one-line summary of the rollout (its lines are long JSON)
+ * with links to the same step in the trajectory view and in the token view.
+ */
+import * as vscode from 'vscode';
+import { parseRolloutLine } from './rolloutHover';
+import { fmt } from './tokenCard';
+
+/** Lines longer than this are summarised without parsing the whole file again on every edit. */
+const MAX_LINES = 2000;
+
+export class RolloutLensProvider implements vscode.CodeLensProvider {
+  provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
+    const lenses: vscode.CodeLens[] = [];
+    for (let i = 0; i < Math.min(document.lineCount, MAX_LINES); i++) {
+      const r = parseRolloutLine(document.lineAt(i).text);
+      if (!r) continue;
+      const range = new vscode.Range(i, 0, i, 0);
+      const correct = r.correct === undefined ? '' : r.correct ? ' ✓' : ' ✗';
+      const A = `${r.advantage > 0 ? '+' : ''}${fmt(r.advantage, 3)}`;
+      const title = `${r.id} · group ${r.group} · reward ${fmt(r.reward, 2)}${correct} · Aᵢ ${A} · ${r.tokens.length} tokens`;
+      lenses.push(
+        new vscode.CodeLens(range, { title, command: 'prpoStudio.openRun', arguments: [document.uri], tooltip: 'Open this step in the trajectory view' }),
+        new vscode.CodeLens(range, { title: 'as tokens', command: 'prpoStudio.openRolloutTokens', arguments: [document.uri], tooltip: 'Open this step as tokens coloured by advantage' }),
+      );
+    }
+    return lenses;
+  }
+}
