@@ -42,7 +42,7 @@ export class Progress {
       process.stdout.write(`step ${done}/${total} ${detail}\n`);
       return;
     }
-    const width = 24;
+    const width = 20;
     const filled = total > 0 ? Math.round((width * Math.min(done, total)) / total) : 0;
     const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${detail}`;
     const cols = this.out.columns ?? 100;

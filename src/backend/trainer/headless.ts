@@ -16,7 +16,7 @@ const f = (x: number | undefined, d = 3) => (x === undefined ? '–' : x.toFixed
 export function describe(row: MetricsRow): string {
   const parts = [`reward ${f(row.reward)}`, `acc ${f(row.accuracy)}`];
   if (row.valAccuracy !== undefined) parts.push(`val ${f(row.valAccuracy)}`);
-  if (row.timeStepMs !== undefined) parts.push(`${(row.timeStepMs / 1000).toFixed(2)}s/step`);
+  if (row.timeStepMs !== undefined) parts.push(`${(row.timeStepMs / 1000).toFixed(2)} s/step`);
   return parts.join('  ');
 }
 
