@@ -63,4 +63,3 @@ export class Progress {
   }
 }
 
-export const fmt = (x: number | undefined, digits = 3) => (x === undefined ? '–' : x.toFixed(digits));
