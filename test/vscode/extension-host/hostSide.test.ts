@@ -223,3 +223,31 @@ test('changing prpoStudio.runsDirectory re-reads runs from the new folder', asyn
   await runStore.refresh();
   assert.ok(runStore.get(join(runsDir(), FIXTURE_RUN_ID)), 'the fixture run is back');
 });
+
+test('a run config file is checked field by field, and starts a run', async () => {
+  const { backends, runStore } = await api();
+  const { readStartConfig } = await import('../../../src/extension/commands/startRun');
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'prpo-config-'));
+  const file = (name: string, v: unknown) => {
+    const p = join(dir, name);
+    writeFileSync(p, typeof v === 'string' ? v : JSON.stringify(v));
+    return vscode.Uri.file(p);
+  };
+  await assert.rejects(readStartConfig(file('bad.json', '{ nope'), '/runs'), /bad\.json: not a readable JSON file/);
+  await assert.rejects(readStartConfig(file('preset.json', { preset: 'ppo' }), '/runs'), /"preset" must be one of prpo, vppo, pgpo, dapo, grpo \(got "ppo"\)/);
+  await assert.rejects(readStartConfig(file('steps.json', { preset: 'vppo', steps: 0 }), '/runs'), /"steps" must be a whole number ≥ 1 \(got 0\)/);
+  await assert.rejects(readStartConfig(file('ep.json', { preset: 'vppo', ep: 'tpu' }), '/runs'), /"ep" must be cpu, cuda or webgpu/);
+  const ok = await readStartConfig(file('ok.json', { preset: 'pgpo', steps: 300, seed: 4, name: 'from a config', config: { lr: 1e-4 } }), runsDir());
+  assert.deepEqual({ ...ok, checkpointEvery: undefined }, { runsDir: runsDir(), preset: 'pgpo', steps: 300, seed: 4, ep: 'cpu', name: 'from a config', checkpointEvery: undefined, config: { lr: 1e-4 } });
+
+  useFakeBackend({ FAKE_STEP_MS: '200', FAKE_CRASH_AT_STEP: undefined, FAKE_NO_GPU: undefined, FAKE_STARTUP_MS: undefined });
+  const run = await vscode.commands.executeCommand<{ runDir: string } | undefined>('prpoStudio.startRunFromConfig', file('ok.json', { preset: 'pgpo', steps: 300, seed: 4, name: 'from a config' }));
+  assert.ok(run, 'the command returns the live run');
+  const entry = await until('the run in the store', () => runStore.get(run.runDir));
+  assert.equal(entry.info.manifest?.algorithm, 'pgpo');
+  assert.equal(entry.info.manifest?.seed, 4);
+  assert.equal(entry.info.name, 'from a config');
+  await backends.stop(backends.get(run.runDir)!);
+}, { timeoutMs: 60_000 });
