@@ -481,7 +481,7 @@ export function startTrajectory(root: HTMLElement): void {
     const shown = groups.reduce((a, g) => a + g.group.rollouts.length, 0);
     const groupsN = new Set(data.rollouts.map((r) => r.meta.group)).size;
     const loading = data.rollouts.length < expectedTotal ? ` (loading… ${data.rollouts.length} of ${expectedTotal})` : '';
-    status.textContent = `Step ${data.step}${loading} · ${data.rollouts.length} rollouts in ${groupsN} groups · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${run.algorithm === 'prpo' ? 'PRPO-R' : run.algorithm.toUpperCase()}, ${run.status})` : ''}`;
+    status.textContent = `Step ${data.step}${loading} · ${plural(data.rollouts.length, 'rollout')} in ${plural(groupsN, 'group')} · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${run.algorithm === 'prpo' ? 'PRPO-R' : run.algorithm.toUpperCase()}, ${run.status})` : ''}`;
   }
 
   function renderLegend(): void {
@@ -568,11 +568,20 @@ export function startTrajectory(root: HTMLElement): void {
     if (on && steps.length && data && steps[steps.length - 1] !== data.step) void loadStep(steps[steps.length - 1]);
   }
 
+  // Rebuilt only when the steps change (a long run has thousands: rebuilding them on every step change would cost).
+  let stepOptionsKey = '';
   function updateStepOptions(): void {
+    const value = String(loadingStep ?? data?.step ?? '');
+    const key = `${steps.length}:${steps[0]}:${steps[steps.length - 1]}`;
+    if (key === stepOptionsKey) {
+      stepSelect.value = value;
+      return;
+    }
+    stepOptionsKey = key;
     setOptions(
       stepSelect,
       steps.map((s) => ({ value: String(s), label: `Step ${s}` })),
-      String(loadingStep ?? data?.step ?? ''),
+      value,
     );
   }
 
@@ -860,6 +869,8 @@ export function startTrajectory(root: HTMLElement): void {
 
   ipc.ready();
 }
+
+const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
 interface TokSpan extends HTMLSpanElement {
   k: number;
