@@ -28,6 +28,8 @@ scenario('start, pause, checkpoint, stop and resume a run from the palette', { r
 
   // Start: preset, steps, seed, execution provider, name.
   await workbench.runCommand('prpoStudio.startRun');
+  await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'PRPO-R' }).first().waitFor({ timeout: 15_000 });
+  await screenshot('preset-pick');
   await workbench.pickQuickItem('PRPO-R');
   await workbench.answerInput('400');
   await workbench.answerInput('0');
