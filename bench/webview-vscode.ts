@@ -218,7 +218,11 @@ async function main(): Promise<void> {
       for (const name of ['shapes · PRPO-R', 'shapes · GRPO', 'bench · 20k tokens', 'bench · 1000 rollouts']) {
         const row = widget.locator('.monaco-list-row', { hasText: name }).first();
         const want = name.startsWith('shapes');
-        if (((await row.getAttribute('aria-checked')) === 'true') !== want) await row.click();
+        for (let i = 0; i < 5 && ((await row.getAttribute('aria-checked')) === 'true') !== want; i++) {
+          await workbench.page.mouse.move(2, 2); // a row's description hover can cover the next row
+          await workbench.page.waitForTimeout(400);
+          await row.click({ timeout: 5000 }).catch(() => undefined);
+        }
       }
       await widget.locator('.monaco-button', { hasText: 'OK' }).first().click();
       await workbench.waitForWebview('.chart-card canvas', 60_000);
