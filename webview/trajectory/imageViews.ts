@@ -85,7 +85,7 @@ export function imagePanel(load: Promise<HTMLImageElement>, run: RunInfo | undef
   const frame = h('div', 'image-frame');
   const canvas = h('canvas', 'task-image');
   canvas.setAttribute('role', 'img');
-  const blindNote = h('div', 'blind-note', 'no image');
+  const blindNote = h('div', 'blind-note', 'not seen');
   frame.append(canvas, blindNote);
   const buttons = h('div', 'image-views');
   const cap = h('div', 'image-caption', 'Loading image…');

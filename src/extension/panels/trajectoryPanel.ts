@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
 import type { RunSource } from './runSource';
 import {
   GetImageRequest,
@@ -173,7 +174,10 @@ export class TrajectoryPanel implements vscode.Disposable {
     if (!file.startsWith(root + path.sep)) return { error: `The image path ${JSON.stringify(image)} leaves the run directory.` };
     if (!type) return { error: `${image} is not a PNG, JPEG, WebP or GIF image.` };
     try {
-      const bytes = await vscode.workspace.fs.readFile(vscode.Uri.file(file));
+      // A link inside the run directory must not lead out of it either.
+      const [realRoot, realFile] = await Promise.all([fs.realpath(root), fs.realpath(file)]);
+      if (!realFile.startsWith(realRoot + path.sep)) return { error: `The image ${JSON.stringify(image)} links outside the run directory.` };
+      const bytes = await vscode.workspace.fs.readFile(vscode.Uri.file(realFile));
       if (bytes.byteLength > MAX_IMAGE_BYTES) return { error: `${image} is larger than 8 MB.` };
       return { dataUrl: `data:${type};base64,${Buffer.from(bytes).toString('base64')}` };
     } catch (err) {
