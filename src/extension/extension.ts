@@ -5,7 +5,6 @@
 import * as vscode from 'vscode';
 import { BackendManager } from './backend/backendManager';
 import { registerCommands } from './commands';
-import { defaultStartParams } from './commands/startRun';
 import * as config from './config';
 import { ContextKeys } from './contextKeys';
 import { RunExplorer, type ExplorerNode } from './explorer/runExplorer';

@@ -21,8 +21,8 @@ export function fakeRollouts(step: number, n = 4): RolloutRecord[] {
     const colour = colours[Math.floor(rand() * colours.length)];
     const count = 1 + Math.floor(rand() * 3);
     const tokens = ['I', ' see', ` ${count}`, ` ${colour}`, ' circles', '.', ' Answer', ':', ` ${count}`];
-    const L = tokens.length;
-    const perceptual = tokens.map((t, k) => (k === 2 || k === 3 || k === 8 ? 1 : 0));
+    // The count and the colour come from the image (ground-truth perceptual tokens).
+    const perceptual = tokens.map((_, k) => (k === 2 || k === 3 || k === 8 ? 1 : 0));
     const reward = rand() < 0.3 + step / 100 ? 1 : 0;
     const advantage = reward ? 0.87 : -0.87;
     const logpImage = tokens.map(() => -rand() * 2);
