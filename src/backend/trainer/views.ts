@@ -22,7 +22,10 @@ export function perturbPatches(image: Float32Array, size: number, channels: numb
 }
 
 export function mildNoise(image: Float32Array, sigma: number, rng: Rng): Float32Array {
-  const out = new Float32Array(image.length);
-  for (let i = 0; i < image.length; i++) out[i] = Math.min(1, Math.max(0, image[i] + sigma * rng.normal()));
+  const out = rng.fillNormal(new Float32Array(image.length));
+  for (let i = 0; i < image.length; i++) {
+    const x = image[i] + sigma * out[i];
+    out[i] = x < 0 ? 0 : x > 1 ? 1 : x;
+  }
   return out;
 }
