@@ -2,7 +2,7 @@
 // resumeFrom; and kill -9 at random moments never corrupts the latest complete checkpoint.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Requests } from '../../../src/core/protocol/backend';
 import { latestCheckpoint, listCheckpoints, readCheckpoint, readEvents, readRun } from '../../../src/core/run';
@@ -50,7 +50,7 @@ test('start, pause, checkpoint, resume, stop over JSON-RPC; resumeFrom continues
   }
 });
 
-test('kill -9 at random moments never corrupts the latest complete checkpoint; resume marks the run failed', { skip: !haveBuild && 'needs npm run build' }, async () => {
+test('kill -9 at random moments never corrupts the latest complete checkpoint; resume marks the run failed', { skip: !haveBuild && 'needs npm run build' }, async (t) => {
   const runsDir = tempDir();
   let runDir: string | undefined;
   let target = 2;
@@ -71,6 +71,8 @@ test('kill -9 at random moments never corrupts the latest complete checkpoint; r
     assert.doesNotThrow(() => readCheckpoint(latest!), 'the latest complete checkpoint reads back');
     assert.equal((await readRun(runDir)).status, 'interrupted');
     target = Math.max(target, listCheckpoints(runDir).at(-1)!.step);
+    const leftovers = readdirSync(join(runDir, 'checkpoints')).filter((f) => f.startsWith('.tmp-'));
+    t.diagnostic(`kill ${round + 1}: latest complete checkpoint ${latest!.split('/').at(-1)}${leftovers.length ? `, killed mid-checkpoint (${leftovers.join(', ')} left behind)` : ''}`);
   }
   // The next resume notices the dead writer and records why.
   const c = forkBackend();
