@@ -604,6 +604,8 @@ export class Trainer {
       const rows = Array.isArray(input.logp.perturbed) ? (input.logp.perturbed as ArrayLike<number>[]) : [input.logp.perturbed as ArrayLike<number>];
       logp.perturbed = Array.from(rows[0]);
     }
+    // Token texts carry the space before them, so they concatenate to the response (schema.ts) and read as words.
+    const tokens = s.words.map((w, t) => (t === 0 ? w : ` ${w}`));
     const rec: RolloutRecord = {
       id: `${stepName(step)}-${String(i).padStart(3, '0')}`,
       step,
@@ -611,11 +613,11 @@ export class Trainer {
       prompt: s.example.question.join(' '),
       image: `images/${imageName}`,
       answer: s.example.answer,
-      response: s.words.join(' '),
+      response: tokens.join(''),
       reward: s.reward,
       correct: s.correct,
       advantage: a.advantage,
-      tokens: s.words,
+      tokens,
       tokenIds: s.tokens,
       logp,
       tokenAdvantages: a.tokenAdvantages,
