@@ -217,8 +217,23 @@ async function collect<T>(gen: AsyncGenerator<T>): Promise<T[]> {
   return out;
 }
 
+/** The run's metrics as they stand: the rows of an abandoned continuation are dropped (see currentHistory). */
 export async function readMetrics(dir: string, onIssue?: (i: LineIssue) => void): Promise<MetricsRow[]> {
-  return collect(readJsonl(runFiles.metrics(dir), validateMetricsRow, onIssue));
+  return currentHistory(await collect(readJsonl(runFiles.metrics(dir), validateMetricsRow, onIssue)));
+}
+
+/**
+ * metrics.jsonl is append-only, so a run resumed from an earlier checkpoint leaves the rows of its abandoned
+ * continuation in the file. The run's history as it stands: read in file order, a row whose step is not past
+ * the previous one rewinds — rows at or after its step are dropped before it is kept.
+ */
+export function currentHistory(rows: MetricsRow[]): MetricsRow[] {
+  const out: MetricsRow[] = [];
+  for (const row of rows) {
+    while (out.length && out[out.length - 1].step >= row.step) out.pop();
+    out.push(row);
+  }
+  return out;
 }
 
 export async function readEvents(dir: string, onIssue?: (i: LineIssue) => void): Promise<RunEvent[]> {

@@ -9,7 +9,6 @@ import { formatIssue } from '../../core/run/reader';
 import type { RunHandle } from '../../core/run/importers';
 import type { MetricsRow, RolloutRecord, RunDisplayStatus, RunManifest, RunStatus } from '../../core/run/schema';
 import type { RunSource } from '../panels/runSource';
-import { currentHistory } from './history';
 
 export class RunSourceImpl implements RunSource, vscode.Disposable {
   private readonly rolloutsEmitter = new vscode.EventEmitter<{ step: number; rollouts: RolloutRecord[] }>();
@@ -56,7 +55,7 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
 
   /** The run's metrics as they stand (rows of a continuation abandoned by a resume are left out). */
   async readMetrics(onIssue?: (message: string) => void): Promise<MetricsRow[]> {
-    return currentHistory(await this.handle().readMetrics(onIssue && ((i) => onIssue(formatIssue(i)))));
+    return this.handle().readMetrics(onIssue && ((i) => onIssue(formatIssue(i))));
   }
 
   liveMetrics(row: MetricsRow): void {

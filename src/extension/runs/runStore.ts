@@ -11,7 +11,6 @@ import { listRuns, readMetrics, readRolloutStep, runFiles } from '../../core/run
 import type { MetricsRow, RunDisplayStatus, RunInfo } from '../../core/run/schema';
 import type { BackendManager, LiveRun } from '../backend/backendManager';
 import * as config from '../config';
-import { currentHistory } from './history';
 import { RunSourceImpl } from './runSourceImpl';
 
 export interface RunEntry {
@@ -172,10 +171,10 @@ export class RunStore implements vscode.Disposable {
     return this.entries.get(abs)!;
   }
 
-  /** The run's metrics as they stand (see currentHistory), through its handle. */
+  /** The run's metrics as they stand (core's readMetrics drops an abandoned continuation), through its handle. */
   async readMetrics(runDir: string): Promise<MetricsRow[]> {
     const entry = this.get(runDir);
-    return entry ? currentHistory(await entry.handle.readMetrics().catch(() => [])) : [];
+    return entry ? entry.handle.readMetrics().catch(() => []) : [];
   }
 
   /** Re-reads one run (debounced: a step writes several files at once). */
@@ -265,7 +264,7 @@ export class RunStore implements vscode.Disposable {
 
 async function lastMetrics(handle: RunHandle): Promise<MetricsRow | undefined> {
   try {
-    return currentHistory(await handle.readMetrics()).at(-1);
+    return (await handle.readMetrics()).at(-1);
   } catch {
     return undefined;
   }

@@ -9,7 +9,6 @@ import * as vscode from 'vscode';
 import type { PrpoStudioApi } from '../../../src/extension/extension';
 import { locateJsonValue, tokenIndexOf } from '../../../src/extension/hovers/jsonLocator';
 import { tokenMarkdown } from '../../../src/extension/hovers/tokenCard';
-import { currentHistory } from '../../../src/extension/runs/history';
 import type { MetricsRow } from '../../../src/core/run/schema';
 import { FIXTURE_RUN_ID, FIXTURE_TOKENS } from '../fixtures/runs';
 import { test } from './framework';
@@ -50,11 +49,6 @@ test('the JSON locator maps an offset inside a per-token array to its token inde
   assert.deepEqual(locateJsonValue(line, at('"tokens"', 2))!.path, ['tokens']);
   // A torn line still locates what precedes the tear.
   assert.equal(tokenIndexOf(locateJsonValue(line.slice(0, at('-2.5')), at('-1.5'))!.path), 0);
-});
-
-test("metrics of a resumed run read as its history: an abandoned continuation's rows are dropped", () => {
-  const rows = [1, 2, 3, 4, 5, 3, 4].map((step, i) => ({ step, reward: i }));
-  assert.deepEqual(currentHistory(rows).map((r) => [r.step, r.reward]), [[1, 0], [2, 1], [3, 5], [4, 6]]);
 });
 
 test('a token card names every recorded §7 field', () => {
