@@ -13,6 +13,7 @@ import { createEngine, defaultModelConfig, paramCount } from '../src/backend/eng
 import { buildDecodeGraph, buildPolicyGraph, imageTokens, initWeights, paramShapes, POLICY_SCALARS, seqLen } from '../src/backend/engine/model';
 import { sessionOptions } from '../src/backend/engine/session';
 import type { ModelConfig, SequenceInput } from '../src/backend/engine/types';
+import { mulberry32 } from '../src/core/random';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,15 +32,6 @@ const models: { name: string; config: ModelConfig }[] = [
 ].slice(0, quick ? 1 : 3);
 const BATCH = 32;
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Best (least disturbed) of n timed calls after two warm-up calls. */
 async function bestMs(fn: () => Promise<unknown>, n = reps): Promise<number> {
@@ -67,7 +59,7 @@ async function matmulCeiling(): Promise<number> {
   const g = new Graph('ceiling');
   g.output(matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c');
   const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions('cpu', threads));
-  const r = rng(1);
+  const r = mulberry32(1);
   const a = new ort.Tensor('float32', Float32Array.from({ length: n * n }, r), [n, n]);
   const ms = await bestMs(() => s.run({ a, b: a }), 2 * reps);
   await s.release();
@@ -106,7 +98,7 @@ async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
 async function fwdBwdSession(c: ModelConfig, B: number, Tt: number) {
   const g = buildPolicyGraph(c, B, Tt);
   const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions('cpu', threads));
-  const r = rng(3);
+  const r = mulberry32(3);
   const w = initWeights(c, 1);
   const feeds: Record<string, ort.Tensor> = {};
   for (const [n, shape] of paramShapes(c)) feeds[n] = new ort.Tensor('float32', w.get(n)!, shape);
@@ -185,7 +177,7 @@ async function main() {
   const positions = [24, 40, 56, 63];
   const rows: Row[] = [];
   for (const { name, config: c } of models) {
-    const r = rng(2);
+    const r = mulberry32(2);
     const e = await createEngine(c, { seed: 1, threads, lr: 1e-4 });
     const image = () => Float32Array.from({ length: c.channels * c.imageSize ** 2 }, r);
     const Tt = c.maxText;

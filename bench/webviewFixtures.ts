@@ -3,17 +3,9 @@
  * ALGORITHMS.md §7, with plausible shapes (sparse dependency, rewards 0/1, GRPO advantages per group).
  */
 import type { RolloutRecord } from '../src/core/run/schema';
+import { mulberry32 } from '../src/core/random';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 const WORDS = ['I', ' see', ' a', ' red', ' blue', ' green', ' circle', ' square', ' triangle', ' in', ' the', ' top', ' left', ' cell', ',', ' so', ' there', ' are', ' 3', ' 2', ' shapes', '.', ' Answer', ':', ' yes', ' no', ' row', ' column', ' count', ' is'];
 const PERCEPTUAL = new Set([' red', ' blue', ' green', ' circle', ' square', ' triangle', ' 3', ' 2', ' top', ' left']);

@@ -5,6 +5,7 @@
  */
 import type { RunInfo } from '../../src/core/protocol/webview';
 import { h } from '../elements';
+import { mulberry32 } from '../../src/core/random';
 
 export type ImageView = 'image' | 'blind' | 'perturbed' | 'mild';
 
@@ -30,17 +31,6 @@ export function caption(view: ImageView, run: RunInfo | undefined, patch: number
   }
 }
 
-/** A small deterministic PRNG so an illustration does not flicker between renders. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);

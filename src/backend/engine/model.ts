@@ -13,6 +13,7 @@ import {
   matmul, maximum, minimum, mul, neg, oneHot, reduceSum, reshape, scatterND, slice, softmax, sub, transpose, where,
   type Shape,
 } from './graph';
+import { mulberry32 } from '../../core/random';
 
 export const NEG_INF = -1e9;
 
@@ -72,14 +73,7 @@ export function initWeights(c: ModelConfig, seed: number): Map<string, Float32Ar
 }
 
 function gaussian(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = () => { // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = mulberry32(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 }
 

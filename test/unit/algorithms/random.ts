@@ -2,16 +2,8 @@
  * Seeded random batches for the property and CLI tests: quantized log-probs (so scores tie), views far
  * enough apart to hit the k3 clamps, L = 1 responses, groups of one, groups whose rewards are all equal.
  */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../src/core/random';
+export const rng = mulberry32;
 
 export interface RandomRollout {
   id: string;

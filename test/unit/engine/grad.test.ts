@@ -7,21 +7,13 @@ import * as G from '../../../src/backend/engine/graph';
 import { Graph, GraphError, Tensor } from '../../../src/backend/engine/graph';
 import { policyLoss, policyScalarInputs, POLICY_SCALARS } from '../../../src/backend/engine/model';
 import { policyLossReference } from '../../../src/core/algorithms/loss';
+import { mulberry32 } from '../../../src/core/random';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Arg { shape: number[]; gen?: (r: () => number) => number; int?: number }
 
 async function gradCheck(name: string, args: Arg[], build: (...xs: Tensor[]) => Tensor, seed = 1) {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const g = new Graph(name, 'double');
   const xs = args.map((a, i) => g.input(`x${i}`, a.shape, a.int ? { dtype: 'int64' } : { grad: true }));
   const y = build(...xs);
@@ -123,7 +115,7 @@ test('float32 LayerNormalization kernel agrees with the float64 primitive form',
     const x = g.input('x', [4, 6]);
     g.output(G.layerNorm(x, g.input('g', [6]), g.input('b', [6])), 'y');
     const s = await ort.InferenceSession.create(g.toBytes());
-    const r = rng(3);
+    const r = mulberry32(3);
     const t = (n: number, f: () => number, dims: number[]) => (ft === 'float'
       ? new ort.Tensor('float32', Float32Array.from({ length: n }, f), dims)
       : new ort.Tensor('float64', Float64Array.from({ length: n }, f), dims));
@@ -144,7 +136,7 @@ test('the §5 policy loss: values and ∂loss/∂logp against policyLossReferenc
   for (const k of ['loss', 'pgLoss', 'entropyLoss', 'klLoss'] as const) g.output(L[k], k);
   g.output(G.gradients(L.loss, [logp])[0], 'grad');
   const session = await ort.InferenceSession.create(g.toBytes());
-  const r = rng(7);
+  const r = mulberry32(7);
   const lens = [5, 3, 4];
   const rows = (f: () => number) => lens.map((n) => Array.from({ length: n }, f));
   // Log-ratios up to ±1.5 so that both clip bounds and the dual clip (r > C = 3) are exercised.

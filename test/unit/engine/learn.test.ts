@@ -4,19 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEngine } from '../../../src/backend/engine/index';
 import type { ModelConfig, SequenceInput } from '../../../src/backend/engine/types';
+import { mulberry32 } from '../../../src/core/random';
 
 const STOP = 0, COUNT = 1, COPY = 12;
 const cfg: ModelConfig = { vocabSize: 13, imageSize: 8, channels: 3, patchSize: 4, dModel: 32, nLayers: 2, nHeads: 2, dFF: 64, maxText: 8 };
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Counting: k of the 4 patches are lit; the answer is token 2 + k. Copy: three digits, echoed. */
 function example(r: () => number): SequenceInput {
@@ -37,8 +29,8 @@ function example(r: () => number): SequenceInput {
 
 test('supervised steps learn counting and copying to 100% (greedy), then policy steps follow the advantage', async () => {
   const e = await createEngine(cfg, { seed: 1, lr: 3e-3, weightDecay: 0, threads: 1 });
-  const r = rng(1);
-  const evalR = rng(99);
+  const r = mulberry32(1);
+  const evalR = mulberry32(99);
   const evalSet = Array.from({ length: 64 }, () => example(evalR));
   const accuracy = async () => {
     const out = await e.sample({ images: evalSet.map((s) => s.image), prompts: evalSet.map((s) => s.prompt), maxNewTokens: 4, temperature: 0, topP: 1, stopToken: STOP, random: r });

@@ -7,21 +7,13 @@ import { createEngine, Engine } from '../../../src/backend/engine/index';
 import { buildPolicyGraph, imageTokens, initWeights, paramShapes, patchDim, POLICY_SCALARS } from '../../../src/backend/engine/model';
 import type { ModelConfig, SequenceInput } from '../../../src/backend/engine/types';
 import { tfPolicyGradients } from './tfjsModel';
+import { mulberry32 } from '../../../src/core/random';
 
 const tiny: ModelConfig = { vocabSize: 13, imageSize: 8, channels: 3, patchSize: 4, dModel: 16, nLayers: 2, nHeads: 2, dFF: 32, maxText: 12 };
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('whole-model gradients of the policy loss agree with tfjs autodiff of the same weights', async () => {
-  const c = tiny, B = 4, Tt = 8, r = rng(11);
+  const c = tiny, B = 4, Tt = 8, r = mulberry32(11);
   const nImg = imageTokens(c), P = patchDim(c);
   // Larger-than-init weights, so the loss surface is not flat and every path carries gradient.
   const weights = initWeights(c, 5);
@@ -70,10 +62,10 @@ const img = (r: () => number) => Float32Array.from({ length: 3 * tiny.imageSize 
 
 test('KV-cached sampling: recorded log-probs equal teacher-forced scoring; seeded; stop token kept', async () => {
   const e = await createEngine(tiny, { seed: 3, threads: 1 });
-  const r = rng(2);
+  const r = mulberry32(2);
   const images = [img(r), img(r), img(r)];
   const prompts = [[1, 2, 3], [4], []];
-  const req = (seed: number) => ({ images, prompts, maxNewTokens: 6, temperature: 1, topP: 0.9, stopToken: 0, random: rng(seed) });
+  const req = (seed: number) => ({ images, prompts, maxNewTokens: 6, temperature: 1, topP: 0.9, stopToken: 0, random: mulberry32(seed) });
   const a = await e.sample(req(9));
   const b = await e.sample(req(9));
   assert.deepEqual(a.tokens, b.tokens, 'same random stream, same samples');
@@ -93,7 +85,7 @@ test('KV-cached sampling: recorded log-probs equal teacher-forced scoring; seede
 
 test('scoring: full distributions, entropy, blind view, batching across chunks and buckets', async () => {
   const e = (await createEngine(tiny, { seed: 4, threads: 1 })) as Engine;
-  const r = rng(5);
+  const r = mulberry32(5);
   const seqs: SequenceInput[] = Array.from({ length: 70 }, (_, i) => ({
     image: img(r), prompt: [1 + (i % 5)], response: Array.from({ length: 1 + (i % 9) }, () => Math.floor(r() * 13)),
   }));
@@ -122,7 +114,7 @@ test('scoring: full distributions, entropy, blind view, batching across chunks a
 
 test('saveState / loadState round trip weights and optimizer state; mismatched models are refused', async () => {
   const e = await createEngine(tiny, { seed: 1, threads: 1 });
-  const r = rng(8);
+  const r = mulberry32(8);
   const seqs = [{ image: img(r), prompt: [1, 2], response: [3, 4, 5] }];
   await e.supervisedStep(seqs);
   const saved = e.saveState();
@@ -155,7 +147,7 @@ test('a missing GPU provider is reported and the engine falls back to CPU', asyn
 test('policyStep over two chunks: loss terms equal the §5 reference on the scored log-probs', async () => {
   const { policyLossReference } = await import('../../../src/core/algorithms/loss');
   const e = await createEngine(tiny, { seed: 6, threads: 1 });
-  const r = rng(12);
+  const r = mulberry32(12);
   const seqs: SequenceInput[] = Array.from({ length: 70 }, (_, i) => ({
     image: img(r), prompt: [1 + (i % 4)], response: Array.from({ length: 1 + (i % 7) }, () => Math.floor(r() * 13)), blind: i % 5 === 0,
   }));
@@ -179,7 +171,7 @@ test('drawToken: temperature, nucleus (top-p) truncation, greedy', async () => {
   const { drawToken } = await import('../../../src/backend/engine/index');
   const logp = Float32Array.from([0.5, 0.3, 0.15, 0.05].map(Math.log));
   const counts = [0, 0, 0, 0];
-  const r = rng(21);
+  const r = mulberry32(21);
   for (let i = 0; i < 4000; i++) counts[drawToken(logp, 1, 0.7, r)]++;
   // Nucleus of 0.7: tokens 0 and 1 (0.5 + 0.3 ≥ 0.7), renormalised to 0.625 / 0.375.
   assert.equal(counts[2] + counts[3], 0);
@@ -200,12 +192,12 @@ test('createEngine rejects a malformed config with a readable message', async ()
 
 test('sampling a batch whose sequences stop at different times (the cache shrinks to smaller buckets)', async () => {
   const e = await createEngine(tiny, { seed: 8, threads: 1 });
-  const r = rng(4);
+  const r = mulberry32(4);
   const n = 20;
   const images = Array.from({ length: n }, () => img(r));
   const prompts = Array.from({ length: n }, (_, i) => Array.from({ length: 1 + (i % 4) }, (_, k) => 1 + ((i + k) % 12)));
   // A high temperature and a common stop token give a spread of lengths.
-  const out = await e.sample({ images, prompts, maxNewTokens: 8, temperature: 3, topP: 1, stopToken: 3, random: rng(5) });
+  const out = await e.sample({ images, prompts, maxNewTokens: 8, temperature: 3, topP: 1, stopToken: 3, random: mulberry32(5) });
   const lengths = new Set(out.tokens.map((t) => t.length));
   assert.ok(lengths.size >= 3, `lengths vary: ${[...lengths]}`);
   const s = await e.score(images.map((image, i) => ({ image, prompt: prompts[i], response: out.tokens[i] })));
@@ -216,10 +208,10 @@ test('sampling a batch whose sequences stop at different times (the cache shrink
 test('prefill of short prompts into a longer cache (maxText 40): sampled log-probs equal scoring', async () => {
   const c = { ...tiny, maxText: 40 };
   const e = await createEngine(c, { seed: 9, threads: 1 });
-  const r = rng(6);
+  const r = mulberry32(6);
   const images = [img(r), img(r), img(r)];
   const prompts = [[1, 2], [3, 4, 5, 6, 7], [8]];
-  const out = await e.sample({ images, prompts, maxNewTokens: 30, temperature: 1, topP: 1, stopToken: -1, random: rng(7) });
+  const out = await e.sample({ images, prompts, maxNewTokens: 30, temperature: 1, topP: 1, stopToken: -1, random: mulberry32(7) });
   out.tokens.forEach((t) => assert.equal(t.length, 30));
   const s = await e.score(images.map((image, i) => ({ image, prompt: prompts[i], response: out.tokens[i] })));
   out.logp.forEach((lp, i) => lp.forEach((v, t) => assert.ok(Math.abs(v - s.logp[i][t]) < 1e-4, `seq ${i} token ${t}: sampled ${v} vs scored ${s.logp[i][t]}`)));
