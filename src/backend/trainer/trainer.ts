@@ -21,7 +21,7 @@ import {
   type RolloutInput,
   type ViewRequirements,
 } from '../../core/algorithms';
-import type { BackendStatus, CheckpointInfo, ExecutionProvider } from '../../core/protocol/backend';
+import type { BackendStatus, CheckpointInfo, ExecutionProvider, ResumeFromParams, StartParams } from '../../core/protocol/backend';
 import {
   RunWriter,
   encodePng,
@@ -62,26 +62,14 @@ export interface TrainerHooks {
   onLog?(level: 'info' | 'warn' | 'error', message: string): void;
 }
 
-export interface StartOptions {
-  runsDir: string;
+/** The protocol's start request (the CLI's preset is checked here, so it may be any string), plus test seams. */
+export interface StartOptions extends Omit<StartParams, 'preset'> {
   preset: string;
-  /** Train until this step (inclusive). */
-  steps: number;
-  seed?: number;
-  ep?: ExecutionProvider;
-  name?: string;
-  config?: Record<string, unknown>;
-  checkpointEvery?: number;
   engineFactory?: EngineFactory;
   hooks?: TrainerHooks;
 }
 
-export interface ResumeOptions {
-  runDir: string;
-  /** Checkpoint folder (absolute or relative to runDir); default: the latest complete one. */
-  checkpoint?: string;
-  steps: number;
-  ep?: ExecutionProvider;
+export interface ResumeOptions extends ResumeFromParams {
   engineFactory?: EngineFactory;
   hooks?: TrainerHooks;
 }
