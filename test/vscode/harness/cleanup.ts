@@ -42,37 +42,26 @@ export function onCleanup(name: string, async: () => Promise<void>, sync: () => 
   const c: Cleanup = { name, async, sync };
   cleanups.add(c);
   let done: Promise<void> | undefined;
-  return () => {
-    done ??= (async () => {
-      try {
-        await c.async();
-      } catch {
-        try {
-          c.sync();
-        } catch {
-          // nothing more to try
-        }
-      } finally {
-        cleanups.delete(c);
-      }
-    })();
-    return done;
-  };
+  return () => (done ??= runCleanup(c));
+}
+
+/** Runs one clean-up: the async way, the sync way if that fails; either way it is done. */
+async function runCleanup(c: Cleanup): Promise<void> {
+  try {
+    await c.async();
+  } catch {
+    try {
+      c.sync();
+    } catch {
+      // nothing more to try
+    }
+  } finally {
+    cleanups.delete(c);
+  }
 }
 
 export async function runAll(): Promise<void> {
-  for (const c of [...cleanups].reverse()) {
-    try {
-      await c.async();
-    } catch {
-      try {
-        c.sync();
-      } catch {
-        // best effort
-      }
-    }
-    cleanups.delete(c);
-  }
+  for (const c of [...cleanups].reverse()) await runCleanup(c);
 }
 
 /** Sends a signal to a whole process group; false when the group no longer exists. */
