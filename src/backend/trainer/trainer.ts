@@ -25,7 +25,9 @@ import type { BackendStatus, CheckpointInfo, ExecutionProvider, ResumeFromParams
 import {
   RunWriter,
   encodePng,
+  formatIssue,
   latestCheckpoint,
+  markInterruptedAsFailed,
   parseStepName,
   readCheckpoint,
   readRun,
@@ -177,19 +179,15 @@ export class Trainer {
   static async resume(opts: ResumeOptions): Promise<Trainer> {
     const info = await readRun(opts.runDir);
     if (!info.manifest) {
-      throw new Error(`Cannot resume ${opts.runDir}: ${info.issues.map((i) => `${i.file}:${i.line}: ${i.reason}`).join('; ') || 'run.json is missing'}`);
+      throw new Error(`Cannot resume ${opts.runDir}: ${info.issues.map(formatIssue).join('; ') || 'run.json is missing'}`);
     }
     if (info.status === 'running' || info.status === 'paused') {
       const writerPid = [...info.events].reverse().find((e) => e.type === 'started' || e.type === 'resumed')?.pid;
       throw new Error(`Cannot resume ${info.dir}: it is ${info.status} in another process (pid ${writerPid ?? '?'}); stop that first.`);
     }
+    if (info.status === 'interrupted') await markInterruptedAsFailed(opts.runDir);
     const writer = RunWriter.open(opts.runDir);
     const manifest = writer.manifest;
-    const lastStep = info.events.length ? info.events[info.events.length - 1].step : 0;
-    if (info.status === 'interrupted') {
-      const writerPid = [...info.events].reverse().find((e) => e.type === 'started' || e.type === 'resumed')?.pid;
-      writer.appendEvent({ type: 'failed', step: lastStep, reason: `the backend process (pid ${writerPid ?? '?'}) died without stopping the run (noticed on resume)` });
-    }
     const config = runConfigFromManifest(manifest.algorithm, manifest.config, manifest.task.config);
     let ckpt = opts.checkpoint ? (isAbsolute(opts.checkpoint) ? opts.checkpoint : join(writer.dir, opts.checkpoint)) : latestCheckpoint(writer.dir);
     const engineFactory = opts.engineFactory ?? defaultEngineFactory;

@@ -259,6 +259,6 @@ export async function markInterruptedAsFailed(runDir: string, isAlive?: (pid: nu
   return RunWriter.open(runDir).appendEvent({
     type: 'failed',
     step,
-    reason: `the trainer process (pid ${writer?.pid}) ended without recording a final event; resume from the latest checkpoint`,
+    reason: `the trainer process (pid ${writer?.pid ?? '?'}) died without stopping the run; resume from the latest checkpoint`,
   });
 }
