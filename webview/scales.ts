@@ -9,7 +9,7 @@
  * Ranges are fixed per step: computed once over every rollout loaded (and widened, never narrowed, as live
  * rollouts arrive), so a colour means the same value in every rollout in view.
  */
-import { signalValue, type SignalDef } from '../src/core/protocol/webview';
+import { DIVERGING, signalValue, type SignalDef } from '../src/core/protocol/webview';
 
 export { SIGNALS, signalDef, signalValue, scaleHi } from '../src/core/protocol/webview';
 export type { SignalId, ScaleKind, SignalDef } from '../src/core/protocol/webview';
@@ -51,8 +51,6 @@ export function aboveThreshold(def: SignalDef, raw: number, t: number): boolean 
 
 // Viridis at 8 stops (low → high) and the blue/orange ends of a PuOr-like diverging scale.
 const VIRIDIS = ['#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#fde725'];
-const BLUE = '#2f7fc1';
-const ORANGE = '#e66101';
 
 /** Opacity (share of the scale colour mixed into the editor background) of bin 1 … 8. */
 export const binShare = (b: number): number => Math.round(12 + (b - 1) * (58 / (BINS - 1)));
@@ -65,7 +63,7 @@ export function scaleCss(): string {
   const light = 'body.vscode-light, body.vscode-high-contrast-light';
   lines.push(`${dark} { ${VIRIDIS.map((c, i) => `--seq-${i + 1}: ${c};`).join(' ')} }`);
   lines.push(`${light} { ${[...VIRIDIS].reverse().map((c, i) => `--seq-${i + 1}: ${c};`).join(' ')} }`);
-  lines.push(`:root { --div-neg: ${BLUE}; --div-pos: ${ORANGE}; }`);
+  lines.push(`:root { --div-neg: ${DIVERGING.negative}; --div-pos: ${DIVERGING.positive}; }`);
   for (let b = 1; b <= BINS; b++) {
     const share = binShare(b);
     lines.push(`.s${b} { background-color: color-mix(in srgb, var(--seq-${b}) ${share}%, ${bg}); }`);

@@ -205,6 +205,12 @@ export interface SignalDef {
   high: string;
 }
 
+/**
+ * The diverging pair for signed values (advantages), colour-blind safe: orange for positive, blue for negative.
+ * Shared by the webview's scales and the editor's token view, so a sign reads the same everywhere.
+ */
+export const DIVERGING = { positive: '#e66101', negative: '#2f7fc1' } as const;
+
 export const SIGNALS: readonly SignalDef[] = [
   { id: 'rvd', label: 'RVD (PRPO-R robust visual dependency)', kind: 'sequential', field: 'rvd', fixedHi: 1, low: 'not visual', high: 'visually grounded & stable' },
   { id: 'S', label: 'S (dependency, VPPO/PGPO)', kind: 'sequential', field: 'S', low: 'no dependency', high: 'depends on the image' },

@@ -1,11 +1,12 @@
 /**
  * A read-only text rendering of a rollouts file (`prpo-rollout:` documents): each rollout's prompt and its
  * response as tokens separated by │, so the token boundaries show; each token's background shows its
- * advantage Ã (blue positive, orange negative: a colour-blind-safe diverging pair, one scale for the whole
+ * advantage Ã (the webview's diverging pair, DIVERGING: orange positive, blue negative; one scale for the whole
  * step), perceptual tokens are underlined, and hovering a token shows its card.
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
+import { DIVERGING } from '../../core/protocol/webview';
 import { parseStepName } from '../../core/run/schema';
 import type { AlgorithmName, RolloutRecord } from '../../core/run/schema';
 import { markdown, parseRolloutLine } from './rolloutHover';
@@ -44,7 +45,7 @@ export function renderRollouts(file: string, records: RolloutRecord[], issues: s
   lines.push(`# step ${step ?? '?'} · ${records.length} rollout(s) · ${file}`);
   lines.push(`# Tokens are separated by ${SEP}; · is a space, ⏎ a newline. Hover a token for its dependency scores and advantages.`);
   const maxAbs = maxAbsAdvantage(records);
-  lines.push(`# Background: token advantage Ã, blue > 0, orange < 0, deeper = larger (|Ã| up to ${fmt(maxAbs, 3)}); underlined: perceptual (ground truth).`);
+  lines.push(`# Background: token advantage Ã, orange > 0, blue < 0, deeper = larger (|Ã| up to ${fmt(maxAbs, 3)}); underlined: perceptual (ground truth).`);
   for (const issue of issues) lines.push(`# skipped: ${issue}`);
   records.forEach((r, ri) => {
     lines.push('');
@@ -79,11 +80,11 @@ function maxAbsAdvantage(records: RolloutRecord[]): number {
 }
 
 const SHADES = 5;
-/** Colour-blind-safe diverging pair (Okabe–Ito blue and vermillion), alpha for magnitude. */
+/** The diverging pair shared with the webview (DIVERGING), alpha for magnitude. */
 function shade(sign: 1 | -1, level: number): vscode.TextEditorDecorationType {
-  const alpha = 0.12 + (0.5 * level) / SHADES;
+  const alpha = Math.round((0.12 + (0.5 * level) / SHADES) * 255).toString(16).padStart(2, '0');
   return vscode.window.createTextEditorDecorationType({
-    backgroundColor: sign > 0 ? `rgba(0, 114, 178, ${alpha})` : `rgba(213, 94, 0, ${alpha})`,
+    backgroundColor: `${sign > 0 ? DIVERGING.positive : DIVERGING.negative}${alpha}`,
     borderRadius: '2px',
   });
 }
