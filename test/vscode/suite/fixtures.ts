@@ -3,8 +3,7 @@
  * are exactly what a reader expects), with made-up but well-formed numbers (ALGORITHMS.md §7 fields).
  *   npx tsx test/vscode/suite/fixtures.ts <runsDir>    writes the fixture runs into <runsDir>
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunWriter } from '../../../src/core/run/writer';
 import { stepName, type AlgorithmName, type RolloutRecord } from '../../../src/core/run/schema';
@@ -54,21 +53,9 @@ export function fakeRollouts(step: number, n = 4): RolloutRecord[] {
   });
 }
 
-/** Writes checkpoints/step-NNNNNN (a weights file and its manifest) as the trainer does: temp folder, rename. */
+/** Writes checkpoints/step-NNNNNN (a fake weights file) through RunWriter, as the trainer does. */
 export function writeCheckpoint(runDir: string, step: number): string {
-  const root = join(runDir, 'checkpoints');
-  const tmp = join(root, `.tmp-${stepName(step)}`);
-  mkdirSync(tmp, { recursive: true });
-  const weights = Buffer.from(`fake weights at step ${step}\n`);
-  writeFileSync(join(tmp, 'weights.bin'), weights);
-  writeFileSync(
-    join(tmp, 'manifest.json'),
-    JSON.stringify({ step, time: new Date().toISOString(), files: { 'weights.bin': { bytes: weights.length, sha256: createHash('sha256').update(weights).digest('hex') } } }),
-  );
-  const final = join(root, stepName(step));
-  rmSync(final, { recursive: true, force: true }); // a resumed run saves the same step again
-  renameSync(tmp, final);
-  return final;
+  return RunWriter.open(runDir).writeCheckpoint(step, { 'weights.bin': Buffer.from(`fake weights at step ${step}\n`) });
 }
 
 interface FixtureSpec {
