@@ -20,6 +20,7 @@ import {
   StepsChangedNotification,
   TrajectoryInitNotification,
 } from '../../src/core/protocol/webview';
+import { hashString } from '../../src/core/random';
 import { HostIpc } from '../ipc';
 import { SIGNALS, SignalDef, SignalId, binClass, binValue, scaleHi, signalDef, BINS } from '../scales';
 import { appendDisplayText, displayString, isPlain } from '../text';
@@ -885,9 +886,4 @@ export function afterPaint(fn: () => void): void {
   });
 }
 
-function hashString(s: string): number {
-  let x = 2166136261;
-  for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 16777619);
-  return x >>> 0;
-}
 

@@ -5,7 +5,7 @@
  */
 import type { RunInfo } from '../../src/core/protocol/webview';
 import { h } from '../elements';
-import { mulberry32 } from '../../src/core/random';
+import { mulberry32, standardNormal } from '../../src/core/random';
 
 export type ImageView = 'image' | 'blind' | 'perturbed' | 'mild';
 
@@ -32,10 +32,6 @@ export function caption(view: ImageView, run: RunInfo | undefined, patch: number
 }
 
 
-function gaussian(rand: () => number): number {
-  const u = Math.max(rand(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-}
 
 /** Draws `view` of `img` into `canvas` (pixels at the image's own resolution). */
 export function drawView(canvas: HTMLCanvasElement, img: HTMLImageElement, view: ImageView, run: RunInfo | undefined, seed: number): number {
@@ -63,7 +59,7 @@ export function drawView(canvas: HTMLCanvasElement, img: HTMLImageElement, view:
     const sigma = (run?.mildSigma ?? 0.1) * 255;
     const data = ctx.getImageData(0, 0, w, ht);
     const d = data.data;
-    for (let i = 0; i < d.length; i += 4) for (let c = 0; c < 3; c++) d[i + c] = Math.min(255, Math.max(0, d[i + c] + sigma * gaussian(rand)));
+    for (let i = 0; i < d.length; i += 4) for (let c = 0; c < 3; c++) d[i + c] = Math.min(255, Math.max(0, d[i + c] + sigma * standardNormal(rand)));
     ctx.putImageData(data, 0, 0);
   }
   return patch;

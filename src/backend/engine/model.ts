@@ -13,7 +13,7 @@ import {
   matmul, maximum, minimum, mul, neg, oneHot, reduceSum, reshape, scatterND, slice, softmax, sub, transpose, where,
   type Shape,
 } from './graph';
-import { mulberry32 } from '../../core/random';
+import { mulberry32, standardNormal } from '../../core/random';
 
 export const NEG_INF = -1e9;
 
@@ -74,7 +74,7 @@ export function initWeights(c: ModelConfig, seed: number): Map<string, Float32Ar
 
 function gaussian(seed: number): () => number {
   const u = mulberry32(seed);
-  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  return () => standardNormal(u);
 }
 
 // ---------------------------------------------------------------------------------------------------

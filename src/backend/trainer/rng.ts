@@ -2,6 +2,9 @@
  * A seedable PRNG with serializable state (xoshiro128**, seeded through splitmix32), so a checkpoint can
  * hold every random stream and a resumed run draws exactly the numbers the straight run would have drawn.
  */
+import { hashString, standardNormal } from '../../core/random';
+
+export { hashString };
 
 export interface RngState {
   s: [number, number, number, number];
@@ -16,16 +19,6 @@ function splitmix32(seed: number): () => number {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-}
-
-/** FNV-1a over a string: names a stream or an example stably. */
-export function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
 }
 
 export class Rng {
@@ -81,9 +74,7 @@ export class Rng {
 
   /** Standard normal (Box–Muller; no cached spare, so the state is just the four words). */
   normal(): number {
-    const u = 1 - this.next();
-    const v = this.next();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    return standardNormal(() => this.next());
   }
 
   /**
