@@ -10,7 +10,7 @@ import type { ModelConfig, PolicyEngine } from '../engine/types';
 import { ShapesTask, Tokenizer, VOCAB, defaultShapesConfig, type ShapesConfig } from '../task/shapes';
 import { validationAccuracy } from './validate';
 import type { ModelFolderConfig } from './model';
-import { Rng } from './rng';
+import { Rng } from '../rng';
 import type { EngineFactory } from './trainer';
 
 export interface PretrainSettings {

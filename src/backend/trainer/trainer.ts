@@ -41,7 +41,7 @@ import type { ModelConfig, PolicyEngine, SequenceInput, StepStats } from '../eng
 import { ShapesTask, Tokenizer, perceptualFlags, scoreResponse, type ShapesExample } from '../task/shapes';
 import { flatConfig, resolveRunConfig, runConfigFromManifest, type RunConfig } from './config';
 import { loadModel, BUILTIN_MODEL, type LoadedModel } from './model';
-import { Rng, type RngState } from './rng';
+import { Rng, type RngState } from '../rng';
 import { mildNoise, perturbPatches } from './views';
 import { validationAccuracy, type ValidationResult } from './validate';
 
