@@ -163,10 +163,29 @@ export class Trainer extends RunControl {
 
   protected saveCheckpoint(): string {
     const { weights, optimizer } = this.engine.saveState();
-    return this.writer.writeCheckpoint(this.position.step, {
+    const files = {
       [CHECKPOINT_FILES.weights]: weights,
       [CHECKPOINT_FILES.optimizer]: optimizer,
       [CHECKPOINT_FILES.trainer]: trainerStateBytes(this.position),
-    });
+    };
+    return this.writer.writeCheckpoint(this.position.step, stalledForTests(files));
   }
+}
+
+/**
+ * A test hook: with PRPO_STUDIO_TEST_CHECKPOINT_STALL_MS set, the first checkpoint file's bytes are
+ * handed over that much later (the process blocks). RunWriter.writeCheckpoint reads them after creating
+ * its temporary folder, so the unfinished folder stays on disk meanwhile and a test can kill the process
+ * mid-checkpoint for sure (test/unit/trainer/server.test.ts). Unset, `files` is returned as it is.
+ */
+function stalledForTests(files: Record<string, Uint8Array>): Record<string, Uint8Array> {
+  const ms = Number(process.env.PRPO_STUDIO_TEST_CHECKPOINT_STALL_MS);
+  if (!(ms > 0)) return files;
+  const [name] = Object.keys(files);
+  const data = files[name];
+  const get = () => {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    return data;
+  };
+  return Object.defineProperty({ ...files }, name, { enumerable: true, get });
 }
