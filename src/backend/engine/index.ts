@@ -19,7 +19,7 @@ import {
   zeroStepStats, type PolicyBatch, type PolicyEngine, type SampleRequest, type SampleResult, type ScoreResult, type SequenceInput, type StepStats } from './types';
 
 export type { PolicyEngine } from './types';
-export { paramCount, type ModelConfig } from './model';
+export { DEFAULT_MODEL_SIZE, modelConfig, paramCount, type ModelConfig } from './model';
 export { drawToken } from './sampler';
 
 export interface EngineOptions {
