@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MODEL_SIZE, modelConfig, type ModelConfig } from '../engine/model';
+import { DEFAULT_MODEL_SIZE, modelConfig, type ModelConfig, type ModelSize } from '../engine/model';
 import type { PolicyEngine } from '../engine/types';
 import { ShapesTask, Tokenizer, VOCAB, defaultShapesConfig, type ShapesConfig } from '../task/shapes';
 import { validationAccuracy } from './validate';
@@ -14,7 +14,10 @@ import type { ModelFolderConfig } from './model';
 import { Rng } from '../rng';
 import type { EngineFactory } from './open';
 
-export interface PretrainSettings {
+/** The model's size (channels and the image geometry follow the task; engine/model.ts has the defaults). */
+type PretrainModelSize = Pick<ModelSize, 'dModel' | 'nLayers' | 'nHeads' | 'dFF' | 'maxText'>;
+
+export interface PretrainSettings extends PretrainModelSize {
   seed: number;
   /** Upper bound on supervised steps. */
   maxSteps: number;
@@ -27,12 +30,6 @@ export interface PretrainSettings {
   evalSamples: number;
   /** Stop at the first evaluation whose avg@k reaches this. */
   targetAccuracy: number;
-  /** Model size (channels and the image geometry follow the task; engine/model.ts has the defaults). */
-  dModel: number;
-  nLayers: number;
-  nHeads: number;
-  dFF: number;
-  maxText: number;
   task: ShapesConfig;
 }
 
