@@ -21,7 +21,7 @@ export abstract class RunControl {
     readonly writer: RunWriter,
     protected readonly hooks: TrainerHooks,
     /** The step of the latest checkpoint written or restored from; -1 for none. */
-    protected lastCheckpointStep: number,
+    private lastCheckpointStep: number,
   ) {}
 
   /** The step reached (the last one trained). */
@@ -34,7 +34,7 @@ export abstract class RunControl {
   protected abstract beforeFirstStep(): Promise<void>;
   /** One training step, from currentStep to currentStep + 1. */
   protected abstract trainStep(): Promise<void>;
-  /** Writes a checkpoint of the current step. */
+  /** Writes a checkpoint of the current step; returns its folder. */
   protected abstract saveCheckpoint(): string;
   /** Lifecycle state, step and provider, as the protocol reports them. */
   abstract status(): BackendStatus;
