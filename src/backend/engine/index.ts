@@ -16,7 +16,9 @@ import { sample } from './sampler';
 import { SessionPool } from './session';
 import { loadState, saveState } from './state';
 import {
-  zeroStepStats, type PolicyBatch, type PolicyEngine, type SampleRequest, type SampleResult, type ScoreResult, type SequenceInput, type StepStats } from './types';
+  zeroStepStats, type PolicyBatch, type PolicyEngine, type SampleRequest, type SampleResult, type ScoreResult,
+  type SequenceInput, type StepStats,
+} from './types';
 
 export type { PolicyEngine } from './types';
 export { DEFAULT_MODEL_SIZE, modelConfig, paramCount, type ModelConfig } from './model';
