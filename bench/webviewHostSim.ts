@@ -4,12 +4,14 @@
  * through the same protocol and packing (typed arrays, structured clone) as TrajectoryPanel.
  */
 import type { RolloutRecord, MetricsRow } from '../src/core/run/schema';
-import { IpcMessage, packRollouts, replyMethod, RunInfo, ChartRun, stepRanges } from '../src/core/protocol/webview';
+import { IpcMessage, replyMethod, WebviewRunInfo, ChartRun } from '../src/core/protocol/webview';
+import { packRollouts } from '../src/core/view/pack';
+import { stepRanges } from '../src/core/view/signals';
 import { makeRollout, makeStep } from './webviewFixtures';
 
 interface Sim {
   steps: Map<number, RolloutRecord[]>;
-  run: RunInfo;
+  run: WebviewRunInfo;
   perf: Array<{ name: string; ms: number }>;
   commands: IpcMessage[];
   images: Map<string, string>;
@@ -115,7 +117,7 @@ const post = (m: IpcMessage): void => {
 };
 
 // A page can describe its steps before the scripts run: window.__simSetup = { steps: [[step, rollouts, groupSize, tokens]], hostileStep }.
-const setup = (window as any).__simSetup as { steps?: Array<[number, number, number, number, string?]>; hostileStep?: number; status?: RunInfo['status'] } | undefined;
+const setup = (window as any).__simSetup as { steps?: Array<[number, number, number, number, string?]>; hostileStep?: number; status?: WebviewRunInfo['status'] } | undefined;
 for (const [step, n, g, t, image] of setup?.steps ?? []) (window as any).__sim.setStep(step, n, g, t, image);
 if (setup?.hostileStep !== undefined) (window as any).__sim.setHostileStep(setup.hostileStep);
 if (setup?.status) sim.run.status = setup.status;

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import type { ExecutionProvider, StartParams } from '../../core/protocol/backend';
 import type { AlgorithmName } from '../../core/run/schema';
 import * as config from '../config';
-import { PRESETS, presetLabel } from '../presets';
+import { PRESETS, presetLabel } from '../../core/presets';
 
 const EPS: ReadonlyArray<{ ep: ExecutionProvider; detail: string }> = [
   { ep: 'cpu', detail: 'Always available. The tiny model trains on two cores.' },

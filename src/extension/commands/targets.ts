@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { parseStepName } from '../../core/run/schema';
 import type { BackendManager, LiveRun } from '../backend/backendManager';
 import type { ExplorerNode } from '../explorer/runExplorer';
-import { presetLabel } from '../presets';
+import { presetLabel } from '../../core/presets';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
 export type CommandArg = ExplorerNode | vscode.Uri | string | undefined;

@@ -6,11 +6,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { DIVERGING } from '../../core/protocol/webview';
+import { DIVERGING } from '../../core/view/signals';
 import { parseStepName } from '../../core/run/schema';
 import type { AlgorithmName, RolloutRecord } from '../../core/run/schema';
 import { markdown, parseRolloutLine } from './rolloutHover';
-import { escapeMarkdown, fmt, rolloutHeader, tokenMarkdown, visibleToken } from './tokenCard';
+import { fmt } from '../../core/format';
+import { rolloutHeader, tokenMarkdown, visibleToken } from './tokenCard';
 
 export const ROLLOUT_SCHEME = 'prpo-rollout';
 const WRAP = 100;
@@ -178,4 +179,3 @@ export class RolloutDocumentProvider implements vscode.TextDocumentContentProvid
   }
 }
 
-export { escapeMarkdown };

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { parseRolloutLine } from './rolloutHover';
-import { fmt } from './tokenCard';
+import { fmt, signed } from '../../core/format';
 
 /** Lines longer than this are summarised without parsing the whole file again on every edit. */
 const MAX_LINES = 2000;

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { displaySegments, displayString, isPlain, codepointEscape } from '../../../webview/text';
 import { SIGNALS, binClass, scaleHi, signalDef, scaleCss, aboveThreshold, BINS } from '../../../webview/scales';
-import { StepData, arrange, defaultFilter, textMatches, passes, alternatives, tokenText } from '../../../webview/trajectory/model';
-import { packRollouts, TOKEN_FIELDS } from '../../../src/core/protocol/webview';
+import { StepData, arrange, defaultFilter, isCorrect, textMatches, passes, alternatives, tokenText } from '../../../webview/trajectory/model';
+import { packRollouts, TOKEN_FIELDS } from '../../../src/core/view/pack';
 import { makeRollout, makeStep, HOSTILE_TOKENS } from '../../../bench/webviewFixtures';
 
 test('plain tokens pass through; markup stays text', () => {
@@ -134,7 +134,7 @@ test('text search finds the tokens a match overlaps, across token boundaries', (
 });
 
 test('step ranges from the records match the ranges over the packed columns', async () => {
-  const { stepRanges } = await import('../../../src/core/protocol/webview');
+  const { stepRanges } = await import('../../../src/core/view/signals');
   const rs = makeStep(2, 40, 8, 60, 9);
   const ranges = stepRanges(rs);
   const p = packRollouts(2, rs);
@@ -145,4 +145,17 @@ test('step ranges from the records match the ranges over the packed columns', as
   }
   assert.equal(ranges.rvd, 1);
   assert.ok(ranges.advantage! > 0);
+});
+
+test('correctness is what the trainer recorded: a format-only reward is not a correct answer', () => {
+  const data = new StepData(1);
+  const formatOnly = { ...makeRollout(1, 0, 'g', 5, 1), reward: 0.1, correct: undefined };
+  const wrong = { ...makeRollout(1, 1, 'g', 5, 2), reward: 0.1, correct: false };
+  const right = { ...makeRollout(1, 2, 'g', 5, 3), reward: 1.1, correct: true };
+  data.add(packRollouts(1, [formatOnly, wrong, right]));
+  const [a, b, c] = data.rollouts;
+  assert.equal(isCorrect(a.meta), undefined);
+  const kept = (correctness: 'correct' | 'incorrect') => data.rollouts.filter((ro) => passes(ro, { ...defaultFilter(), correctness }, signalDef('none')));
+  assert.deepEqual(kept('correct'), [c]);
+  assert.deepEqual(kept('incorrect'), [b]);
 });
