@@ -21,7 +21,7 @@ import {
   type AlgorithmConfig,
   type RolloutInput,
 } from '../core/algorithms';
-import { RunFormatError, formatIssue, readJsonl, readManifest } from '../core/run';
+import { RunFormatError, formatIssue, readJsonl, readManifest, validateRollout } from '../core/run';
 
 export interface CliIo {
   /** The whole of stdin, or a stream to read it from. */
@@ -157,8 +157,8 @@ async function readLoggedBatch(file: string): Promise<{ algorithm: unknown; conf
   const logged = new Map<string, unknown>();
   let problem: string | undefined;
   if (!existsSync(file)) throw new UsageError(`--rollouts ${file}: no such file`);
-  for await (const record of readJsonl<Record<string, unknown>>(file, (v) => v as Record<string, unknown>, (issue) => (problem ??= formatIssue(issue)))) {
-    const r = record ?? {};
+  // Read as every viewer reads a rollouts file (validated; a torn last line is skipped): the first bad line stops the CLI.
+  for await (const r of readJsonl(file, validateRollout, (issue) => (problem ??= formatIssue(issue)))) {
     rollouts.push({ id: r.id, group: r.group, reward: r.reward, logp: r.logp });
     if (typeof r.id === 'string') logged.set(r.id, { advantage: r.advantage, tokenAdvantages: r.tokenAdvantages });
   }

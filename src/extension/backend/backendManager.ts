@@ -9,10 +9,12 @@ import type {
   BackendStatus,
   CheckpointInfo,
   ExecutionProvider,
+  Notifications,
+  Payload,
   ResumeFromParams,
   StartParams,
+  StepRollouts,
 } from '../../core/protocol/backend';
-import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
 import * as config from '../config';
 import { recordFailure } from '../runs/events';
 import { BackendCancelled, BackendClient, describeExit, type BackendExit } from './backendClient';
@@ -41,8 +43,8 @@ export class BackendManager implements vscode.Disposable {
   private startingCount = 0;
 
   private readonly changeEmitter = new vscode.EventEmitter<LiveRun | undefined>();
-  private readonly metricsEmitter = new vscode.EventEmitter<{ runDir: string; row: MetricsRow }>();
-  private readonly rolloutsEmitter = new vscode.EventEmitter<{ runDir: string; step: number; rollouts: RolloutRecord[] }>();
+  private readonly metricsEmitter = new vscode.EventEmitter<{ runDir: string } & Omit<Payload<typeof Notifications.metrics>, 'runId'>>();
+  private readonly rolloutsEmitter = new vscode.EventEmitter<{ runDir: string } & StepRollouts>();
   private readonly checkpointEmitter = new vscode.EventEmitter<{ runDir: string; info: CheckpointInfo }>();
 
   /** A live run appeared, changed state, or went away (undefined: the set changed). */

@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CheckpointEntry, LineIssueLike, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
+import type { CheckpointEntry, LineIssue, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
 import { presetLabel } from '../../core/presets';
 import { escapeMarkdown } from '../../core/format';
 import type { RunEntry, RunStore } from '../runs/runStore';
@@ -19,7 +19,7 @@ export type ExplorerNode =
   | { readonly kind: 'group'; readonly runDir: string; readonly group: 'checkpoints' | 'steps' }
   | { readonly kind: 'checkpoint'; readonly runDir: string; readonly checkpoint: CheckpointEntry }
   | { readonly kind: 'step'; readonly runDir: string; readonly step: number; readonly metrics?: MetricsRow }
-  | { readonly kind: 'issue'; readonly runDir: string; readonly issue: LineIssueLike }
+  | { readonly kind: 'issue'; readonly runDir: string; readonly issue: LineIssue }
   | { readonly kind: 'more'; readonly runDir: string; readonly count: number };
 
 /** How many steps a run shows before "N older steps". */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { displaySegments, displayString, isPlain, codepointEscape } from '../../../webview/text';
 import { SIGNALS, binClass, scaleHi, signalDef, scaleCss, aboveThreshold, BINS } from '../../../webview/scales';
-import { StepData, arrange, defaultFilter, isCorrect, textMatches, passes, alternatives, tokenText } from '../../../webview/trajectory/model';
+import { StepData, arrange, defaultFilter, isCorrect, signalHiOf, textMatches, passes, alternatives, tokenText } from '../../../webview/trajectory/model';
 import { packRollouts, TOKEN_FIELDS } from '../../../src/core/view/pack';
 import { makeRollout, makeStep, HOSTILE_TOKENS } from '../../../bench/webviewFixtures';
 
@@ -133,18 +133,23 @@ test('text search finds the tokens a match overlaps, across token boundaries', (
   assert.ok(passes(ro, { ...defaultFilter(), text: 'd cir' }, signalDef('none')));
 });
 
-test('step ranges from the records match the ranges over the packed columns', async () => {
+test('ranges are one function: over the records of a step (host) and over its packed batches (webview) they agree', async () => {
   const { stepRanges } = await import('../../../src/core/view/signals');
   const rs = makeStep(2, 40, 8, 60, 9);
   const ranges = stepRanges(rs);
-  const p = packRollouts(2, rs);
-  for (const id of ['S', 'G', 'U', 'tokenAdvantage', 'weight'] as const) {
-    const def = signalDef(id);
-    const fromColumns = scaleHi(def, [p.fields[def.field!]!]);
+  // The webview holds the step as several batches (the first part, then the rest).
+  const data = new StepData(2);
+  data.add(packRollouts(2, rs.slice(0, 16)));
+  data.add(packRollouts(2, rs.slice(16)));
+  const ids = SIGNALS.filter((s) => s.kind !== 'none').map((s) => s.id);
+  assert.ok(ids.length >= 8);
+  for (const id of ids) {
+    const fromColumns = signalHiOf(signalDef(id), data.rollouts);
+    if (ranges[id] === undefined) continue;
     assert.ok(Math.abs(ranges[id]! - fromColumns) <= 1e-3 * Math.max(1, fromColumns), `${id}: ${ranges[id]} vs ${fromColumns}`);
   }
   assert.equal(ranges.rvd, 1);
-  assert.ok(ranges.advantage! > 0);
+  assert.ok(ranges.advantage! > 0 && ranges.tokenAdvantage! > 0 && ranges.weight! > 0);
 });
 
 test('correctness is what the trainer recorded: a format-only reward is not a correct answer', () => {

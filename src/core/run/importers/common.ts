@@ -15,7 +15,7 @@ import {
   type RunSource,
 } from '../schema';
 import { validateManifest } from '../validate';
-import type { LineIssue } from '../reader';
+import type { LineIssue } from '../schema';
 
 /** One run, on disk in our format or imported: what the viewer reads. */
 export interface RunHandle {

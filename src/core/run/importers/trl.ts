@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import type { MetricsRow, RolloutRecord } from '../schema';
-import { lineIssue, type LineIssue } from '../reader';
+import { lineIssue, type LineIssue } from '../lines';
 import {
   completeRollouts,
   flattenNumbers,

@@ -18,7 +18,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetricsRow, RolloutRecord } from '../schema';
 import { RunFormatError } from '../validate';
-import { readJsonl, type LineIssue } from '../reader';
+import { readJsonl } from '../reader';
+import type { LineIssue } from '../schema';
 import {
   answerText,
   completeRollouts,
