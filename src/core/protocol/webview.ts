@@ -50,7 +50,30 @@ export interface IpcMessage {
   sentAt?: number;
 }
 
+/** Any declared message. */
+export type IpcType = IpcCommand<unknown> | IpcRequest<unknown, unknown> | IpcNotification<unknown>;
+
+/** The method a message crosses postMessage under, `scope/method`: the one name both sides key handlers by. */
+export const methodOf = (t: IpcType): string => `${t.scope}/${t.method}`;
+
+/** A request's reply travels under the request's method plus `/reply`, with the request's `id`. */
 export const replyMethod = (method: string): string => `${method}/reply`;
+export const isReply = (m: IpcMessage): boolean => m.id !== undefined && m.method.endsWith('/reply');
+
+/** The message of a notification (host → webview) or a command (webview → host). */
+export function messageOf<T extends IpcNotification<unknown> | IpcCommand<unknown>>(t: T, params: IpcParams<T>): IpcMessage {
+  return { method: methodOf(t), params };
+}
+
+/** The message of a request (webview → host) with its id. */
+export function requestOf<T extends IpcRequest<unknown, unknown>>(t: T, params: IpcParams<T>, id: number): IpcMessage {
+  return { method: methodOf(t), params, id };
+}
+
+/** The reply to request message `m`: its result, or the error that failed it. */
+export function replyOf<T extends IpcRequest<unknown, unknown>>(_t: T, m: IpcMessage, outcome: { result: IpcResponse<T> } | { error: string }): IpcMessage {
+  return 'error' in outcome ? { method: replyMethod(m.method), id: m.id, error: outcome.error } : { method: replyMethod(m.method), id: m.id, params: outcome.result };
+}
 
 // ---------------------------------------------------------------------------------------------- data shapes
 
@@ -83,7 +106,7 @@ export interface ChartRun {
 export const ReadyCommand = new IpcCommand<{ scope: IpcScope }>('common', 'ready');
 /** Something the webview wants the user to see (errors of its own). */
 export const ShowMessageCommand = new IpcCommand<{ level: 'info' | 'warning' | 'error'; message: string }>('common', 'showMessage');
-/** Performance marks measured in the webview (benchmarks, and the output channel on request). */
+/** Performance marks measured in the webview, for the static-page benchmark (bench/webviewHostSim.ts); VS Code's host ignores them. */
 export const PerfReportCommand = new IpcCommand<{ name: string; ms: number }>('common', 'perf');
 
 /** Load a step's rollouts. */
