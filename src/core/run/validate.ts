@@ -12,7 +12,6 @@
  */
 import {
   RUN_SCHEMA,
-  type AlgorithmName,
   type MetricsRow,
   type RolloutRecord,
   type RunEvent,
@@ -22,6 +21,7 @@ import {
   type CheckpointManifest,
 } from './schema';
 import { TOKEN_FIELD_DEFS, type TokenFieldDef } from './tokenFields';
+import { ALGORITHM_NAMES } from '../algorithms/config';
 
 const FIELD_DEFS: readonly TokenFieldDef[] = TOKEN_FIELD_DEFS;
 
@@ -37,7 +37,6 @@ export class RunFormatError extends Error {
   }
 }
 
-export const ALGORITHMS: readonly AlgorithmName[] = ['grpo', 'dapo', 'vppo', 'pgpo', 'prpo'];
 export const RUN_SOURCES: readonly RunSource[] = ['prpo-studio', 'verl', 'easyr1', 'trl'];
 export const EVENT_TYPES: readonly RunEventType[] = ['started', 'paused', 'resumed', 'checkpoint', 'stopped', 'completed', 'failed'];
 
@@ -156,7 +155,7 @@ export function validateManifest(v: unknown, where: string): RunManifest {
   f.str('name');
   isoTime(f, 'created');
   f.oneOf('source', RUN_SOURCES);
-  f.oneOf('algorithm', ALGORITHMS);
+  f.oneOf('algorithm', ALGORITHM_NAMES);
   f.obj('config');
   for (const k of ['model', 'task'] as const) {
     const s = f.sub(k)!;
