@@ -11,8 +11,8 @@
  */
 import { DIVERGING, signalValue, type SignalDef } from '../src/core/view/signals';
 
-export { SIGNALS, signalDef, signalValue, scaleHi } from '../src/core/view/signals';
-export type { SignalId, ScaleKind, SignalDef } from '../src/core/view/signals';
+export { SIGNALS, signalDef, scaleHi } from '../src/core/view/signals';
+export type { SignalId, SignalDef } from '../src/core/view/signals';
 
 export const BINS = 8;
 

@@ -7,7 +7,6 @@ import { createReadStream, existsSync, readdirSync, readFileSync, statSync } fro
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import {
-  parseStepName,
   stepName,
   type LineIssue,
   type MetricsRow,
@@ -189,15 +188,22 @@ export async function readRolloutStep(dir: string, step: number, onIssue?: (i: L
   return collect(readJsonl(runFiles.rollouts(dir, step), validateRollout, onIssue));
 }
 
+/**
+ * The steps of the per-step files in `dir` (ascending): file names that `pattern` matches, its first group the
+ * step. A missing folder has none. (Our step-NNNNNN.jsonl, verl's <step>.jsonl, TRL's completions_<step>.parquet.)
+ */
+export function listSteps(dir: string, pattern: RegExp): number[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((n) => pattern.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
 /** Steps that have a rollouts file, ascending. */
 export function listRolloutSteps(dir: string): number[] {
-  const rd = runFiles.rolloutsDir(dir);
-  if (!existsSync(rd)) return [];
-  return readdirSync(rd)
-    .filter((n) => n.endsWith('.jsonl'))
-    .map(parseStepName)
-    .filter((s): s is number => s !== undefined)
-    .sort((a, b) => a - b);
+  return listSteps(runFiles.rolloutsDir(dir), /^step-(\d+)\.jsonl$/);
 }
 
 /**

@@ -9,8 +9,6 @@
 import type { RolloutRecord } from '../run/schema';
 import { TOKEN_FIELD_DEFS, fieldArray, type ScaleKind, type TokenField } from '../run/tokenFields';
 
-export type { ScaleKind } from '../run/tokenFields';
-
 type Colourable = Extract<(typeof TOKEN_FIELD_DEFS)[number], { scale: object }>;
 
 /** A colour signal: a per-token field that has a scale, the per-rollout outcome advantage, or no colour. */

@@ -16,7 +16,7 @@ import type {
   StepRollouts,
 } from '../../core/protocol/backend';
 import * as config from '../config';
-import { recordFailure } from '../runs/events';
+import { appendFailure } from '../../core/run/writer';
 import { BackendCancelled, BackendClient, describeExit, type BackendExit } from './backendClient';
 
 /** What the UI shows for a live run: the backend's state, plus the transitions the user asked for. */
@@ -218,7 +218,7 @@ export class BackendManager implements vscode.Disposable {
     if (this.activeDir === run.runDir) this.activeDir = undefined;
     if (!exit.expected) {
       const reason = `the training backend exited unexpectedly (${describeExit(exit)})${exit.stderrTail ? `: ${exit.stderrTail.split('\n').slice(-5).join(' | ')}` : ''}`;
-      recordFailure(run.runDir, run.status.step, reason).catch((e) =>
+      appendFailure(run.runDir, reason, run.status.step).catch((e) =>
         this.log.error(`Could not record the failure in ${run.runDir}: ${(e as Error).message}`),
       );
       this.reportFailure(run, reason);

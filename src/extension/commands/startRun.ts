@@ -1,6 +1,6 @@
 /**
  * Starting runs: the quick-pick flow (preset, steps, seed, execution provider, run name), a run config file,
- * the built-in default (auto-start), and resuming from a checkpoint.
+ * and the built-in default (auto-start). Resuming from a checkpoint is `resumeFromCheckpoint` in commands/index.ts.
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';

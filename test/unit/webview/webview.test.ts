@@ -103,20 +103,33 @@ test('packing: columns line up with the records; alternatives round-trip', () =>
 });
 
 test('filters, sort and grouping', () => {
+  const records = makeStep(1, 24, 8, 40, 3);
   const data = new StepData(1);
-  data.add(packRollouts(1, makeStep(1, 24, 8, 40, 3)));
+  data.add(packRollouts(1, records));
   const def = signalDef('rvd');
   const all = arrange(data.rollouts, defaultFilter(), def);
   assert.equal(all.length, 3);
   assert.ok(all.every((g) => g.rollouts.length === 8));
-  const correct = arrange(data.rollouts, { ...defaultFilter(), correctness: 'correct' }, def).flatMap((g) => g.rollouts);
-  assert.ok(correct.length > 0 && correct.every((r) => r.meta.correct));
+  const ids = (groups: ReturnType<typeof arrange>) => groups.flatMap((g) => g.rollouts.map((r) => r.meta.id)).sort();
+  // Each filter keeps exactly the rollouts the records say it should (computed here from the records, not
+  // with the filter's own code), and each keeps some but not all of them, so no check below is vacuous.
+  const expect = (keep: (r: (typeof records)[number]) => boolean) => {
+    const kept = records.filter(keep).map((r) => r.id).sort();
+    assert.ok(kept.length > 0 && kept.length < records.length, `the fixture exercises the filter (${kept.length} of ${records.length})`);
+    return kept;
+  };
+  assert.deepEqual(ids(arrange(data.rollouts, { ...defaultFilter(), correctness: 'correct' }, def)), expect((r) => r.correct === true));
+  assert.deepEqual(ids(arrange(data.rollouts, { ...defaultFilter(), correctness: 'incorrect' }, def)), expect((r) => r.correct === false));
   const neg = arrange(data.rollouts, { ...defaultFilter(), advantageSign: 'negative', grouped: false }, def);
-  assert.ok(neg.every((g) => g.rollouts.length === 1 && g.rollouts[0].meta.advantage < 0));
+  assert.ok(neg.every((g) => g.rollouts.length === 1));
+  assert.deepEqual(ids(neg), expect((r) => r.advantage < -1e-9));
+  assert.deepEqual(ids(arrange(data.rollouts, { ...defaultFilter(), advantageSign: 'positive' }, def)), expect((r) => r.advantage > 1e-9));
   const byReward = arrange(data.rollouts, { ...defaultFilter(), sort: 'reward-desc', grouped: false }, def).map((g) => g.rollouts[0].meta.reward);
+  assert.equal(byReward.length, records.length);
   assert.deepEqual(byReward, [...byReward].sort((x, y) => y - x));
-  const thr = arrange(data.rollouts, { ...defaultFilter(), threshold: 0.99 }, def).flatMap((g) => g.rollouts);
-  assert.ok(thr.every((r) => passes(r, { ...defaultFilter(), threshold: 0.99 }, def)));
+  // Threshold on RVD: rollouts with at least one token at or above it (as stored: float32).
+  const t = 0.9;
+  assert.deepEqual(ids(arrange(data.rollouts, { ...defaultFilter(), threshold: t }, def)), expect((r) => r.scores!.rvd!.some((v) => Math.fround(v) >= t)));
   const none = arrange(data.rollouts, { ...defaultFilter(), text: 'no such text anywhere' }, def);
   assert.equal(none.length, 0);
 });

@@ -12,9 +12,9 @@ import { importVerl, isVerlDump } from './verl';
 import { importTrl, isTrlOutput } from './trl';
 
 export type { RunHandle, ImportOptions } from './common';
-export { importVerl, isVerlDump, readVerlStep } from './verl';
-export { importEasyR1, easyR1Log, type EasyR1Options } from './easyr1';
-export { importTrl, isTrlOutput, readTrlStep, readTrlMetrics } from './trl';
+export { importVerl } from './verl';
+export { importEasyR1 } from './easyr1';
+export { importTrl } from './trl';
 export { whitespaceTokens } from './common';
 
 /** What a folder holds: our run directory (run.json), a verl dump (<step>.jsonl), an EasyR1 log, a TRL output_dir; or undefined. */
