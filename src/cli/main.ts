@@ -3,6 +3,7 @@
  * prpo-studio — the headless CLI. Subcommands:
  *   advantages   reshape a batch of rollouts' advantages (JSON in, JSON out)
  *   train        start a run            resume   continue a run from its latest checkpoint
+ *   pretrain     supervised warm start of the built-in model
  *   serve        the backend process the extension forks (JSON-RPC over the IPC channel)
  * Each subcommand lives in its own module and is loaded on demand.
  */

@@ -69,3 +69,9 @@ export const Notifications = {
   log: new NotificationType<{ level: 'info' | 'warn' | 'error'; message: string }>('run/log'),
   error: new NotificationType<{ message: string; fatal: boolean }>('run/error'),
 };
+
+/** The payload a notification carries: `Payload<typeof Notifications.rollouts>`. Listeners derive their types from it. */
+export type Payload<N> = N extends NotificationType<infer P> ? P : never;
+
+/** A step's rollouts as the host hands them on (the run is known from where they came from). */
+export type StepRollouts = Omit<Payload<typeof Notifications.rollouts>, 'runId'>;

@@ -255,10 +255,16 @@ export async function markInterruptedAsFailed(runDir: string, isAlive?: (pid: nu
   const events = await readEvents(runDir);
   if (deriveStatus(events, isAlive) !== 'interrupted') return undefined;
   const writer = [...events].reverse().find((e) => e.type === 'started' || e.type === 'resumed');
-  const step = events.reduce((m, e) => Math.max(m, e.step), 0);
-  return RunWriter.open(runDir).appendEvent({
-    type: 'failed',
-    step,
-    reason: `the trainer process (pid ${writer?.pid ?? '?'}) died without stopping the run; resume from the latest checkpoint`,
-  });
+  return appendFailure(runDir, `the trainer process (pid ${writer?.pid ?? '?'}) died without stopping the run; resume from the latest checkpoint`, 0, events);
+}
+
+/**
+ * Appends the 'failed' event a writer that died could not write itself (at the run's latest step, or `step`
+ * when later), unless the last event already says 'failed'. Returns the event appended, if any.
+ */
+export async function appendFailure(runDir: string, reason: string, step = 0, events?: RunEvent[]): Promise<RunEvent | undefined> {
+  events ??= await readEvents(runDir);
+  if (events.at(-1)?.type === 'failed') return undefined;
+  const latest = events.reduce((m, e) => Math.max(m, e.step), 0);
+  return RunWriter.open(runDir).appendEvent({ type: 'failed', step: Math.max(step, latest), reason });
 }

@@ -11,11 +11,12 @@ import {
   Notifications,
   Requests,
   type BackendStatus,
+  type Payload,
   type CheckpointInfo,
   type ResumeFromParams,
   type StartParams,
 } from '../../core/protocol/backend';
-import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
+import { RunFormatError, validateMetricsRow, validateRollout } from '../../core/run/validate';
 
 export interface BackendLaunch {
   /** Absolute path of dist/cli.js. */
@@ -48,12 +49,23 @@ export class BackendCancelled extends Error {
 
 const STDERR_TAIL_LINES = 20;
 
+/** The validated value, or undefined after logging why it is not valid. */
+function validLive<T>(validate: () => T, log: vscode.LogOutputChannel): T | undefined {
+  try {
+    return validate();
+  } catch (e) {
+    if (!(e instanceof RunFormatError)) throw e;
+    log.error(`backend sent a malformed record: ${e.message}`);
+    return undefined;
+  }
+}
+
 export class BackendClient implements vscode.Disposable {
-  private readonly stateEmitter = new vscode.EventEmitter<BackendStatus>();
-  private readonly metricsEmitter = new vscode.EventEmitter<{ runId: string; row: MetricsRow }>();
-  private readonly rolloutsEmitter = new vscode.EventEmitter<{ runId: string; step: number; rollouts: RolloutRecord[] }>();
-  private readonly checkpointEmitter = new vscode.EventEmitter<CheckpointInfo>();
-  private readonly errorEmitter = new vscode.EventEmitter<{ message: string; fatal: boolean }>();
+  private readonly stateEmitter = new vscode.EventEmitter<Payload<typeof Notifications.state>>();
+  private readonly metricsEmitter = new vscode.EventEmitter<Payload<typeof Notifications.metrics>>();
+  private readonly rolloutsEmitter = new vscode.EventEmitter<Payload<typeof Notifications.rollouts>>();
+  private readonly checkpointEmitter = new vscode.EventEmitter<Payload<typeof Notifications.checkpoint>>();
+  private readonly errorEmitter = new vscode.EventEmitter<Payload<typeof Notifications.error>>();
   private readonly exitEmitter = new vscode.EventEmitter<BackendExit>();
 
   readonly onState = this.stateEmitter.event;
@@ -149,8 +161,18 @@ export class BackendClient implements vscode.Disposable {
     pipeLines(child.stderr, true);
 
     connection.onNotification(Notifications.state, (s) => this.stateEmitter.fire(s));
-    connection.onNotification(Notifications.metrics, (m) => this.metricsEmitter.fire(m));
-    connection.onNotification(Notifications.rollouts, (r) => this.rolloutsEmitter.fire(r));
+    // Live records are validated here, as the file reader validates the same records on disk: JSON over IPC turns
+    // NaN into null, and a record the viewer cannot show must be reported, not break the view. (The other way,
+    // a `{runId, step}` notice that makes the host read the step file, would re-read each step the backend
+    // already holds in memory, and change the backend protocol.) A bad record is logged and left out.
+    connection.onNotification(Notifications.metrics, ({ runId, row }) => {
+      const valid = validLive(() => validateMetricsRow(row, `run/metrics of ${runId}`), log);
+      if (valid) this.metricsEmitter.fire({ runId, row: valid });
+    });
+    connection.onNotification(Notifications.rollouts, ({ runId, step, rollouts }) => {
+      const valid = rollouts.flatMap((r, i) => validLive(() => validateRollout(r, `run/rollouts of ${runId}, step ${step}, rollout ${i}`), log) ?? []);
+      this.rolloutsEmitter.fire({ runId, step, rollouts: valid });
+    });
     connection.onNotification(Notifications.checkpoint, (c) => this.checkpointEmitter.fire(c));
     connection.onNotification(Notifications.log, ({ level, message }) => log[level](`[backend ${child.pid}] ${message}`));
     connection.onNotification(Notifications.error, (e) => {

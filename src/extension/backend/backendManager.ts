@@ -9,12 +9,14 @@ import type {
   BackendStatus,
   CheckpointInfo,
   ExecutionProvider,
+  Notifications,
+  Payload,
   ResumeFromParams,
   StartParams,
+  StepRollouts,
 } from '../../core/protocol/backend';
-import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
 import * as config from '../config';
-import { recordFailure } from '../runs/events';
+import { appendFailure } from '../../core/run/writer';
 import { BackendCancelled, BackendClient, describeExit, type BackendExit } from './backendClient';
 
 /** What the UI shows for a live run: the backend's state, plus the transitions the user asked for. */
@@ -41,8 +43,8 @@ export class BackendManager implements vscode.Disposable {
   private startingCount = 0;
 
   private readonly changeEmitter = new vscode.EventEmitter<LiveRun | undefined>();
-  private readonly metricsEmitter = new vscode.EventEmitter<{ runDir: string; row: MetricsRow }>();
-  private readonly rolloutsEmitter = new vscode.EventEmitter<{ runDir: string; step: number; rollouts: RolloutRecord[] }>();
+  private readonly metricsEmitter = new vscode.EventEmitter<{ runDir: string } & Omit<Payload<typeof Notifications.metrics>, 'runId'>>();
+  private readonly rolloutsEmitter = new vscode.EventEmitter<{ runDir: string } & StepRollouts>();
   private readonly checkpointEmitter = new vscode.EventEmitter<{ runDir: string; info: CheckpointInfo }>();
 
   /** A live run appeared, changed state, or went away (undefined: the set changed). */
@@ -216,7 +218,7 @@ export class BackendManager implements vscode.Disposable {
     if (this.activeDir === run.runDir) this.activeDir = undefined;
     if (!exit.expected) {
       const reason = `the training backend exited unexpectedly (${describeExit(exit)})${exit.stderrTail ? `: ${exit.stderrTail.split('\n').slice(-5).join(' | ')}` : ''}`;
-      recordFailure(run.runDir, run.status.step, reason).catch((e) =>
+      appendFailure(run.runDir, reason, run.status.step).catch((e) =>
         this.log.error(`Could not record the failure in ${run.runDir}: ${(e as Error).message}`),
       );
       this.reportFailure(run, reason);

@@ -1,13 +1,13 @@
 /**
  * Starting runs: the quick-pick flow (preset, steps, seed, execution provider, run name), a run config file,
- * the built-in default (auto-start), and resuming from a checkpoint.
+ * and the built-in default (auto-start). Resuming from a checkpoint is `resumeFromCheckpoint` in commands/index.ts.
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { ExecutionProvider, StartParams } from '../../core/protocol/backend';
 import type { AlgorithmName } from '../../core/run/schema';
 import * as config from '../config';
-import { PRESETS, presetLabel } from '../presets';
+import { PRESETS, presetLabel } from '../../core/presets';
 
 const EPS: ReadonlyArray<{ ep: ExecutionProvider; detail: string }> = [
   { ep: 'cpu', detail: 'Always available. The tiny model trains on two cores.' },
