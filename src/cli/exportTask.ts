@@ -6,11 +6,12 @@
  *
  *   DIR/data.jsonl        one example per line:
  *                           {"id": "train-000000", "image": "images/train-000000.png", "prompt": "how many red ?",
- *                            "answer": "2", "type": "countColor",
- *                            "reference": "see red circle red square answer 2", "perceptual": [0,1,1,1,1,1,0]}
+ *                            "answer": "2", "perceptual": ["answer", "circle", "red", "square"],
+ *                            "type": "countColor", "reference": "see red circle red square answer 2"}
  *                         `id`, `image` (relative to DIR), `prompt` and `answer` are what every dataset needs;
- *                         `reference` (a correct response) and `perceptual` (one 0/1 label per whitespace-separated
- *                         word of `reference`: 1 where the image decides the word) are optional ground truth
+ *                         `perceptual` (optional) lists the words whose tokens depend on the image — here the words
+ *                         of the reference trace that the image decides (src/backend/task/shapes/generate.ts);
+ *                         `type` and `reference` (a correct response) are extra fields, kept as they are
  *   DIR/images/*.png      the task's images (RGB)
  *
  * Examples are a pure function of (task seed, split, index): the same arguments write the same files.
@@ -29,9 +30,10 @@ export interface DatasetLine {
   image: string;
   prompt: string;
   answer: string;
+  /** Words whose tokens depend on the image (the PyTorch backend labels a response token 1 when its text is one). */
+  perceptual: string[];
   type: string;
   reference: string;
-  perceptual: number[];
 }
 
 export interface ExportOptions {
@@ -63,9 +65,9 @@ export function exportShapes(opts: ExportOptions): DatasetLine[] {
       image,
       prompt: ex.question.join(' '),
       answer: ex.answer,
+      perceptual: [...new Set(words.filter((_, k) => ex.perceptual[k] === 1))].sort(),
       type: ex.type,
       reference: words.join(' '),
-      perceptual: ex.perceptual.slice(0, words.length),
     });
   }
   const tmp = join(out, `.data.jsonl.${process.pid}.tmp`);
