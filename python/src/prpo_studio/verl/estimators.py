@@ -159,9 +159,9 @@ def reshape(
         for i, result in zip(rows, compute_advantages(cfg, rollouts)):
             results[i] = result
 
-    advantages = torch.zeros(bs, width, dtype=torch.float32)
+    advantages = torch.zeros(bs, width, dtype=torch.float64)
     for i in rows:
-        token_adv = torch.as_tensor(_field(results[i], "token_advantages", "tokenAdvantages"), dtype=torch.float32)
+        token_adv = torch.as_tensor(_field(results[i], "token_advantages", "tokenAdvantages"), dtype=torch.float64)
         advantages[i, response_mask[i].bool()] = token_adv
     return advantages.to(device=token_level_rewards.device, dtype=token_level_rewards.dtype), results
 
