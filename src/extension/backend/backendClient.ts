@@ -1,12 +1,24 @@
 /**
- * One training backend: a child process (`dist/cli.js serve`) forked by the extension host, spoken to with
- * JSON-RPC (vscode-jsonrpc) over the Node IPC channel. Typed requests and notifications come from
- * src/core/protocol/backend.ts. The client owns the child: it kills it on dispose and on cancelled start-up,
- * and tells an expected exit (after `stop`, or dispose) from a crash.
+ * One training backend, a child process of the extension host spoken to with JSON-RPC (vscode-jsonrpc), over one
+ * of two transports:
+ *   - the built-in backend: `dist/cli.js serve` forked with Node, messages over the Node IPC channel;
+ *   - the PyTorch backend: `<python> -m prpo_studio serve` spawned with pipes, messages over stdin/stdout
+ *     (StreamMessageReader/Writer: `Content-Length` framing); its stderr is its log.
+ * Typed requests and notifications come from src/core/protocol/backend.ts, the same for both. The client owns the
+ * child: it kills it on dispose and on cancelled start-up, and tells an expected exit (after `stop`, or dispose)
+ * from a crash.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { delimiter } from 'node:path';
 import * as vscode from 'vscode';
-import { createMessageConnection, IPCMessageReader, IPCMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  IPCMessageReader,
+  IPCMessageWriter,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import {
   Notifications,
   Requests,
@@ -17,12 +29,28 @@ import {
 } from '../../core/protocol/backend';
 import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
 
+/** Which backend to start, and with what. */
+export type BackendCommand =
+  | {
+      kind: 'builtin';
+      /** Absolute path of dist/cli.js. */
+      cliPath: string;
+      /** Node executable; empty or undefined: the extension host's own runtime (Electron runs as Node). */
+      nodePath?: string;
+    }
+  | {
+      kind: 'pytorch';
+      /** The Python interpreter (prpoStudio.python.interpreter, or the one found for it). */
+      python: string;
+      /** Put first on PYTHONPATH: the extension's own python/src, so its package imports with any interpreter. */
+      packagePath: string;
+    };
+
+export type BackendKind = BackendCommand['kind'];
+
 export interface BackendLaunch {
-  /** Absolute path of dist/cli.js. */
-  cliPath: string;
+  command: BackendCommand;
   cwd: string;
-  /** Node executable; empty or undefined: the extension host's own runtime (Electron runs as Node). */
-  nodePath?: string;
   env?: NodeJS.ProcessEnv;
   /** How long the child may take to answer its first request. */
   startupTimeoutMs: number;
@@ -87,15 +115,7 @@ export class BackendClient implements vscode.Disposable {
    * on cancellation (with BackendCancelled), or when the child exits first (with its stderr tail).
    */
   static async launch(options: BackendLaunch, token?: vscode.CancellationToken): Promise<BackendClient> {
-    const env = { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1' };
-    const child = fork(options.cliPath, ['serve'], {
-      cwd: options.cwd,
-      env,
-      execArgv: [],
-      execPath: options.nodePath || undefined,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    const { child, connection } = startChild(options);
     const client = new BackendClient(child, connection, options.log);
     client.wire();
     connection.listen();
@@ -145,7 +165,9 @@ export class BackendClient implements vscode.Disposable {
         }
       });
     };
-    pipeLines(child.stdout, false);
+    // Over stdio, stdout carries the messages; the IPC child's stdout is free for its log.
+    if (!child.channel) child.stdin?.on('error', (err) => log.warn(`[backend ${child.pid}] stdin: ${err.message}`));
+    else pipeLines(child.stdout, false);
     pipeLines(child.stderr, true);
 
     connection.onNotification(Notifications.state, (s) => this.stateEmitter.fire(s));
@@ -234,6 +256,33 @@ export class BackendClient implements vscode.Disposable {
     this.errorEmitter.dispose();
     // exitEmitter stays alive so that listeners hear the exit that dispose causes.
   }
+}
+
+function startChild(options: BackendLaunch): { child: ChildProcess; connection: MessageConnection } {
+  const { command } = options;
+  if (command.kind === 'builtin') {
+    const child = fork(command.cliPath, ['serve'], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1' },
+      execArgv: [],
+      execPath: command.nodePath || undefined,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    return { child, connection: createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child)) };
+  }
+  const inherited = options.env?.PYTHONPATH ?? process.env.PYTHONPATH;
+  const child = spawn(command.python, ['-m', 'prpo_studio', 'serve'], {
+    cwd: options.cwd,
+    env: {
+      ...process.env,
+      ...options.env,
+      PYTHONPATH: inherited ? `${command.packagePath}${delimiter}${inherited}` : command.packagePath,
+      // Log lines as they happen, not when a buffer fills.
+      PYTHONUNBUFFERED: '1',
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return { child, connection: createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!)) };
 }
 
 export function describeExit(exit: Pick<BackendExit, 'code' | 'signal'>): string {
