@@ -24,7 +24,7 @@
 // the loser reuses the result.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -339,8 +339,34 @@ function runStreaming(cmd: string, args: string[], logFile: string, log: (s: str
   });
 }
 
+/** A pip process (not ours) working on this environment: two at once can leave it broken. */
+export function otherPip(pythonDir: string): number | undefined {
+  let real = pythonDir;
+  try {
+    real = realpathSync(pythonDir);
+  } catch {
+    return undefined;
+  }
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const inEnv = args[0] && (args[0].startsWith(`${real}/`) || args[0].startsWith(`${pythonDir}/`));
+      if (inEnv && args.slice(1).some((a) => /(^|\/)pip3?$/.test(a))) return Number(d);
+    } catch {
+      // exited, or not ours to read
+    }
+  }
+  return undefined;
+}
+
 async function installPython(dir: string, log: (s: string) => void): Promise<void> {
   const t = toolchainPaths(dir);
+  for (let said = false, pid = otherPip(t.pythonDir); pid !== undefined; pid = otherPip(t.pythonDir)) {
+    if (!said) log(`waiting for another pip working on ${t.pythonDir} (pid ${pid}) to finish…`);
+    said = true;
+    await sleep(5000);
+  }
   const logFile = join(dir, 'python-install.log');
   const project = pythonProjectDir(dir);
   const runs = existsSync(t.python) && spawnSync(t.python, ['-c', 'import pip'], { timeout: 60_000 }).status === 0;
