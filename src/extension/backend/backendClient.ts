@@ -8,17 +8,9 @@
  * child: it kills it on dispose and on cancelled start-up, and tells an expected exit (after `stop`, or dispose)
  * from a crash.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { delimiter } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
-import {
-  createMessageConnection,
-  IPCMessageReader,
-  IPCMessageWriter,
-  StreamMessageReader,
-  StreamMessageWriter,
-  type MessageConnection,
-} from 'vscode-jsonrpc/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import {
   Notifications,
   Requests,
@@ -28,25 +20,9 @@ import {
   type StartParams,
 } from '../../core/protocol/backend';
 import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
+import { startBackendProcess, type BackendCommand } from './transport';
 
-/** Which backend to start, and with what. */
-export type BackendCommand =
-  | {
-      kind: 'builtin';
-      /** Absolute path of dist/cli.js. */
-      cliPath: string;
-      /** Node executable; empty or undefined: the extension host's own runtime (Electron runs as Node). */
-      nodePath?: string;
-    }
-  | {
-      kind: 'pytorch';
-      /** The Python interpreter (prpoStudio.python.interpreter, or the one found for it). */
-      python: string;
-      /** Put first on PYTHONPATH: the extension's own python/src, so its package imports with any interpreter. */
-      packagePath: string;
-    };
-
-export type BackendKind = BackendCommand['kind'];
+export type { BackendCommand, BackendKind } from './transport';
 
 export interface BackendLaunch {
   command: BackendCommand;
@@ -115,7 +91,7 @@ export class BackendClient implements vscode.Disposable {
    * on cancellation (with BackendCancelled), or when the child exits first (with its stderr tail).
    */
   static async launch(options: BackendLaunch, token?: vscode.CancellationToken): Promise<BackendClient> {
-    const { child, connection } = startChild(options);
+    const { child, connection } = startBackendProcess(options.command, options.cwd, options.env);
     const client = new BackendClient(child, connection, options.log);
     client.wire();
     connection.listen();
@@ -256,33 +232,6 @@ export class BackendClient implements vscode.Disposable {
     this.errorEmitter.dispose();
     // exitEmitter stays alive so that listeners hear the exit that dispose causes.
   }
-}
-
-function startChild(options: BackendLaunch): { child: ChildProcess; connection: MessageConnection } {
-  const { command } = options;
-  if (command.kind === 'builtin') {
-    const child = fork(command.cliPath, ['serve'], {
-      cwd: options.cwd,
-      env: { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1' },
-      execArgv: [],
-      execPath: command.nodePath || undefined,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    return { child, connection: createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child)) };
-  }
-  const inherited = options.env?.PYTHONPATH ?? process.env.PYTHONPATH;
-  const child = spawn(command.python, ['-m', 'prpo_studio', 'serve'], {
-    cwd: options.cwd,
-    env: {
-      ...process.env,
-      ...options.env,
-      PYTHONPATH: inherited ? `${command.packagePath}${delimiter}${inherited}` : command.packagePath,
-      // Log lines as they happen, not when a buffer fills.
-      PYTHONUNBUFFERED: '1',
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  return { child, connection: createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!)) };
 }
 
 export function describeExit(exit: Pick<BackendExit, 'code' | 'signal'>): string {

@@ -347,10 +347,10 @@ export class BackendManager implements vscode.Disposable {
 
 /**
  * Which backend wrote a run, hence which one continues it: the PyTorch trainer records `"backend": "pytorch"` in
- * run.json's config; every other run of ours is the built-in backend's.
+ * run.json's model config (python/src/prpo_studio/trainer/core.py); every other run of ours is the built-in one's.
  */
-export function backendOfRun(manifest: Pick<RunManifest, 'config'>): BackendKind {
-  return manifest.config?.backend === 'pytorch' ? 'pytorch' : 'builtin';
+export function backendOfRun(manifest: Pick<RunManifest, 'model' | 'config'>): BackendKind {
+  return manifest.model?.config?.backend === 'pytorch' || manifest.config?.backend === 'pytorch' ? 'pytorch' : 'builtin';
 }
 
 function phaseOf(s: BackendStatus): LivePhase {

@@ -211,10 +211,11 @@ export async function exportShapesTask(extensionPath: string, out: string, n: nu
  * Turns an error the PyTorch backend reported into one that says what to do, where the cause is known.
  */
 export function explainBackendError(message: string): string {
-  if (/CUDA out of memory|OutOfMemoryError|CUDA error: out of memory/i.test(message)) {
+  // The trainer names the settings itself where it catches the error (trainer/core.py); a bare torch error does not.
+  if (/CUDA out of memory|OutOfMemoryError|CUDA error: out of memory/i.test(message) && !/Lower config\./.test(message)) {
     return (
-      `The GPU ran out of memory. Lower the run config's promptsPerStep, groupSize or maxNewTokens (Start Run from Config File…), ` +
-      `keep LoRA on and bf16, or set prpoStudio.python.device to cpu. (${message.split('\n')[0]})`
+      `The GPU ran out of memory. Lower the run config's microBatchSize first, then groupSize, maxNewTokens or promptsPerStep ` +
+      `(Start Run from Config File…), keep LoRA on and bf16, or set prpoStudio.python.device to cpu. (${message.split('\n')[0]})`
     );
   }
   return message;
