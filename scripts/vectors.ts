@@ -17,7 +17,8 @@ import { randomBatch, rng, type RandomRollout } from '../test/unit/algorithms/ra
 
 export const VECTORS_FILE = join(__dirname, '..', 'test', 'vectors', 'advantages.json');
 
-async function runCli(argv: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** One in-process run of the `advantages` CLI. */
+export async function runCli(argv: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const code = await main(argv, { stdin, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../../src/cli/advantages';
+import { runCli } from '../../../scripts/vectors';
 import { refK3 } from './reference';
 
 interface Vectors {
@@ -25,13 +25,6 @@ interface VectorRollout {
 }
 
 const vectors = JSON.parse(readFileSync(join(__dirname, '..', '..', 'vectors', 'advantages.json'), 'utf8')) as Vectors;
-
-async function runCli(argv: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdin, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
 
 /** Same keys in the same order, same strings and booleans, numbers within tol (relative above 1). */
 function assertClose(got: unknown, want: unknown, tol: number, path: string): void {
