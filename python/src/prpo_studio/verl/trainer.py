@@ -115,6 +115,14 @@ class PRPOTrainerSync(PPOTrainerSync):
         if self.prpo_preset:
             cfg = estimators.studio_config(self.prpo_preset, algorithm)
             self.prpo_views, self.prpo_masks = estimators.needed_views(cfg)
+            correction = config.algorithm.get("rollout_correction", None)
+            if self.prpo_views and correction is not None and correction.get("bypass_mode", False):
+                # Bypass mode takes old_log_probs from the rollout engine, the views would come from the FSDP
+                # engine: the dependency scores would measure the engines' mismatch, not the image.
+                raise PluginConfigError(
+                    "algorithm.rollout_correction.bypass_mode=True: the probe views need the old log-probs "
+                    "recomputed by the actor (bypass_mode=False)"
+                )
             strategy = config.actor_rollout_ref.actor.get("strategy", "fsdp")
             if self.prpo_views and strategy not in PATCHED_STRATEGIES:
                 raise PluginConfigError(
