@@ -183,6 +183,14 @@ const BAD_INPUTS: Array<[string, string, string[]]> = [
   ['dualClip 1', batchWith('dapo', r4({}), { dualClip: 1 }), []],
   ['a tiny number in a message', batchWith('prpo', r4({}), { beta: -1e-7 }), []],
   ['a huge number in a message', batchWith('prpo', r4({}), { tau: 1e21 }), []],
+  ['reward a boolean', batchWith('grpo', r4({ reward: true })), []],
+  ['id a boolean', batchWith('grpo', r4({ id: true })), []],
+  ['id a huge number', batchWith('grpo', r4({ id: 1e21 })), []],
+  ['image a number', batchWith('grpo', r4({}, { image: -1 })), []],
+  ['negative exact KL in a mask', oneRollout('prpo', { ...r4({}), dependency: { perturbed: [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, -1e-9, 0]] } }, { kl: 'exact', rvd: 'multimask' }), []],
+  ['the first bad config key is reported', '{"algorithm": "prpo", "config": {"tau": "x", "tua": 1}, "rollouts": []}', []],
+  ['an integer-like config key comes first (JavaScript key order)', '{"algorithm": "prpo", "config": {"tau": "x", "7": 1}, "rollouts": []}', []],
+  ['an integer-like top-level key comes first', '{"algorithm": "prpo", "rollouts": [], "extra": 1, "0": 1}', []],
   ['--set without =', batchWith('grpo', r4({})), ['--set', 'tau']],
   ['--set bad value', batchWith('pgpo', r4({})), ['--set', 'tau=high']],
   ['--set unknown key', batchWith('pgpo', r4({})), ['--set', 'tua=0.3']],
@@ -239,7 +247,10 @@ export async function buildVectors() {
 async function cli(): Promise<void> {
   const vectors = await buildVectors();
   mkdirSync(dirname(VECTORS_FILE), { recursive: true });
-  const text = JSON.stringify(vectors) + '\n';
+  // One case or error per line: a regeneration's diff shows which cases moved.
+  const list = (xs: unknown[]) => `[\n${xs.map((x) => JSON.stringify(x)).join(',\n')}\n]`;
+  const { cases, errors, ...head } = vectors;
+  const text = `${JSON.stringify(head).slice(0, -1)},\n"cases": ${list(cases)},\n"errors": ${list(errors)}}\n`;
   writeFileSync(VECTORS_FILE, text);
   process.stdout.write(`${VECTORS_FILE}: ${vectors.cases.length} cases, ${vectors.rollouts} rollouts, ${vectors.errors.length} bad inputs, ${(text.length / 1024).toFixed(0)} KiB\n`);
 }
