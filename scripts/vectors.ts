@@ -203,7 +203,46 @@ const BAD_INPUTS: Array<[string, string, string[]]> = [
   ['--input missing file', '', ['--input', 'test/vectors/no-such-batch.json']],
 ];
 
+export const VECTORS_DIR = dirname(VECTORS_FILE);
+/** Stands for the absolute path of test/vectors in the arguments and messages of the vectors. */
+export const VECTORS_DIR_MARK = '{vectors}';
+
+/**
+ * Logged rollouts for the what-if path (`--rollouts`): a step file as the trainer writes it (RolloutRecord lines
+ * with the logged advantages) and one with a malformed line. No run.json beside them (a run.json would make the
+ * folder look like a run to the explorer), so the cases name the algorithm.
+ */
+function writeLoggedRollouts(): void {
+  const dir = join(VECTORS_DIR, 'logged');
+  mkdirSync(dir, { recursive: true });
+  const batch = randomBatch(77, { groups: 3, maxLen: 6 });
+  const lines = batch.map((r) =>
+    JSON.stringify({
+      id: r.id, group: r.group, step: 1, prompt: 'p', response: 'x', reward: r.reward, logp: r.logp,
+      tokens: r.logp.image.map(() => 'x'), advantage: 0.5, tokenAdvantages: r.logp.image.map(() => 0.5),
+    }),
+  );
+  writeFileSync(join(dir, 'step-000001.jsonl'), lines.join('\n') + '\n');
+  writeFileSync(join(dir, 'step-000002.jsonl'), `${lines[0]}\n{"id": oops}\n${lines[1]}\n`);
+}
+
+const LOGGED = `${VECTORS_DIR_MARK}/logged/step-000001.jsonl`;
+const LOGGED_CASES: Array<{ name: string; args: string[] }> = [
+  { name: 'what-if: --rollouts with --algorithm and --set', args: ['--rollouts', LOGGED, '--algorithm', 'pgpo', '--set', 'tau=0.3'] },
+  { name: 'what-if: --rollouts under PRPO-R gate', args: ['--rollouts', LOGGED, '--algorithm', 'prpo', '--set', 'rvd=gate'] },
+  { name: 'what-if: --rollouts under VPPO', args: ['--rollouts', LOGGED, '--algorithm=vppo'] },
+];
+const LOGGED_ERRORS: Array<[string, string, string[]]> = [
+  ['--rollouts without an algorithm (no run.json)', '', ['--rollouts', LOGGED]],
+  ['--rollouts with a malformed line', '', ['--rollouts', `${VECTORS_DIR_MARK}/logged/step-000002.jsonl`, '--algorithm', 'grpo']],
+  ['--rollouts of a missing file', '', ['--rollouts', `${VECTORS_DIR_MARK}/logged/step-999999.jsonl`, '--algorithm', 'grpo']],
+];
+
+/** The arguments with the vectors folder put in, as the tests do. */
+export const withVectorsDir = (args: string[], dir = VECTORS_DIR): string[] => args.map((a) => a.split(VECTORS_DIR_MARK).join(dir));
+
 export async function buildVectors() {
+  writeLoggedRollouts();
   const cases: Array<{ name: string; args: string[]; input: unknown; output: unknown }> = [];
   let seed = 1000;
   for (const [algorithm, config] of VARIANTS) {
@@ -215,28 +254,30 @@ export async function buildVectors() {
     }
   }
   cases.push(...edgeCases().map((c) => ({ ...c, output: undefined })));
+  cases.push(...LOGGED_CASES.map((c) => ({ ...c, input: null, output: undefined })));
   for (const c of cases) {
-    const { code, stdout, stderr } = await runCli(c.args, JSON.stringify(c.input));
+    const { code, stdout, stderr } = await runCli(withVectorsDir(c.args), c.input === null ? '' : JSON.stringify(c.input));
     if (code !== 0) throw new Error(`${c.name}: exit ${code}: ${stderr}`);
     c.output = JSON.parse(stdout);
   }
   const errors: Array<{ name: string; args: string[]; stdin: string; message: string; match: 'exact' | 'prefix' }> = [];
-  for (const [name, stdin, args] of BAD_INPUTS) {
-    const { code, stdout, stderr } = await runCli(args, stdin);
+  for (const [name, stdin, args] of [...BAD_INPUTS, ...LOGGED_ERRORS]) {
+    const { code, stdout, stderr } = await runCli(withVectorsDir(args), stdin);
     if (code !== 2 || stdout !== '' || !stderr.endsWith('\n') || stderr.split('\n').length !== 2) {
       throw new Error(`${name}: expected exit 2 and one line, got ${code} ${JSON.stringify(stderr)}`);
     }
-    const message = stderr.replace(/^prpo-studio advantages: /, '').trimEnd();
+    const message = stderr.replace(/^prpo-studio advantages: /, '').trimEnd().split(VECTORS_DIR).join(VECTORS_DIR_MARK);
     // A JSON syntax error carries the parser's own words: only the part up to them is the contract.
-    const syntax = / is not valid JSON \(/.exec(message);
+    const syntax = /not valid JSON \(/.exec(message);
     errors.push({ name, args, stdin, message: syntax ? message.slice(0, syntax.index + syntax[0].length) : message, match: syntax ? 'prefix' : 'exact' });
   }
-  const rollouts = cases.reduce((n, c) => n + (c.input as { rollouts: unknown[] }).rollouts.length, 0);
+  const rollouts = cases.reduce((n, c) => n + ((c.input as { rollouts: unknown[] } | null)?.rollouts.length ?? 0), 0);
   return {
     about:
       'Shared vectors of the advantages contract, written by `npm run vectors` (scripts/vectors.ts) from the TypeScript CLI. ' +
-      'Each case: the CLI arguments, the JSON on stdin, the JSON it wrote. Each error: exit code 2 and this message on stderr ' +
-      "after 'prpo-studio advantages: ' (match 'prefix': the message starts with it). Numbers agree to 1e-6 (relative above 1). Do not edit by hand.",
+      'Each case: the CLI arguments, the JSON on stdin (null: none), the JSON it wrote. Each error: exit code 2 and this message on stderr ' +
+      "after 'prpo-studio advantages: ' (match 'prefix': the message starts with it). Numbers agree to 1e-6 (relative above 1). " +
+      `${VECTORS_DIR_MARK} in arguments and messages stands for the absolute path of this folder. Do not edit by hand.`,
     tolerance: 1e-6,
     rollouts,
     cases,
