@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None, stdin: IO[str] | None = None, stdout: IO
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     try:
-        opts = _parse_args(list(sys.argv[2:] if argv is None else argv))
+        opts = _parse_args(list(sys.argv[1:] if argv is None else argv))
         if opts["help"]:
             stdout.write(USAGE)
             return 0
