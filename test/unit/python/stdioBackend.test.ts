@@ -93,7 +93,7 @@ test('the stdio transport drives python -m prpo_studio serve through a whole run
     await until('a metrics row', () => b.metrics.length > 0, 120_000, b.stderr);
 
     const paused = await b.connection.sendRequest(Requests.pause);
-    assert.equal(paused.state, 'paused');
+    assert.equal(paused.state, 'paused', `the backend's stderr:\n${b.stderr().slice(-3000)}`);
     const stepAtPause = paused.step;
     const info = await b.connection.sendRequest(Requests.checkpoint);
     assert.equal(info.step, stepAtPause);

@@ -38,7 +38,8 @@ function makeTinyModel(workspaceDir: string): void {
 
 scenario(
   'a PRPO-R run on the PyTorch backend: start from the palette, watch rollouts, pause, checkpoint, stop, resume',
-  { runs: [], setup: makeTinyModel, timeoutMs: 600_000 },
+  // Small steps (the Python suite's fast settings) through the setting a user would use for the same.
+  { runs: [], setup: makeTinyModel, timeoutMs: 600_000, settings: { 'prpoStudio.python.config': { promptsPerStep: 2, groupSize: 2, maxNewTokens: 6, microBatchSize: 2 } } },
   async ({ workbench, page, screenshot, workspaceDir }) => {
     await showStudio(workbench);
     await widenSideBar(page, 480);
