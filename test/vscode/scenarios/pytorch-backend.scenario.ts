@@ -78,6 +78,10 @@ scenario(
     const text = await card.innerText();
     for (const f of ['log p (image, old)', 'log p (blind)', 'log p (mild)', 'G', 'U', 'RVD', 'A_i', 'Ã']) assert.ok(text.includes(f), `hover card shows ${f}: ${text}`);
     await screenshot('trajectory-hover');
+    // The charts read the same metrics.jsonl.
+    await workbench.runCommand('prpoStudio.openMetrics');
+    await workbench.waitForWebview('.chart-card canvas', 60_000);
+    await screenshot('charts');
     await workbench.runCommand('View: Close All Editors');
 
     await workbench.runCommand('prpoStudio.pauseRun');
