@@ -118,3 +118,12 @@ def test_what_if_bad_line_and_missing_file(tmp_path: Path):
 def test_usage_errors_are_one_line(argv: list[str]):
     code, stdout, stderr = run_cli(argv, "{}")
     assert code == 2 and stdout == "" and stderr.count("\n") == 1
+
+
+def test_input_bytes_are_decoded_as_node_decodes_them():
+    """Invalid UTF-8 becomes U+FFFD (Node's readFileSync(…, 'utf8') and stdin), not a traceback."""
+    raw = b'{"algorithm": "grpo", "rollouts": [{"id": "\xff", "group": "g", "reward": 1, "logp": {"image": [-1]}}]}'
+    out, err = io.StringIO(), io.StringIO()
+    code = main([], stdin=io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"), stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    assert json.loads(out.getvalue())["rollouts"][0]["id"] == "\ufffd"
