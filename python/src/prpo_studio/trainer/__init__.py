@@ -1,0 +1,1 @@
+"""The PyTorch trainer (core.py), its configuration (config.py), §5 loss (loss.py) and command line (cli.py)."""
