@@ -114,10 +114,12 @@ def tiny_qwen2_vl():
 
 
 def response_logp(model, inputs: dict, ids: torch.Tensor, response: int) -> torch.Tensor:
-    # verl packs the rollout as (1, total) ids; the model computes its own M-RoPE positions here.
+    # verl packs the rollout as (1, total) ids; the model computes its own M-RoPE positions here (transformers 5
+    # wants the image-token types for that).
     with torch.no_grad():
         out = model(input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"],
-                    image_grid_thw=inputs["image_grid_thw"], use_cache=False)
+                    image_grid_thw=inputs["image_grid_thw"], mm_token_type_ids=(inputs["input_ids"] == IMAGE_TOKEN).long(),
+                    use_cache=False)
     logp = torch.log_softmax(out.logits[0, :-1].float(), -1).gather(-1, ids[1:, None])[:, 0]
     return logp[-response:]
 
