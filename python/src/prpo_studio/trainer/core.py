@@ -125,6 +125,7 @@ class Trainer:
             overrides["checkpointEvery"] = checkpoint_every
         rc = resolve_run_config(preset, overrides)
         dataset = Dataset(data)
+        torch.manual_seed(_seed(seed, "init"))  # LoRA's A matrices are drawn at random: the same seed, the same run
         policy = _load_policy(model, rc, device, dtype, hooks)
         writer = RunWriter.create(runs_dir, {
             "name": name or f"{rc.algorithm.preset} {Path(policy.path).name} seed {seed}",
