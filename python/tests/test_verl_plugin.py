@@ -19,17 +19,71 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 INSTALL_HINT = ".toolchain/python/bin/pip install -e python --no-deps"
 
 
-def run_python(code: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+def start_python(code: str, env: dict) -> subprocess.Popen:
+    """A fresh interpreter importing verl. PYTHONPATH is this tree's src (the venv's editable install may point at
+    another checkout) plus what `env` adds; no VERL_* variable leaks in from the test's environment."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("VERL_")}
-    base.pop("PYTHONPATH", None)
-    return subprocess.run(
+    paths = [env.pop("PYTHONPATH")] if "PYTHONPATH" in env else []
+    return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
-        env={**base, **env},
-        capture_output=True,
+        env={**base, **env, "PYTHONPATH": os.pathsep.join([*paths, str(SRC)])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         cwd=str(SRC.parents[1]),
     )
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+ENTRY_POINT_ONLY = """
+import verl
+from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+from verl.trainer.ppo.v1 import get_trainer_cls
+import prpo_studio.verl.plugin as plugin
+print("estimators", [get_adv_estimator_fn(n).__module__ for n in ("prpo", "pgpo", "vppo")])
+print("trainer", get_trainer_cls("prpo_sync").__name__)
+print("attached", plugin.ATTACHED)
+"""
+
+BREAK_TRAINER_REGISTRY = """
+# Stands in for a verl release that moved the trainer registry.
+import verl.trainer.ppo.v1 as v1
+del v1.get_trainer_cls
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_processes(tmp_path_factory):
+    """Two interpreters started together (each import of verl takes seconds): the plugin found by its entry point
+    alone; and a broken verl, where verl swallows the plugin's error and an explicit import raises it."""
+    tmp = tmp_path_factory.mktemp("verl-plugin")
+    (tmp / "break_verl.py").write_text(BREAK_TRAINER_REGISTRY)
+    procs = {
+        # No VERL_USE_EXTERNAL_MODULES: only verl's entry-point discovery can attach us.
+        "entry_point": start_python(ENTRY_POINT_ONLY, {"VERL_USE_EXTERNAL_PLUGINS": "prpo_studio"}),
+        # verl imports VERL_USE_EXTERNAL_MODULES before it discovers entry points (verl/__init__.py); then the
+        # same plugin imported by name, as VERL_USE_EXTERNAL_MODULES=prpo_studio.verl.plugin would.
+        "broken": start_python(
+            """
+            import verl
+            print("verl imported")
+            try:
+                import prpo_studio.verl.plugin
+            except Exception as e:
+                print("explicit import raised", type(e).__name__, e)
+            """,
+            {"VERL_USE_EXTERNAL_MODULES": "break_verl", "VERL_USE_EXTERNAL_PLUGINS": "prpo_studio", "PYTHONPATH": str(tmp)},
+        ),
+    }
+    return {name: finish(p) for name, p in procs.items()}
 
 
 def installed_entry_point():
@@ -49,21 +103,9 @@ def test_the_entry_point_names_the_plugin_module():
     assert any(e.group == "verl.plugins" and e.name == "prpo_studio" for e in dist.entry_points)
 
 
-def test_import_verl_loads_the_plugin_through_its_entry_point():
+def test_import_verl_loads_the_plugin_through_its_entry_point(fresh_processes):
     installed_entry_point()
-    # No PYTHONPATH and no VERL_USE_EXTERNAL_MODULES: only verl's entry-point discovery can attach us.
-    out = run_python(
-        """
-        import verl
-        from verl.trainer.ppo.core_algos import get_adv_estimator_fn
-        from verl.trainer.ppo.v1 import get_trainer_cls
-        import prpo_studio.verl.plugin as plugin
-        print("estimators", [get_adv_estimator_fn(n).__module__ for n in ("prpo", "pgpo", "vppo")])
-        print("trainer", get_trainer_cls("prpo_sync").__name__)
-        print("attached", plugin.ATTACHED)
-        """,
-        {"VERL_USE_EXTERNAL_PLUGINS": "prpo_studio"},
-    )
+    out = fresh_processes["entry_point"]
     assert out.returncode == 0, out.stderr[-3000:]
     assert "estimators ['prpo_studio.verl.estimators', 'prpo_studio.verl.estimators', 'prpo_studio.verl.estimators']" in out.stdout
     assert "trainer PRPOTrainerSync" in out.stdout
@@ -100,36 +142,15 @@ def test_attaching_twice_changes_nothing():
     assert (get_adv_estimator_fn("prpo"), FSDPEngineWithLMHead.prepare_model_inputs) == before
 
 
-BREAK_TRAINER_REGISTRY = """
-# Stands in for a verl release that moved the trainer registry.
-import verl.trainer.ppo.v1 as v1
-del v1.get_trainer_cls
-"""
-
-
-def test_a_missing_hook_is_logged_at_error_although_verl_swallows_plugin_errors(tmp_path):
+def test_a_missing_hook_is_logged_at_error_although_verl_swallows_plugin_errors(fresh_processes):
     installed_entry_point()
-    (tmp_path / "break_verl.py").write_text(BREAK_TRAINER_REGISTRY)
-    out = run_python(
-        "import verl; print('verl imported')",
-        # verl imports VERL_USE_EXTERNAL_MODULES before it discovers entry points (verl/__init__.py).
-        {"VERL_USE_EXTERNAL_MODULES": "break_verl", "VERL_USE_EXTERNAL_PLUGINS": "prpo_studio", "PYTHONPATH": str(tmp_path)},
-    )
+    out = fresh_processes["broken"]
     assert out.returncode == 0 and "verl imported" in out.stdout  # verl went on ...
     assert "prpo_studio could not attach to verl" in out.stderr  # ... but the reason is on stderr, at ERROR
     assert "ERROR" in out.stderr
     assert "cannot attach to the trainer registry" in out.stderr and "get_trainer_cls" in out.stderr
 
 
-def test_a_missing_hook_stops_an_explicit_import(tmp_path):
-    (tmp_path / "break_verl.py").write_text(BREAK_TRAINER_REGISTRY)
-    out = run_python(
-        "import verl",
-        {
-            "VERL_USE_EXTERNAL_MODULES": "break_verl,prpo_studio.verl.plugin",
-            "VERL_USE_EXTERNAL_PLUGINS": "none",
-            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(SRC)]),
-        },
-    )
-    assert out.returncode != 0
-    assert "PluginAttachError: cannot attach to the trainer registry" in out.stderr
+def test_a_missing_hook_stops_an_explicit_import(fresh_processes):
+    out = fresh_processes["broken"]
+    assert "explicit import raised PluginAttachError cannot attach to the trainer registry" in out.stdout
