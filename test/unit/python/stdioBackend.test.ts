@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { Notifications, Requests, type BackendStatus, type CheckpointInfo } from '../../../src/core/protocol/backend';
-import { formatIssue, readMetrics, readRolloutStep, readRun, type LineIssue } from '../../../src/core/run';
+import { formatIssue, markInterruptedAsFailed, readMetrics, readRolloutStep, readRun, type LineIssue } from '../../../src/core/run';
 import type { RolloutRecord } from '../../../src/core/run/schema';
 import { exportShapes } from '../../../src/cli/exportTask';
 import { startBackendProcess } from '../../../src/extension/backend/transport';
@@ -144,5 +144,44 @@ test('a bad start request answers with the reason, and the backend keeps serving
   } finally {
     b.child.kill('SIGKILL');
     b.connection.dispose();
+  }
+});
+
+test('kill -9 leaves the run interrupted, marked failed, and a new backend resumes it from its checkpoint', { skip: noPython, timeout: 600_000 }, async () => {
+  const b = launch();
+  let runDir = '';
+  try {
+    const started = await b.connection.sendRequest(Requests.start, {
+      runsDir: join(dir, 'runs'), preset: 'grpo', steps: 200, seed: 4, name: 'killed', model, data, device: 'cpu', checkpointEvery: 1, config: FAST,
+    });
+    runDir = started.runDir!;
+    await until('a checkpoint', () => b.saved.length > 0, 300_000, b.stderr);
+  } finally {
+    b.child.kill('SIGKILL');
+    b.connection.dispose();
+  }
+  await b.exited;
+  // The writer is gone without a last event: every reader calls the run interrupted, and it is then marked failed.
+  assert.equal((await readRun(runDir)).status, 'interrupted');
+  assert.match((await markInterruptedAsFailed(runDir))?.reason ?? '', /died without stopping the run/);
+  const failed = await readRun(runDir);
+  assert.equal(failed.status, 'failed');
+  const checkpoint = failed.checkpoints.filter((c) => c.complete).at(-1)!;
+  assert.ok(checkpoint, 'a complete checkpoint survived the kill');
+
+  const c = launch();
+  try {
+    const resumed = await c.connection.sendRequest(Requests.resumeFrom, { runDir, checkpoint: checkpoint.path, steps: checkpoint.step + 1, device: 'cpu' });
+    assert.equal(resumed.runDir, runDir);
+    assert.equal(resumed.step, checkpoint.step);
+    await until('the step after the checkpoint', () => c.metrics.includes(checkpoint.step + 1), 300_000, c.stderr);
+    await until('the run completed', () => c.states.some((s) => s.state === 'completed'), 120_000, c.stderr);
+    await c.connection.sendRequest(Requests.stop).catch(() => undefined);
+    const after = await readRun(runDir);
+    assert.equal(after.status, 'completed');
+    assert.deepEqual(after.issues, []);
+  } finally {
+    c.child.kill('SIGKILL');
+    c.connection.dispose();
   }
 });
