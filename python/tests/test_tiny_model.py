@@ -38,3 +38,27 @@ def test_cli_writes_a_folder(tmp_path: Path, capsys) -> None:
     assert main(["--family", "qwen2.5-vl", "--out", str(tmp_path / "m")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model_type"] == "qwen2_5_vl"
+
+
+def test_the_2b_architecture_has_the_real_size() -> None:
+    """gpucheck's real-size model: the Qwen2-VL-2B layers (counted on the meta device, no memory used)."""
+    from transformers import AutoModelForImageTextToText
+
+    from prpo_studio.tiny_model import make_config
+
+    config, _, tok = make_config("qwen2-vl", "2b")
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(config)
+    n = sum(p.numel() for p in model.parameters())
+    # 2.21B with the real 151,936-token vocabulary; the small tokenizer's embedding is ~0.7M instead of 233M.
+    assert 1.9e9 < n < 2.1e9, n
+
+
+def test_gpucheck_cpu_smoke(tmp_path: Path, capsys) -> None:
+    from prpo_studio.gpucheck import main as gpucheck
+
+    assert gpucheck(["--cpu-smoke", "--out", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    tiny = result["tiny"]
+    assert tiny["rollouts"] >= 4 and tiny["timeSampleMs"] > 0 and tiny["timeProbeMs"] > 0 and tiny["timeUpdateMs"] > 0
+    assert 0 < tiny["probeShare"] < 1 and "real" not in result

@@ -69,15 +69,35 @@ def _ids(tok, *tokens: str) -> list[int]:
 def build(family: str, out: str, seed: int = 0, size: str = "tiny") -> str:
     """Writes the model and processor to `out`. size "2b" (qwen2-vl only, for gpucheck): the Qwen2-VL-2B
     architecture with random weights, bf16, and the small tokenizer."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    torch.manual_seed(seed)
+    config, processor, tok = make_config(family, size)
+    if size == "2b":
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        with torch.device(dev):
+            model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16)
+    else:
+        model = AutoModelForImageTextToText.from_config(config)
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.do_sample = True
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    (path / "prpo-studio-tiny.json").write_text(json.dumps({"family": family, "size": size, "seed": seed, "note": "random weights, for tests"}) + "\n")
+    return str(path)
+
+
+def make_config(family: str, size: str = "tiny"):
+    """(model config, processor, tokenizer) of a family at toy size (or the Qwen2-VL-2B architecture)."""
     if size not in ("tiny", "2b") or (size == "2b" and family != "qwen2-vl"):
         raise ValueError(f"size {size!r}: 'tiny', or '2b' with family qwen2-vl")
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r} (one of {', '.join(FAMILIES)})")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from transformers import AutoModelForImageTextToText
-
-    torch.manual_seed(seed)
     tok = build_tokenizer(family)
     vocab = ((len(tok) + 63) // 64) * 64
     text = dict(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
@@ -130,21 +150,7 @@ def build(family: str, out: str, seed: int = 0, size: str = "tiny") -> str:
         )
         image_processor = ImageProcessor(do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32})
         processor = _make_processor(Processor, image_processor, tok, image_seq_len=4)
-    if size == "2b":
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-        with torch.device(dev):
-            model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16)
-    else:
-        model = AutoModelForImageTextToText.from_config(config)
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.eos_token_id
-    model.generation_config.do_sample = True
-    path = Path(out)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    (path / "prpo-studio-tiny.json").write_text(json.dumps({"family": family, "seed": seed, "note": "random weights, for tests"}) + "\n")
-    return str(path)
+    return config, processor, tok
 
 
 def _make_processor(cls, image_processor, tok, **kw):
