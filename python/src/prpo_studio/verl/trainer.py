@@ -108,6 +108,10 @@ class PRPOTrainerSync(PPOTrainerSync):
 
     def __init__(self, config):
         super().__init__(config)
+        self.init_prpo(config)
+
+    def init_prpo(self, config) -> None:
+        """Our part of the set-up (separate from verl's, which needs Ray and GPUs)."""
         algorithm = config.algorithm
         self.prpo_preset = algorithm.adv_estimator if algorithm.adv_estimator in estimators.PRESETS else None
         self.prpo_views: list[str] = []
@@ -305,14 +309,16 @@ def check_view_applied(view: str, image: torch.Tensor, logp: torch.Tensor) -> No
 
 def dependency_metrics(results: list[Any]) -> dict[str, float]:
     """Step metrics of the reshaping (verl's logger and metrics.jsonl): how sparse the boosted tokens are."""
+    def values(x: Any) -> list[float]:
+        return [] if x is None else (x.tolist() if isinstance(x, torch.Tensor) else list(x))
+
     weights, masks, rvd = [], [], []
     for r in results:
         if r is None:
             continue
-        weights += list(records._field(r, "weights", None) or [])
-        masks += list(records._field(r, "mask", None) or [])
-        scores = records._field(r, "scores", None) or {}
-        rvd += list(scores.get("rvd") or [])
+        weights += values(records._field(r, "weights", None))
+        masks += values(records._field(r, "mask", None))
+        rvd += values((records._field(r, "scores", None) or {}).get("rvd"))
     out: dict[str, float] = {}
     if weights:
         w = torch.tensor(weights, dtype=torch.float64)
