@@ -1,1 +1,2 @@
-"""The PyTorch trainer (core.py), its configuration (config.py), §5 loss (loss.py) and command line (cli.py)."""
+"""The PyTorch trainer (core.py), its configuration (config.py) and command line (cli.py); the §5 loss and the
+estimators are prpo_studio.algorithms."""

@@ -28,8 +28,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from ..algorithms.advantages import compute_advantages, views_for
-from ..algorithms.stats import auroc, minmax
+from ..algorithms import auroc, compute_advantages, filter_groups_for_dynamic_sampling, loss_options, minmax, policy_loss, views_for
 from ..data import Dataset, Example
 from ..models import ModelError, ModelSettings, Policy
 from ..rewards import load_reward
@@ -47,7 +46,6 @@ from ..run import (
 )
 from ..views import black, mild_noise, perturb_patches
 from .config import RunConfig, resolve_run_config
-from .loss import filter_groups, policy_loss_sums
 
 CHECKPOINT_FILES = {"weights": "weights.safetensors", "optimizer": "optimizer.safetensors", "rng": "rng.safetensors", "trainer": "trainer.json"}
 TIME_METRICS = ("time", "timeSampleMs", "timeProbeMs", "timeUpdateMs", "timeStepMs", "tokensPerSecond", "peakGpuMemoryMb")
@@ -103,6 +101,7 @@ class Trainer:
         self.hooks = hooks
         self.algo = config.algorithm
         self.views = views_for(self.algo)
+        self.loss_options = loss_options(self.algo)
         self.reward_fn = load_reward(config["reward"], str(data.folder))
         self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=config["lr"], weight_decay=config["weightDecay"])
         self.state = "idle"
@@ -386,12 +385,16 @@ class Trainer:
         groups = self._groups(batch)
         index = {id(s): i for i, s in enumerate(batch)}
         parts = max(1, min(t["miniBatches"], len(groups)))
-        totals = {"loss": 0.0, "pg": 0.0, "nll": 0.0, "kl": 0.0, "entropy": 0.0, "clipped": 0.0, "approx_kl": 0.0, "tokens": 0.0}
+        keys = ("loss", "pg_loss", "sampled_nll", "kl_loss", "entropy", "clip_fraction", "approx_kl")
+        totals = dict.fromkeys(keys, 0.0)
+        tokens = 0
         grad_norms = []
         temp = t["temperature"]
         for p in range(parts):
             mini = groups[round(p * len(groups) / parts): round((p + 1) * len(groups) / parts)]
+            # Micro-batches add up to the token-mean over every valid token of the mini-batch (§5).
             n_tokens = sum(len(s.ids) for g in mini for s in g)
+            tokens += n_tokens
             self.optimizer.zero_grad(set_to_none=True)
             for g in mini:
                 enc = self._view_inputs(g, "image", np.random.default_rng(0))
@@ -399,24 +402,22 @@ class Trainer:
                     sub = {k: _rows(v, sl, len(g)) for k, v in enc.items()}
                     rows = g[sl]
                     logp, mask, ent = self.policy.score(sub, [s.ids for s in rows], temp, entropy=True)
-                    dev = logp.device
-                    L = logp.shape[1]
+                    dev, L = logp.device, logp.shape[1]
                     old = _pad([s.logp for s in rows], L, dev)
                     a = _pad([adv[index[id(s)]] for s in rows], L, dev)
                     ref = _pad([s.views["ref"] for s in rows], L, dev) if self.algo.kl_coef > 0 else None
-                    sums = policy_loss_sums(logp, old, a, mask, self.algo, ref, ent)
-                    (sums.loss / max(1, n_tokens)).backward()
-                    totals["loss"] += sums.loss.item()
-                    for k in ("pg", "nll", "kl", "entropy", "clipped", "approx_kl", "tokens"):
-                        totals[k] += getattr(sums, k)
-            params = self.policy.trainable_parameters()
-            norm = torch.nn.utils.clip_grad_norm_(params, t["maxGradNorm"])
+                    res = policy_loss(logp, old, a, mask, self.loss_options, logp_ref=ref, entropy=ent, num_tokens=n_tokens)
+                    res.loss.backward()
+                    totals["loss"] += float(res.loss.detach()) * n_tokens
+                    for k in keys[1:]:
+                        totals[k] += float(getattr(res, k) or 0.0) * n_tokens
+            norm = torch.nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), t["maxGradNorm"])
             grad_norms.append(float(norm))
             self.optimizer.step()
-        n = max(1.0, totals["tokens"])
-        return {"loss": totals["loss"] / n, "pgLoss": totals["pg"] / n, "entropyLoss": totals["nll"] / n, "klLoss": totals["kl"] / n,
-                "clipFraction": totals["clipped"] / n, "entropy": totals["entropy"] / n, "approxKl": totals["approx_kl"] / n,
-                "gradNorm": sum(grad_norms) / len(grad_norms)}
+        n = max(1, tokens)
+        return {"loss": totals["loss"] / n, "pgLoss": totals["pg_loss"] / n, "entropyLoss": totals["sampled_nll"] / n,
+                "klLoss": totals["kl_loss"] / n, "clipFraction": totals["clip_fraction"] / n, "entropy": totals["entropy"] / n,
+                "approxKl": totals["approx_kl"] / n, "gradNorm": sum(grad_norms) / len(grad_norms)}
 
     def _train_step(self) -> None:
         step = self.step + 1
@@ -432,7 +433,9 @@ class Trainer:
         batch = first
         tries = 0
         if algo.dynamic_sampling:
-            keep = lambda rs: filter_groups(rs, lambda r: 1.0 if r.correct else 0.0, algo.accuracy_low, algo.accuracy_high)  # noqa: E731
+            def keep(rs: list[Sampled]) -> list[Sampled]:
+                return filter_groups_for_dynamic_sampling(rs, lambda r: 1.0 if r.correct else 0.0, algo.accuracy_low, algo.accuracy_high).kept
+
             batch = keep(first)
             while len(batch) < t["promptsPerStep"] * t["groupSize"] and tries < algo.max_resample_tries:
                 tries += 1
