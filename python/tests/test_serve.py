@@ -93,6 +93,13 @@ def start_params(tiny_models: dict, shapes_data: str, runs: Path, **cfg) -> dict
 def test_protocol_round_trip(client: Client, tiny_models: dict, shapes_data: str, tmp_path: Path) -> None:  # noqa: F811
     assert client.request("run/status")["result"] == {"state": "idle", "step": 0}
     assert client.request("run/pause")["error"]["code"] == 2
+    # Bad starts are JSON-RPC errors with the reason, and leave the backend ready for a good one.
+    p = {"runsDir": str(tmp_path), "preset": "prpo", "steps": 1, "data": shapes_data, "device": "cpu"}
+    err = client.request("run/start", {**p, "model": str(tmp_path / "missing")})["error"]
+    assert err["code"] == 3 and "does not exist" in err["message"]
+    err = client.request("run/start", {**p, "model": tiny_models["qwen2-vl"], "config": {"bogus": 1}})["error"]
+    assert err["code"] == 3 and "config.bogus: unknown key" in err["message"]
+    assert client.request("run/start", {k: v for k, v in p.items() if k != "data"})["error"]["code"] == -32602
     started = client.request("run/start", start_params(tiny_models, shapes_data, tmp_path))["result"]
     assert started["state"] == "running" and Path(started["runDir"]).parent == tmp_path
     run_dir = Path(started["runDir"])
@@ -139,15 +146,6 @@ def test_kill_9_leaves_the_run_failed_and_resumable(client: Client, tiny_models:
     assert t.step == ckpt_step
     t.run()
     assert derive_status(read_events(run_dir)) == "completed" and metrics(run_dir)[-1]["step"] == ckpt_step + 1
-
-
-def test_start_errors_are_json_rpc_errors(client: Client, shapes_data: str, tmp_path: Path) -> None:  # noqa: F811
-    p = {"runsDir": str(tmp_path), "preset": "prpo", "steps": 1, "data": shapes_data, "device": "cpu"}
-    err = client.request("run/start", {**p, "model": str(tmp_path / "missing")})["error"]
-    assert err["code"] == 3 and "does not exist" in err["message"]
-    err = client.request("run/start", {**p, "model": str(tmp_path), "config": {"bogus": 1}})["error"]
-    assert "config.bogus: unknown key" in err["message"]
-    assert client.request("run/start", {k: v for k, v in p.items() if k != "data"})["error"]["code"] == -32602
 
 
 def test_missing_torch_names_the_pip_command(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from prpo_studio.run import derive_status, read_checkpoint, read_events, latest_checkpoint, validate_rollout
-from prpo_studio.trainer.cli import train_main
+from prpo_studio.trainer.cli import resume_main, train_main
 from prpo_studio.trainer.core import Hooks, Trainer
 from vlm_helpers import FAST, metrics, rollouts, shapes_data, tiny_models  # noqa: F401 — fixtures
 
@@ -84,6 +84,14 @@ def test_cli_prints_the_run_dir(tiny_models: dict, shapes_data: str, tmp_path: P
     run_dir = Path(capsys.readouterr().out.strip())
     assert run_dir.parent == tmp_path / "runs" and derive_status(read_events(run_dir)) == "completed"
     assert json.loads((run_dir / "run.json").read_text())["config"]["loraRank"] == 4
+    # resume continues it; a corrupt checkpoint is refused with the file named, and nothing is trained.
+    assert resume_main([str(run_dir), "--steps", "2", "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.strip() == str(run_dir)
+    assert [e["type"] for e in read_events(run_dir)][-3:] == ["resumed", "checkpoint", "completed"]
+    weights = Path(latest_checkpoint(run_dir)) / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"x")
+    assert resume_main([str(run_dir), "--steps", "3", "--device", "cpu"]) == 2
+    assert "checkpoint step-000002: weights.safetensors is corrupt (its sha256 does not match the manifest)" in capsys.readouterr().err
 
 
 def test_errors_are_actionable(tiny_models: dict, shapes_data: str, tmp_path: Path, capsys) -> None:  # noqa: F811
