@@ -240,3 +240,43 @@ def test_configurations_the_views_cannot_serve_are_refused_at_start():
     grpo = config(adv_estimator="grpo")
     t.init_prpo(grpo)
     assert t.prpo_preset is None and t.prpo_views == []
+
+
+def example_overrides() -> list[str]:
+    """The hydra overrides of examples/verl/run_qwen2_5_vl_3b_prpo.sh, shell variables filled in."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[2] / "examples" / "verl" / "run_qwen2_5_vl_3b_prpo.sh").read_text()
+    command = script[script.index("verl.trainer.main_ppo") :].split("\n")[1:]
+    values = {"RUNS_ROOT": "/runs", "DATA_DIR": "/data", "MODEL_PATH": "/models/qwen"}
+    out = []
+    for line in command:
+        line = line.strip().rstrip("\\").strip().replace('"$@"', "")
+        line = re.sub(r"\$\{?([A-Za-z_]+)\}?", lambda m: values.get(m.group(1), "8"), line)
+        out += shlex.split(line)  # the shell's quoting: '["console","file"]' stays one value
+    return out
+
+
+def test_the_example_command_composes_with_verls_config_and_selects_our_parts():
+    import os
+
+    import verl
+    from hydra import compose, initialize_config_dir
+    from verl.trainer.ppo.v1 import get_trainer_cls
+
+    from prpo_studio.verl.estimators import needed_views, studio_config
+
+    overrides = example_overrides()
+    assert "algorithm.adv_estimator=prpo" in overrides and "trainer.v1.trainer_mode=prpo_sync" in overrides
+    with initialize_config_dir(config_dir=os.path.join(os.path.dirname(verl.__file__), "trainer", "config"), version_base=None):
+        cfg = compose(config_name="ppo_trainer", overrides=overrides)
+    assert get_trainer_cls(cfg.trainer.v1.trainer_mode) is PRPOTrainerSync
+    studio = studio_config(cfg.algorithm.adv_estimator, cfg.algorithm)
+    assert (studio.preset, studio.rvd, studio.tau, studio.lambda_) == ("prpo", "soft", 0.4, 1.0)
+    assert needed_views(studio) == (["blind", "mild"], 0)
+    assert cfg.trainer.prpo_studio.runs_root == "/runs" and cfg.actor_rollout_ref.actor.strategy == "fsdp2"
+    t = PRPOTrainerSync.__new__(PRPOTrainerSync)
+    t.init_prpo(cfg)  # the start-up checks accept it
+    assert t.prpo_runs_root == "/runs" and t.prpo_rollouts_per_step == 64
