@@ -28,7 +28,7 @@ from prpo_studio.verl import trainer as trainer_module  # noqa: E402
 from prpo_studio.verl.trainer import PluginConfigError, PRPOTrainerSync  # noqa: E402
 from prpo_studio.verl.worker import VIEW_KEY  # noqa: E402
 
-from test_verl_worker import IMAGE_TOKEN, FEATURES, engine, rollout, tiny_qwen2_vl  # noqa: E402
+from test_verl_worker import IMAGE_TOKEN, engine, rollout, tiny_qwen2_vl  # noqa: E402
 
 
 class MemoryTQ:
