@@ -107,8 +107,8 @@ class PRPOTrainerSync(PPOTrainerSync):
         self.configured_trainer_mode = configured
 
     def __init__(self, config):
+        self.init_prpo(config)  # first: a setting the views cannot serve fails before verl builds anything
         super().__init__(config)
-        self.init_prpo(config)
 
     def init_prpo(self, config) -> None:
         """Our part of the set-up (separate from verl's, which needs Ray and GPUs)."""
