@@ -1,7 +1,8 @@
 // The extension's stdio transport (src/extension/backend/transport.ts) against the real `python -m prpo_studio
-// serve`: the protocol round trip the backend manager relies on (start → rollouts and metrics stream → pause →
-// checkpoint → resume → stop, the process exits), then the run it wrote read back by the TypeScript reader and
-// validator with no issue, and a protocol error for a bad request. Tiny random model made at test time, CPU.
+// serve`: the protocol round trip the backend manager relies on (a bad start refused with its reason; start →
+// rollouts and metrics stream → pause → checkpoint → resume → stop, the process exits), then the run it wrote read
+// back by the TypeScript reader and validator with no issue; and kill -9 → interrupted → failed → resumed by a new
+// backend. Tiny random model made at test time, CPU.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,6 +66,12 @@ test('the stdio transport drives python -m prpo_studio serve through a whole run
   const b = launch();
   try {
     assert.deepEqual(await b.connection.sendRequest(Requests.status), { state: 'idle', step: 0 });
+    // A bad start answers with the reason and leaves the backend idle, ready for a good one.
+    await assert.rejects(
+      b.connection.sendRequest(Requests.start, { runsDir: join(dir, 'runs'), preset: 'prpo', steps: 1, model: join(dir, 'no-such-model'), data, device: 'cpu' }),
+      (e: unknown) => e instanceof ResponseError && e.code === 3 && /no-such-model/.test(e.message),
+    );
+    assert.deepEqual(await b.connection.sendRequest(Requests.status), { state: 'idle', step: 0 });
     const started = await b.connection.sendRequest(Requests.start, {
       runsDir: join(dir, 'runs'),
       preset: 'prpo',
@@ -127,20 +134,6 @@ test('the stdio transport drives python -m prpo_studio serve through a whole run
     for (const s of run.rolloutSteps) assert.equal((await readRolloutStep(runDir, s, (i) => issues.push(i))).length, FAST.promptsPerStep * FAST.groupSize);
     assert.ok(run.checkpoints.length >= 2 && run.checkpoints.every((c) => c.complete), JSON.stringify(run.checkpoints));
     assert.deepEqual(issues.map(formatIssue), []);
-  } finally {
-    b.child.kill('SIGKILL');
-    b.connection.dispose();
-  }
-});
-
-test('a bad start request answers with the reason, and the backend keeps serving', { skip: noPython, timeout: 120_000 }, async () => {
-  const b = launch();
-  try {
-    await assert.rejects(
-      b.connection.sendRequest(Requests.start, { runsDir: join(dir, 'runs'), preset: 'prpo', steps: 1, model: join(dir, 'no-such-model'), data, device: 'cpu' }),
-      (e: unknown) => e instanceof ResponseError && /no-such-model/.test(e.message),
-    );
-    assert.deepEqual(await b.connection.sendRequest(Requests.status), { state: 'idle', step: 0 });
   } finally {
     b.child.kill('SIGKILL');
     b.connection.dispose();
