@@ -21,6 +21,8 @@ export interface CommandDeps {
   explorer: RunExplorer;
   treeView: vscode.TreeView<ExplorerNode>;
   log: vscode.LogOutputChannel;
+  /** Rescans the runs and selects the run in the explorer (when it is visible). */
+  revealRun: (runDir: string) => Promise<void>;
 }
 
 /** Starting a backend runs code from the workspace's configuration: only in a trusted workspace. */
@@ -41,7 +43,7 @@ function requireRunsDir(store: RunStore): string | undefined {
 }
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  const { context, store, backends, treeView, log } = deps;
+  const { context, store, backends, log, revealRun } = deps;
 
   /** Errors a command meets are shown, never swallowed. */
   const command = (id: string, run: (...args: any[]) => unknown): vscode.Disposable =>
@@ -56,15 +58,6 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       }
     });
 
-  const revealRun = async (runDir: string) => {
-    await store.refresh();
-    if (!treeView.visible) return;
-    try {
-      await treeView.reveal(deps.explorer.runNode(runDir), { select: true, focus: false, expand: false });
-    } catch {
-      // The tree has not shown the new run yet; the next refresh shows it anyway.
-    }
-  };
 
   const start = async (params: StartParams | undefined): Promise<LiveRun | undefined> => {
     if (!params) return undefined;
