@@ -1,11 +1,17 @@
 /**
  * A client of Ray's Jobs REST API (served by the Ray dashboard, default port 8265): version, submit, list,
- * status, logs, stop, delete. Plain fetch; the WebSocket log tail is in ./follow.ts. No Python needed here.
+ * status, logs, stop, delete. The WebSocket log tail is in ./follow.ts. No Python needed here.
+ *
+ * Requests go through node:http(s), not fetch: Node's fetch always sends `Sec-Fetch-Mode: cors`, and the
+ * dashboard refuses POSTs that look like a browser's ("'POST' method not allowed for browser traffic",
+ * ray/dashboard/optional_utils.py is_browser_request), a guard against cross-site requests.
  *
  * The token (Ray's token authentication, RAY_AUTH_MODE=token) travels only in the Authorization header and is
  * scrubbed from every error text. Routes and shapes: Ray's dashboard/modules/job/job_head.py; POST /api/jobs/
  * needs its trailing slash.
  */
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { ClusterError, redact } from './errors';
 
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
@@ -95,11 +101,10 @@ export function normalizeAddress(address: string): string {
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-/** Why a fetch failed without an answer, in words. */
+/** Why a request failed without an answer, in words. */
 function networkReason(e: unknown): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'no answer in time';
-  const code = err?.cause?.code;
+  const err = e as { message?: string; code?: string };
+  const code = err?.code;
   switch (code) {
     case 'ECONNREFUSED':
       return 'connection refused';
@@ -112,10 +117,25 @@ function networkReason(e: unknown): string {
     case 'ENETUNREACH':
       return 'host unreachable';
     case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return 'connection timed out';
+      return 'no answer in time';
   }
-  return code ?? err?.cause?.message ?? err?.message ?? String(e);
+  return code ?? err?.message ?? String(e);
+}
+
+/** One HTTP exchange: the status and the body as text. Rejects only when no answer came. */
+function exchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith('https:') ? https.request : http.request;
+    const req = get(url, { method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 export class RayJobsClient {
@@ -206,23 +226,17 @@ export class RayJobsClient {
 
   private async request<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs, jobId?: string): Promise<T> {
     const url = this.address + path;
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(url, {
-        method,
-        headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
-      });
+      res = await exchange(url, method, this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), body === undefined ? undefined : JSON.stringify(body), timeoutMs);
     } catch (e) {
       throw new ClusterError(
         'unreachable',
         `Cannot reach the Ray cluster at ${this.address} (${this.redact(networkReason(e))}). Is the head node running, and is this its dashboard address (default port 8265)?`,
       );
     }
-    const text = await res.text().catch(() => '');
-    if (res.ok) {
+    const text = res.text;
+    if (res.status >= 200 && res.status < 300) {
       try {
         return JSON.parse(text) as T;
       } catch {
