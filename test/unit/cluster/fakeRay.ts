@@ -83,6 +83,9 @@ export class FakeRay {
     };
     const auth = this.authStatus(req);
     if (auth) return send(auth, auth === 401 ? 'Unauthorized' : 'Forbidden');
+    // Ray's guard against cross-site requests (dashboard/optional_utils.py is_browser_request).
+    const browserLike = /^Mozilla/.test(req.headers['user-agent'] ?? '') || ['origin', 'referer', 'sec-fetch-mode', 'sec-fetch-site'].some((h) => h in req.headers);
+    if (req.method !== 'GET' && browserLike) return send(405, `'${req.method}' method not allowed for browser traffic.`);
     const url = req.url ?? '';
     if (url === '/api/version') return send(200, { version: '4', ray_version: '2.60.0' });
     if (url === '/api/jobs/' && req.method === 'POST') {
