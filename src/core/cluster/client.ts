@@ -75,7 +75,19 @@ export interface ClientOptions {
 
 export const DEFAULT_NO_AGENT_RETRY: RetryPolicy = { attempts: 8, firstDelayMs: 500, maxDelayMs: 8000 };
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when `signal` aborts meanwhile. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /**
  * Checks and normalises a dashboard address: http(s) only, no credentials, query or fragment in it (a token
@@ -152,7 +164,7 @@ export class RayJobsClient {
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.submitTimeoutMs = options.submitTimeoutMs ?? 300_000;
     this.noAgentRetry = options.noAgentRetry ?? DEFAULT_NO_AGENT_RETRY;
-    this.wait = options.sleep ?? sleep;
+    this.wait = options.sleep ?? ((ms) => sleep(ms));
   }
 
   /** Headers for a request (the WebSocket tail uses the same). */

@@ -19,7 +19,9 @@ export type ClusterErrorKind =
   /** The job ended FAILED before its trainer started (its last log lines are in the message). */
   | 'failed-at-start'
   /** The WebSocket log tail kept dropping and could not be re-opened. */
-  | 'tail';
+  | 'tail'
+  /** The caller stopped waiting (the job itself goes on). */
+  | 'cancelled';
 
 export class ClusterError extends Error {
   constructor(

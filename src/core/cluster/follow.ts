@@ -114,6 +114,6 @@ export async function followLogs(client: RayJobsClient, id: string, options: Fol
       onNotice(`log tail of ${id} closed (code ${closeCode}) while the job is ${details.status}; reconnecting…`);
     }
     reconnects++;
-    await sleep(Math.min(maxDelayMs, firstDelayMs * 2 ** Math.max(0, failedInARow - 1)));
+    await sleep(Math.min(maxDelayMs, firstDelayMs * 2 ** Math.max(0, failedInARow - 1)), signal);
   }
 }

@@ -218,7 +218,7 @@ export async function waitForStart(client: RayJobsClient, id: string, options: W
         break;
       }
     }
-    if (signal?.aborted) throw new ClusterError('pending-timeout', `Stopped waiting for job "${id}" to start.`);
-    await sleep(pollMs);
+    if (signal?.aborted) throw new ClusterError('cancelled', `Stopped waiting for job "${id}" to start; the job itself goes on.`);
+    await sleep(pollMs, signal);
   }
 }

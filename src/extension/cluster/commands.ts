@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
+  ClusterError,
   isTerminal,
   splitRunConfig,
   stopWithCheckpoint,
@@ -123,6 +124,8 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
         return runs.get(id);
       } catch (e) {
         await runs.poll(true);
+        // Cancelling the wait leaves the job running; it stays in the explorer.
+        if (e instanceof ClusterError && e.kind === 'cancelled') return runs.get(id);
         throw new Error(clusterMessage(cluster, e));
       }
     });
