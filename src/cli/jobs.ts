@@ -53,6 +53,15 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** Where and how a submitted job runs, and how long to wait for it (submit and resume). */
+const PLACEMENT = {
+  python: { type: 'string' },
+  'num-cpus': { type: 'string' },
+  'num-gpus': { type: 'string' },
+  'pending-timeout': { type: 'string' },
+  'no-wait': { type: 'boolean' },
+} as const;
+
 function clientFrom(values: { address?: string; 'token-file'?: string; token?: string }): RayJobsClient {
   if (values.token !== undefined) {
     throw new UsageError('--token is not accepted: a command line is visible to every user (ps). Use RAY_AUTH_TOKEN=… or --token-file FILE.');
@@ -153,11 +162,7 @@ export async function main(argv: string[]): Promise<number> {
           seed: { type: 'string' },
           'checkpoint-every': { type: 'string' },
           name: { type: 'string' },
-          python: { type: 'string' },
-          'num-cpus': { type: 'string' },
-          'num-gpus': { type: 'string' },
-          'pending-timeout': { type: 'string' },
-          'no-wait': { type: 'boolean' },
+          ...PLACEMENT,
         }, true);
         if (values.help) return help();
         if (positionals.length) throw new UsageError(`jobs submit: unexpected argument '${positionals[0]}'`);
@@ -185,11 +190,7 @@ export async function main(argv: string[]): Promise<number> {
           ...COMMON,
           steps: { type: 'string' },
           checkpoint: { type: 'string' },
-          python: { type: 'string' },
-          'num-cpus': { type: 'string' },
-          'num-gpus': { type: 'string' },
-          'pending-timeout': { type: 'string' },
-          'no-wait': { type: 'boolean' },
+          ...PLACEMENT,
         }, true);
         if (values.help) return help();
         if (positionals.length !== 1) throw new UsageError('jobs resume: expected exactly one RUN_DIR');

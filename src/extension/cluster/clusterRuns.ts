@@ -94,7 +94,8 @@ export class ClusterRuns implements vscode.Disposable {
    */
   async discover(): Promise<void> {
     const root = this.store.root;
-    if (!root) return;
+    // Cluster addresses come from settings a workspace can set: contacted only from a trusted one.
+    if (!root || !vscode.workspace.isTrusted) return;
     const inRoot = (p: string | undefined) => !!p && (path.resolve(p) === root || path.resolve(p).startsWith(root + path.sep));
     for (const cluster of configuredClusters((issue) => this.log.warn(issue))) {
       let jobs: JobDetails[];
@@ -125,6 +126,7 @@ export class ClusterRuns implements vscode.Disposable {
   }
 
   private async pollOnce(all: boolean): Promise<void> {
+    if (!vscode.workspace.isTrusted) return;
     const live = this.jobs.filter((j) => all || !isTerminal(j.status) || !j.runDir);
     const byCluster = new Map<string, TrackedJob[]>();
     for (const j of live) byCluster.set(j.address, [...(byCluster.get(j.address) ?? []), j]);

@@ -15,6 +15,7 @@ import {
   waitForStart,
   type StudioJob,
 } from '../../core/cluster';
+import { commandRegistrar, requireTrust } from '../commands';
 import * as config from '../config';
 import { PRESETS, presetLabel } from '../presets';
 import type { RunStore } from '../runs/runStore';
@@ -44,29 +45,13 @@ interface LastInputs {
   configFile?: string;
 }
 
-function requireTrust(what: string): boolean {
-  if (vscode.workspace.isTrusted) return true;
-  void vscode.window.showWarningMessage(`PRPO Studio cannot ${what} in an untrusted workspace.`);
-  return false;
-}
-
 const folderValidator = (v: string) => (path.isAbsolute(v.trim()) ? undefined : 'Enter an absolute path, as the cluster sees it.');
 const stepsValidator = (min: number) => (v: string) => (/^\s*\d+\s*$/.test(v) && Number(v) >= min ? undefined : `Enter a whole number ≥ ${min}.`);
 
 export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Disposable[] {
   const { context, store, runs, tokens, follower, log } = deps;
 
-  const command = (id: string, run: (...args: any[]) => unknown): vscode.Disposable =>
-    vscode.commands.registerCommand(`prpoStudio.${id}`, async (...args: unknown[]) => {
-      try {
-        return await run(...args);
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        log.error(`prpoStudio.${id}: ${message}`);
-        void vscode.window.showErrorMessage(`PRPO Studio: ${message}`);
-        return undefined;
-      }
-    });
+  const command = commandRegistrar(log);
 
   /** The job an argument names, or one the user picks among `filter`'s. */
   const jobFor = async (arg: JobArg, placeHolder: string, filter: (j: TrackedJob) => boolean): Promise<TrackedJob | undefined> => {
@@ -228,11 +213,14 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
     }),
 
     command('followClusterLogs', async (arg?: JobArg) => {
+      if (!requireTrust('contact a cluster')) return;
       const job = await jobFor(arg, 'Follow the log of which cluster run?', () => true);
       if (job) await follower.follow(job);
     }),
 
     command('setClusterToken', async () => {
+      // The address comes from settings a workspace can set: a token goes out only from a trusted one.
+      if (!requireTrust('send a token to a cluster')) return;
       const cluster = await pickCluster('Set the token of which cluster?');
       if (!cluster) return;
       const had = !!(await tokens.get(cluster));
@@ -254,7 +242,7 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
       }
     }),
 
-    command('refreshClusterRuns', () => runs.discover()),
+    command('refreshClusterRuns', () => requireTrust('contact a cluster') && runs.discover()),
   ];
 }
 

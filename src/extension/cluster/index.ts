@@ -30,6 +30,7 @@ export function activateClusters(
     follower,
     ...registerClusterCommands({ context, store, runs, tokens, follower, log, revealRun }),
     vscode.workspace.onDidChangeConfiguration((e) => affectsClusters(e) && discover()),
+    vscode.workspace.onDidGrantWorkspaceTrust(discover),
   ];
   discover();
   return { runs, tokens, follower, disposables };

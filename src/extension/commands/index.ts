@@ -26,7 +26,7 @@ export interface CommandDeps {
 }
 
 /** Starting a backend runs code from the workspace's configuration: only in a trusted workspace. */
-function requireTrust(what: string): boolean {
+export function requireTrust(what: string): boolean {
   if (vscode.workspace.isTrusted) return true;
   void vscode.window
     .showWarningMessage(`PRPO Studio cannot ${what} in an untrusted workspace: it reads runs but starts no training backend.`, 'Manage Workspace Trust')
@@ -42,11 +42,9 @@ function requireRunsDir(store: RunStore): string | undefined {
   return undefined;
 }
 
-export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  const { context, store, backends, log, revealRun } = deps;
-
-  /** Errors a command meets are shown, never swallowed. */
-  const command = (id: string, run: (...args: any[]) => unknown): vscode.Disposable =>
+/** Registers `prpoStudio.<id>`; errors a command meets are shown and logged, never swallowed. */
+export function commandRegistrar(log: vscode.LogOutputChannel) {
+  return (id: string, run: (...args: any[]) => unknown): vscode.Disposable =>
     vscode.commands.registerCommand(`prpoStudio.${id}`, async (...args: unknown[]) => {
       try {
         return await run(...args);
@@ -57,6 +55,11 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         return undefined;
       }
     });
+}
+
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { context, store, backends, log, revealRun } = deps;
+  const command = commandRegistrar(log);
 
 
   const start = async (params: StartParams | undefined): Promise<LiveRun | undefined> => {

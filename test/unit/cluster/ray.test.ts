@@ -7,11 +7,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RayJobsClient } from '../../../src/core/cluster';
 import { listCheckpoints, readEvents, readMetrics } from '../../../src/core/run';
+import { commandLinesWith, filesHolding, filesUnder } from './leaks';
 import { PYTHON, ROOT, freePort, startRayHead, type RayHead } from './rayHead';
 
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -60,28 +61,6 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(500);
   }
-}
-
-/** Command lines of every process on the machine that hold `needle`. */
-function commandLinesWith(needle: string): string[] {
-  const found: string[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.includes(needle)) found.push(`${d}: ${cmd.replace(/\0/g, ' ').slice(0, 200)}`);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    return e.isDirectory() ? filesUnder(p) : e.isFile() ? [p] : [];
-  });
 }
 
 const pythonSrc = join(ROOT, 'python', 'src');
@@ -213,7 +192,7 @@ test('a PRPO-R run of a tiny model on the PyTorch backend: submit, status, follo
   // not in the jobs' logs or their entrypoint/runtime_env/metadata, not in any command line.
   const client = new RayJobsClient({ address, token: TOKEN });
   const leaks: string[] = [];
-  for (const f of filesUnder(work)) if (statSync(f).size < 64 * 1024 * 1024 && readFileSync(f).includes(TOKEN)) leaks.push(f);
+  leaks.push(...filesHolding(filesUnder(work), TOKEN));
   for (const j of await client.list()) {
     const text = JSON.stringify(j) + (j.submission_id ? await client.logs(j.submission_id) : '');
     if (text.includes(TOKEN)) leaks.push(`job ${j.submission_id}`);
