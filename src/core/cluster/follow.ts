@@ -34,7 +34,8 @@ export interface FollowResult {
 /** One WebSocket session: resolves when the server closes it; rejects when it cannot open. */
 function tailOnce(client: RayJobsClient, id: string, onData: (text: string) => void, signal?: AbortSignal): Promise<{ code: number }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(client.tailUrl(id), { headers: client.headers(), handshakeTimeout: 15_000, maxPayload: 64 * 1024 * 1024 });
+    // No permessage-deflate: Ray 2.60's dashboard (aiohttp) then closes the tail without sending a line.
+    const ws = new WebSocket(client.tailUrl(id), { headers: client.headers(), handshakeTimeout: 15_000, maxPayload: 64 * 1024 * 1024, perMessageDeflate: false });
     let opened = false;
     const onAbort = () => ws.terminate();
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -133,7 +133,7 @@ test('a job that fails at start: its last log lines in the message, its id still
 test('a PRPO-R run of a tiny model on the PyTorch backend: submit, status, follow, stop with a checkpoint first, resubmit from it', async () => {
   const address = head!.address;
   const config = join(work, 'run-config.json');
-  writeFileSync(config, JSON.stringify({ maxNewTokens: 8, promptsPerStep: 2, groupSize: 2, runtime_env: { env_vars: { PRPO_RUN_MARK: 'from-the-run-config', OMP_NUM_THREADS: '1' } } }));
+  writeFileSync(config, JSON.stringify({ maxNewTokens: 4, promptsPerStep: 1, groupSize: 2, runtime_env: { env_vars: { PRPO_RUN_MARK: 'from-the-run-config', OMP_NUM_THREADS: '1' } } }));
   const submitted = await cli(['jobs', 'submit', '--address', address, '--backend', 'pytorch', '--model', modelDir, '--data', dataDir, '--preset', 'prpo', '--steps', '200', '--checkpoint-every', '0', '--runs-dir', runsDir, '--config', config]);
   assert.equal(submitted.code, 0, submitted.stderr);
   const [runDir, id] = lines(submitted.stdout);

@@ -46,7 +46,10 @@ export interface RayHead {
   tmp: string;
   /** The environment the head runs with (PATH starts with the venv's bin: `python` in an entrypoint is the venv's). */
   env: NodeJS.ProcessEnv;
+  /** SIGTERM, a grace period, SIGKILL; then the temp folder goes. */
   stop(): Promise<void>;
+  /** At once and synchronously (for exit paths): SIGKILL, and the temp folder goes. */
+  kill(): void;
 }
 
 /** Pids whose environment holds RAY_TMPDIR=`tmp`: this head's processes and everything they started. */
@@ -189,7 +192,7 @@ export async function startRayHead(options: RayHeadOptions = {}): Promise<RayHea
     const address = `http://127.0.0.1:${dashboard}`;
     await waitForVersion(address, options.token, 120_000);
     log(`ray head up at ${address} in ${((Date.now() - t0) / 1000).toFixed(1)} s (temp ${tmp})`);
-    return { address, dashboardPort: dashboard, tmp, env, stop };
+    return { address, dashboardPort: dashboard, tmp, env, stop, kill: onExit };
   } catch (e) {
     await stop();
     throw e;
