@@ -76,7 +76,7 @@ function clientFrom(values: { address?: string; 'token-file'?: string; token?: s
       throw new UsageError(`--token-file: cannot read ${values['token-file']} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
-  return new RayJobsClient({ address, token });
+  return new RayJobsClient({ address, token, onRetry: say });
 }
 
 function oneId(positionals: string[], what: string): string {

@@ -71,6 +71,8 @@ export interface ClientOptions {
   noAgentRetry?: RetryPolicy;
   /** Tests shorten the waits. */
   sleep?: (ms: number) => Promise<void>;
+  /** Told before each wait on "No available agent" (the CLI says so on stderr). */
+  onRetry?: (text: string) => void;
 }
 
 export const DEFAULT_NO_AGENT_RETRY: RetryPolicy = { attempts: 8, firstDelayMs: 500, maxDelayMs: 8000 };
@@ -157,6 +159,7 @@ export class RayJobsClient {
   private readonly submitTimeoutMs: number;
   private readonly noAgentRetry: RetryPolicy;
   private readonly wait: (ms: number) => Promise<void>;
+  private readonly onRetry: (text: string) => void;
 
   constructor(options: ClientOptions) {
     this.address = normalizeAddress(options.address);
@@ -165,6 +168,7 @@ export class RayJobsClient {
     this.submitTimeoutMs = options.submitTimeoutMs ?? 300_000;
     this.noAgentRetry = options.noAgentRetry ?? DEFAULT_NO_AGENT_RETRY;
     this.wait = options.sleep ?? ((ms) => sleep(ms));
+    this.onRetry = options.onRetry ?? (() => {});
   }
 
   /** Headers for a request (the WebSocket tail uses the same). */
@@ -198,6 +202,7 @@ export class RayJobsClient {
         }
         const delay = Math.min(maxDelayMs, firstDelayMs * 2 ** attempt);
         waited += delay;
+        this.onRetry(`The Ray cluster at ${this.address} has no job agent yet (the head is starting); retrying in ${(delay / 1000).toFixed(1)} s…`);
         await this.wait(delay);
       }
     }

@@ -89,11 +89,14 @@ test('redact removes the token and its prefix from any text', () => {
 test('"No available agent" while the head starts is retried with growing waits, then reported', async () => {
   const ray = await fake();
   const waits: number[] = [];
-  const client = new RayJobsClient({ address: ray.address, sleep: async (ms) => void waits.push(ms), noAgentRetry: { attempts: 6, firstDelayMs: 100, maxDelayMs: 1000 } });
+  const told: string[] = [];
+  const client = new RayJobsClient({ address: ray.address, sleep: async (ms) => void waits.push(ms), noAgentRetry: { attempts: 6, firstDelayMs: 100, maxDelayMs: 1000 }, onRetry: (t) => told.push(t) });
   ray.noAgentFor = 4;
   const { submission_id } = await client.submit({ entrypoint: 'echo hi', submission_id: 'ok-1' });
   assert.equal(submission_id, 'ok-1');
   assert.deepEqual(waits, [100, 200, 400, 800]);
+  assert.equal(told.length, 4);
+  assert.match(told[0], /has no job agent yet \(the head is starting\); retrying in 0\.1 s…/);
   ray.noAgentFor = 100;
   waits.length = 0;
   await rejects(client.submit({ entrypoint: 'echo hi' }), 'no-agent', /still has no job agent \("No available agent"\) after 6 tries over 3 s/);
