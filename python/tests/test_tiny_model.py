@@ -62,3 +62,15 @@ def test_gpucheck_cpu_smoke(tmp_path: Path, capsys) -> None:
     tiny = result["tiny"]
     assert tiny["rollouts"] >= 4 and tiny["timeSampleMs"] > 0 and tiny["timeProbeMs"] > 0 and tiny["timeUpdateMs"] > 0
     assert 0 < tiny["probeShare"] < 1 and "real" not in result
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_token_texts_concatenate_to_the_response(family: str, tiny_models: dict) -> None:  # noqa: F811
+    from prpo_studio.models import ModelSettings, Policy
+
+    p = Policy(tiny_models[family], ModelSettings(device="cpu"))
+    for text in ["see 2 red answer 2", " how many blue ? see 1 answer 1", "héllo wörld 日本 ✓ answer 3", "The answer is: 7.\nDone"]:
+        ids = p.tokenizer(text, add_special_tokens=False)["input_ids"] + [p.eos_ids[0]]
+        pieces = p.pieces(ids)
+        assert len(pieces) == len(ids) and "".join(pieces) == p.tokenizer.decode(ids, skip_special_tokens=False)
+    assert p.pieces(p.tokenizer(" see 2", add_special_tokens=False)["input_ids"])[-1] == " 2"  # the space stays with its word
