@@ -35,9 +35,14 @@ def test_tiny_model_loads_back_and_generates(family: str, tiny_models: dict, sha
 
 
 def test_cli_writes_a_folder(tmp_path: Path, capsys) -> None:
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
     assert main(["--family", "qwen2.5-vl", "--out", str(tmp_path / "m")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model_type"] == "qwen2_5_vl"
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "m", local_files_only=True)
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert type(AutoProcessor.from_pretrained(tmp_path / "m", local_files_only=True)).__name__ == "Qwen2_5_VLProcessor"
 
 
 def test_the_2b_architecture_has_the_real_size() -> None:
