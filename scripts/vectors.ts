@@ -17,7 +17,8 @@ import { randomBatch, rng, type RandomRollout } from '../test/unit/algorithms/ra
 
 export const VECTORS_FILE = join(__dirname, '..', 'test', 'vectors', 'advantages.json');
 
-async function runCli(argv: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** One in-process run of the `advantages` CLI. */
+export async function runCli(argv: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const code = await main(argv, { stdin, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
@@ -182,6 +183,14 @@ const BAD_INPUTS: Array<[string, string, string[]]> = [
   ['dualClip 1', batchWith('dapo', r4({}), { dualClip: 1 }), []],
   ['a tiny number in a message', batchWith('prpo', r4({}), { beta: -1e-7 }), []],
   ['a huge number in a message', batchWith('prpo', r4({}), { tau: 1e21 }), []],
+  ['reward a boolean', batchWith('grpo', r4({ reward: true })), []],
+  ['id a boolean', batchWith('grpo', r4({ id: true })), []],
+  ['id a huge number', batchWith('grpo', r4({ id: 1e21 })), []],
+  ['image a number', batchWith('grpo', r4({}, { image: -1 })), []],
+  ['negative exact KL in a mask', oneRollout('prpo', { ...r4({}), dependency: { perturbed: [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, -1e-9, 0]] } }, { kl: 'exact', rvd: 'multimask' }), []],
+  ['the first bad config key is reported', '{"algorithm": "prpo", "config": {"tau": "x", "tua": 1}, "rollouts": []}', []],
+  ['an integer-like config key comes first (JavaScript key order)', '{"algorithm": "prpo", "config": {"tau": "x", "7": 1}, "rollouts": []}', []],
+  ['an integer-like top-level key comes first', '{"algorithm": "prpo", "rollouts": [], "extra": 1, "0": 1}', []],
   ['--set without =', batchWith('grpo', r4({})), ['--set', 'tau']],
   ['--set bad value', batchWith('pgpo', r4({})), ['--set', 'tau=high']],
   ['--set unknown key', batchWith('pgpo', r4({})), ['--set', 'tua=0.3']],
@@ -194,7 +203,46 @@ const BAD_INPUTS: Array<[string, string, string[]]> = [
   ['--input missing file', '', ['--input', 'test/vectors/no-such-batch.json']],
 ];
 
+export const VECTORS_DIR = dirname(VECTORS_FILE);
+/** Stands for the absolute path of test/vectors in the arguments and messages of the vectors. */
+export const VECTORS_DIR_MARK = '{vectors}';
+
+/**
+ * Logged rollouts for the what-if path (`--rollouts`): a step file as the trainer writes it (RolloutRecord lines
+ * with the logged advantages) and one with a malformed line. No run.json beside them (a run.json would make the
+ * folder look like a run to the explorer), so the cases name the algorithm.
+ */
+function writeLoggedRollouts(): void {
+  const dir = join(VECTORS_DIR, 'logged');
+  mkdirSync(dir, { recursive: true });
+  const batch = randomBatch(77, { groups: 3, maxLen: 6 });
+  const lines = batch.map((r) =>
+    JSON.stringify({
+      id: r.id, group: r.group, step: 1, prompt: 'p', response: 'x', reward: r.reward, logp: r.logp,
+      tokens: r.logp.image.map(() => 'x'), advantage: 0.5, tokenAdvantages: r.logp.image.map(() => 0.5),
+    }),
+  );
+  writeFileSync(join(dir, 'step-000001.jsonl'), lines.join('\n') + '\n');
+  writeFileSync(join(dir, 'step-000002.jsonl'), `${lines[0]}\n{"id": oops}\n${lines[1]}\n`);
+}
+
+const LOGGED = `${VECTORS_DIR_MARK}/logged/step-000001.jsonl`;
+const LOGGED_CASES: Array<{ name: string; args: string[] }> = [
+  { name: 'what-if: --rollouts with --algorithm and --set', args: ['--rollouts', LOGGED, '--algorithm', 'pgpo', '--set', 'tau=0.3'] },
+  { name: 'what-if: --rollouts under PRPO-R gate', args: ['--rollouts', LOGGED, '--algorithm', 'prpo', '--set', 'rvd=gate'] },
+  { name: 'what-if: --rollouts under VPPO', args: ['--rollouts', LOGGED, '--algorithm=vppo'] },
+];
+const LOGGED_ERRORS: Array<[string, string, string[]]> = [
+  ['--rollouts without an algorithm (no run.json)', '', ['--rollouts', LOGGED]],
+  ['--rollouts with a malformed line', '', ['--rollouts', `${VECTORS_DIR_MARK}/logged/step-000002.jsonl`, '--algorithm', 'grpo']],
+  ['--rollouts of a missing file', '', ['--rollouts', `${VECTORS_DIR_MARK}/logged/step-999999.jsonl`, '--algorithm', 'grpo']],
+];
+
+/** The arguments with the vectors folder put in, as the tests do. */
+export const withVectorsDir = (args: string[], dir = VECTORS_DIR): string[] => args.map((a) => a.split(VECTORS_DIR_MARK).join(dir));
+
 export async function buildVectors() {
+  writeLoggedRollouts();
   const cases: Array<{ name: string; args: string[]; input: unknown; output: unknown }> = [];
   let seed = 1000;
   for (const [algorithm, config] of VARIANTS) {
@@ -206,28 +254,30 @@ export async function buildVectors() {
     }
   }
   cases.push(...edgeCases().map((c) => ({ ...c, output: undefined })));
+  cases.push(...LOGGED_CASES.map((c) => ({ ...c, input: null, output: undefined })));
   for (const c of cases) {
-    const { code, stdout, stderr } = await runCli(c.args, JSON.stringify(c.input));
+    const { code, stdout, stderr } = await runCli(withVectorsDir(c.args), c.input === null ? '' : JSON.stringify(c.input));
     if (code !== 0) throw new Error(`${c.name}: exit ${code}: ${stderr}`);
     c.output = JSON.parse(stdout);
   }
   const errors: Array<{ name: string; args: string[]; stdin: string; message: string; match: 'exact' | 'prefix' }> = [];
-  for (const [name, stdin, args] of BAD_INPUTS) {
-    const { code, stdout, stderr } = await runCli(args, stdin);
+  for (const [name, stdin, args] of [...BAD_INPUTS, ...LOGGED_ERRORS]) {
+    const { code, stdout, stderr } = await runCli(withVectorsDir(args), stdin);
     if (code !== 2 || stdout !== '' || !stderr.endsWith('\n') || stderr.split('\n').length !== 2) {
       throw new Error(`${name}: expected exit 2 and one line, got ${code} ${JSON.stringify(stderr)}`);
     }
-    const message = stderr.replace(/^prpo-studio advantages: /, '').trimEnd();
+    const message = stderr.replace(/^prpo-studio advantages: /, '').trimEnd().split(VECTORS_DIR).join(VECTORS_DIR_MARK);
     // A JSON syntax error carries the parser's own words: only the part up to them is the contract.
-    const syntax = / is not valid JSON \(/.exec(message);
+    const syntax = /not valid JSON \(/.exec(message);
     errors.push({ name, args, stdin, message: syntax ? message.slice(0, syntax.index + syntax[0].length) : message, match: syntax ? 'prefix' : 'exact' });
   }
-  const rollouts = cases.reduce((n, c) => n + (c.input as { rollouts: unknown[] }).rollouts.length, 0);
+  const rollouts = cases.reduce((n, c) => n + ((c.input as { rollouts: unknown[] } | null)?.rollouts.length ?? 0), 0);
   return {
     about:
       'Shared vectors of the advantages contract, written by `npm run vectors` (scripts/vectors.ts) from the TypeScript CLI. ' +
-      'Each case: the CLI arguments, the JSON on stdin, the JSON it wrote. Each error: exit code 2 and this message on stderr ' +
-      "after 'prpo-studio advantages: ' (match 'prefix': the message starts with it). Numbers agree to 1e-6 (relative above 1). Do not edit by hand.",
+      'Each case: the CLI arguments, the JSON on stdin (null: none), the JSON it wrote. Each error: exit code 2 and this message on stderr ' +
+      "after 'prpo-studio advantages: ' (match 'prefix': the message starts with it). Numbers agree to 1e-6 (relative above 1). " +
+      `${VECTORS_DIR_MARK} in arguments and messages stands for the absolute path of this folder. Do not edit by hand.`,
     tolerance: 1e-6,
     rollouts,
     cases,
@@ -238,7 +288,10 @@ export async function buildVectors() {
 async function cli(): Promise<void> {
   const vectors = await buildVectors();
   mkdirSync(dirname(VECTORS_FILE), { recursive: true });
-  const text = JSON.stringify(vectors) + '\n';
+  // One case or error per line: a regeneration's diff shows which cases moved.
+  const list = (xs: unknown[]) => `[\n${xs.map((x) => JSON.stringify(x)).join(',\n')}\n]`;
+  const { cases, errors, ...head } = vectors;
+  const text = `${JSON.stringify(head).slice(0, -1)},\n"cases": ${list(cases)},\n"errors": ${list(errors)}}\n`;
   writeFileSync(VECTORS_FILE, text);
   process.stdout.write(`${VECTORS_FILE}: ${vectors.cases.length} cases, ${vectors.rollouts} rollouts, ${vectors.errors.length} bad inputs, ${(text.length / 1024).toFixed(0)} KiB\n`);
 }

@@ -65,12 +65,16 @@ def test_help_and_options():
 
 def test_the_real_process_exit_codes():
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    ok = subprocess.run([sys.executable, "-m", "prpo_studio", "advantages"], input=json.dumps(DR_GRPO), capture_output=True, text=True, env=env, timeout=120)
-    assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)["rollouts"][1]["tokenAdvantages"] == [-0.5]
-    bad = subprocess.run([sys.executable, "-m", "prpo_studio", "advantages", "--set", "tau=2"], input=json.dumps(DR_GRPO), capture_output=True, text=True, env=env, timeout=120)
-    assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr == "prpo-studio advantages: config.tau: expected a number in [0, 1), got 2\n"
+    command = [sys.executable, "-m", "prpo_studio", "advantages"]
+    # Both at once: each start imports torch, which takes a while on a busy machine.
+    ok = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    bad = subprocess.Popen([*command, "--set", "tau=2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    ok_out, ok_err = ok.communicate(json.dumps(DR_GRPO), timeout=180)
+    bad_out, bad_err = bad.communicate(json.dumps(DR_GRPO), timeout=180)
+    assert ok.returncode == 0, ok_err
+    assert json.loads(ok_out)["rollouts"][1]["tokenAdvantages"] == [-0.5]
+    assert bad.returncode == 2 and bad_out == ""
+    assert bad_err == "prpo-studio advantages: config.tau: expected a number in [0, 1), got 2\n"
 
 
 def write_run(tmp_path: Path, lines: list[str]) -> Path:
@@ -114,3 +118,12 @@ def test_what_if_bad_line_and_missing_file(tmp_path: Path):
 def test_usage_errors_are_one_line(argv: list[str]):
     code, stdout, stderr = run_cli(argv, "{}")
     assert code == 2 and stdout == "" and stderr.count("\n") == 1
+
+
+def test_input_bytes_are_decoded_as_node_decodes_them():
+    """Invalid UTF-8 becomes U+FFFD (Node's readFileSync(…, 'utf8') and stdin), not a traceback."""
+    raw = b'{"algorithm": "grpo", "rollouts": [{"id": "\xff", "group": "g", "reward": 1, "logp": {"image": [-1]}}]}'
+    out, err = io.StringIO(), io.StringIO()
+    code = main([], stdin=io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"), stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    assert json.loads(out.getvalue())["rollouts"][0]["id"] == "\ufffd"

@@ -14,7 +14,13 @@ import pytest
 
 from prpo_studio.advantages_cli import main
 
-VECTORS = json.loads((Path(__file__).resolve().parents[2] / "test" / "vectors" / "advantages.json").read_text(encoding="utf-8"))
+VECTORS_DIR = Path(__file__).resolve().parents[2] / "test" / "vectors"
+VECTORS = json.loads((VECTORS_DIR / "advantages.json").read_text(encoding="utf-8"))
+MARK = "{vectors}"  # stands for the absolute path of test/vectors in arguments and messages
+
+
+def with_vectors_dir(args: list[str]) -> list[str]:
+    return [a.replace(MARK, str(VECTORS_DIR)) for a in args]
 
 
 def run_cli(args: list[str], stdin: str) -> tuple[int, str, str]:
@@ -49,7 +55,7 @@ def test_the_vectors_are_big_enough():
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[c["name"] for c in VECTORS["cases"]])
 def test_case(case: dict[str, Any]) -> None:
-    code, stdout, stderr = run_cli(case["args"], json.dumps(case["input"]))
+    code, stdout, stderr = run_cli(with_vectors_dir(case["args"]), "" if case["input"] is None else json.dumps(case["input"]))
     assert code == 0, stderr
     assert stderr == ""
     assert_close(json.loads(stdout), case["output"], VECTORS["tolerance"], case["name"])
@@ -57,11 +63,11 @@ def test_case(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("error", VECTORS["errors"], ids=[e["name"] for e in VECTORS["errors"]])
 def test_bad_input(error: dict[str, Any]) -> None:
-    code, stdout, stderr = run_cli(error["args"], error["stdin"])
+    code, stdout, stderr = run_cli(with_vectors_dir(error["args"]), error["stdin"])
     assert code == 2, stderr
     assert stdout == ""
     assert stderr.startswith("prpo-studio advantages: ") and stderr.endswith("\n") and stderr.count("\n") == 1, repr(stderr)
-    message = stderr[len("prpo-studio advantages: "):].rstrip("\n")
+    message = stderr[len("prpo-studio advantages: "):].rstrip("\n").replace(str(VECTORS_DIR), MARK)
     if error["match"] == "exact":
         assert message == error["message"]
     else:

@@ -77,6 +77,12 @@ export function pythonDevice(): TorchDevice {
   return settings().get<TorchDevice>('python.device') ?? 'auto';
 }
 
+/** `prpoStudio.python.config`: PyTorch trainer overrides for runs started from the palette. */
+export function pythonRunConfig(): Record<string, unknown> | undefined {
+  const v = settings().get<Record<string, unknown>>('python.config');
+  return v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length ? { ...v } : undefined;
+}
+
 export function affectsRunsDirectory(e: vscode.ConfigurationChangeEvent): boolean {
   return e.affectsConfiguration(`${SECTION}.runsDirectory`);
 }

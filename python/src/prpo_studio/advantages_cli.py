@@ -135,7 +135,7 @@ def _read_logged_batch(file: str) -> dict[str, Any]:
         raise UsageError(f"--rollouts {file}: no such file")
     rollouts: list[Any] = []
     logged: dict[str, Any] = {}
-    with open(file, encoding="utf-8") as f:
+    with open(file, encoding="utf-8", errors="replace") as f:
         text = f.read()
     lines = text.split("\n")
     for n, line in enumerate(lines, start=1):
@@ -157,7 +157,7 @@ def _read_logged_batch(file: str) -> dict[str, Any]:
     manifest_file = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(file))), "run.json")
     if os.path.exists(manifest_file):
         try:
-            with open(manifest_file, encoding="utf-8") as f:
+            with open(manifest_file, encoding="utf-8", errors="replace") as f:
                 manifest = js_parse(f.read())
         except ValueError as e:
             raise UsageError(f"{manifest_file}: not valid JSON ({e})") from None
@@ -185,8 +185,12 @@ def main(argv: list[str] | None = None, stdin: IO[str] | None = None, stdout: IO
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    for stream in (stdout, stderr):
+        # UTF-8 as Node writes, whatever the console's code page (messages say "≥", ids may be any text).
+        if hasattr(stream, "reconfigure") and (getattr(stream, "encoding", "") or "").lower().replace("-", "") != "utf8":
+            stream.reconfigure(encoding="utf-8")
     try:
-        opts = _parse_args(list(sys.argv[2:] if argv is None else argv))
+        opts = _parse_args(list(sys.argv[1:] if argv is None else argv))
         if opts["help"]:
             stdout.write(USAGE)
             return 0
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None, stdin: IO[str] | None = None, stdout: IO
                 batch["config"].pop("estimator", None)
         elif opts["input"] is not None:
             try:
-                with open(opts["input"], encoding="utf-8") as f:
+                with open(opts["input"], encoding="utf-8", errors="replace") as f:  # as Node's readFileSync(…, 'utf8')
                     text = f.read()
             except OSError as e:
                 code = errno.errorcode.get(e.errno or 0, str(e))
@@ -205,7 +209,8 @@ def main(argv: list[str] | None = None, stdin: IO[str] | None = None, stdout: IO
         else:
             if stdin.isatty():
                 raise UsageError("no input: pipe a batch on stdin or pass --input FILE (see --help)")
-            batch = _parse_batch(stdin.read(), "stdin")
+            raw = stdin.buffer.read().decode("utf-8", "replace") if hasattr(stdin, "buffer") else stdin.read()
+            batch = _parse_batch(raw, "stdin")
         if opts["algorithm"] is not None:
             algorithm = opts["algorithm"]
         elif batch["has_algorithm"]:

@@ -42,9 +42,9 @@ export interface AlgorithmConfig {
   rvd: RvdMode;
   /** `soft`: λ, how strongly instability U damps grounding G. */
   lambda: number;
-  /** Floor G₀ (nats) of ĝ = minmax_f(log1p G): a response whose largest G is below it gets no full boost. 0: plain minmax. */
+  /** Floor G₀ (nats) of ĝ = minmax_f(log1p G): a response whose G stays far below it gets no boost. 0: plain minmax. */
   groundingFloor: number;
-  /** Floor U₀ (nats) of û = minmax_f(log1p U): instability below it damps little. 0: plain minmax. */
+  /** Floor U₀ (nats) of û = minmax_f(log1p U): instability far below it damps nothing. 0: plain minmax. */
   instabilityFloor: number;
   /** `gate`: tokens with U above this quantile of U (per response) get RVD = 0. */
   quantile: number;

@@ -70,9 +70,8 @@ export function parWeights(rvd: Row, tau: number, beta: number): Float64Array {
 
 /**
  * PRPO-R per rollout: RVD_t by `config.rvd` (soft, gate or multimask; soft and gate with the grounding and
- * instability floors), τ = config.tau or the q-quantile of
- * RVD, w_t = 1 + β · clip((RVD_t − τ)/(1 − τ), 0, 1) (rescaled to Σ w = L when massConserving),
- * Ã_{i,t} = A_i · w_t.
+ * instability floors), τ = config.tau or the q-quantile of RVD, w_t = 1 + β · clip((RVD_t − τ)/(1 − τ), 0, 1)
+ * (rescaled to Σ w = L when massConserving), Ã_{i,t} = A_i · w_t.
  */
 export function prpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutInput[], A: Float64Array): RolloutAdvantage[] {
   return rollouts.map((r, i) => {

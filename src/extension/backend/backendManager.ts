@@ -187,7 +187,7 @@ export class BackendManager implements vscode.Disposable {
   /** The PyTorch backend falls back to the CPU when torch sees no GPU: say so, louder when a GPU was asked for. */
   private noticeDevice(run: LiveRun, asked: TorchDevice | undefined, inUse: string | undefined): void {
     if (!inUse || !inUse.startsWith('cpu') || asked === 'cpu') return;
-    const text = `No GPU that torch can use here: "${run.name}" trains on the CPU (slow beyond tiny models). Setting prpoStudio.python.device.`;
+    const text = `No GPU that torch can use here: "${run.name}" trains on the CPU (slow beyond tiny models; setting prpoStudio.python.device)`;
     const show = asked === 'cuda' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
     void show(`PRPO Studio: ${text}`, SHOW_LOG).then((c) => c === SHOW_LOG && this.log.show());
   }

@@ -164,12 +164,12 @@ export function checkDatasetFolder(data: string): void {
  * Turns an error the PyTorch backend reported into one that says what to do, where the cause is known.
  */
 export function explainBackendError(message: string): string {
-  // The trainer names the settings itself where it catches the error (trainer/core.py); a bare torch error does not.
-  if (/CUDA out of memory|OutOfMemoryError|CUDA error: out of memory/i.test(message) && !/Lower config\./.test(message)) {
-    return (
-      `The GPU ran out of memory. Lower the run config's microBatchSize first, then groupSize, maxNewTokens or promptsPerStep ` +
-      `(Start Run from Config File…), keep LoRA on and bf16, or set prpoStudio.python.device to cpu. (${message.split('\n')[0]})`
-    );
-  }
-  return message;
+  if (!/CUDA out of memory|OutOfMemoryError|CUDA error: out of memory/i.test(message)) return message;
+  const where = 'the setting prpoStudio.python.config (runs started from the palette) or the run config file\'s "config"';
+  // The trainer names the keys and their values itself where it catches the error (trainer/core.py): say where they are set.
+  if (/Lower config\./.test(message)) return `${message} These are set in ${where}.`;
+  return (
+    `The GPU ran out of memory. Lower microBatchSize first, then groupSize, maxNewTokens or promptsPerStep, in ${where}; ` +
+    `keep LoRA on and bf16, or set prpoStudio.python.device to cpu. (${message.split('\n')[0]})`
+  );
 }

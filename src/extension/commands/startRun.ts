@@ -253,7 +253,8 @@ export async function askStartParams(runsDir: string, context: { globalState: vs
   if (name === undefined) return undefined;
 
   const common = { runsDir, preset, steps: Number(steps), seed: Number(seed), name: name.trim(), checkpointEvery: config.checkpointEvery() };
-  return pytorch ? { ...common, model, data, device } : { ...common, ep };
+  const overrides = pytorch ? config.pythonRunConfig() : undefined;
+  return pytorch ? { ...common, model, data, device, ...(overrides ? { config: overrides } : {}) } : { ...common, ep };
 }
 
 /**

@@ -7,13 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../../src/cli/advantages';
+import { VECTORS_DIR_MARK, runCli, withVectorsDir } from '../../../scripts/vectors';
 import { refK3 } from './reference';
 
 interface Vectors {
   tolerance: number;
   rollouts: number;
-  cases: Array<{ name: string; args: string[]; input: { algorithm: string; config?: Record<string, unknown>; rollouts: VectorRollout[] }; output: unknown }>;
+  cases: Array<{ name: string; args: string[]; input: { algorithm: string; config?: Record<string, unknown>; rollouts: VectorRollout[] } | null; output: unknown }>;
   errors: Array<{ name: string; args: string[]; stdin: string; message: string; match: 'exact' | 'prefix' }>;
 }
 interface VectorRollout {
@@ -24,14 +24,8 @@ interface VectorRollout {
   dependency?: Record<string, unknown>;
 }
 
-const vectors = JSON.parse(readFileSync(join(__dirname, '..', '..', 'vectors', 'advantages.json'), 'utf8')) as Vectors;
-
-async function runCli(argv: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdin, stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
-  return { code, stdout, stderr };
-}
+const VECTORS_DIR = join(__dirname, '..', '..', 'vectors');
+const vectors = JSON.parse(readFileSync(join(VECTORS_DIR, 'advantages.json'), 'utf8')) as Vectors;
 
 /** Same keys in the same order, same strings and booleans, numbers within tol (relative above 1). */
 function assertClose(got: unknown, want: unknown, tol: number, path: string): void {
@@ -53,7 +47,7 @@ function assertClose(got: unknown, want: unknown, tol: number, path: string): vo
 
 test('the vectors cover every preset and option, clamps, ties, L = 1, groups of one, equal rewards (≥ 200 rollouts)', () => {
   assert.ok(vectors.rollouts >= 200, `${vectors.rollouts} rollouts`);
-  const configs = vectors.cases.map((c) => ({ algorithm: c.input.algorithm, ...(c.output as { config: Record<string, unknown> }).config }));
+  const configs = vectors.cases.map((c) => (c.output as { config: Record<string, unknown> }).config);
   for (const preset of ['grpo', 'dapo', 'vppo', 'pgpo', 'prpo']) assert.ok(configs.some((c) => c.preset === preset), preset);
   const prpo = configs.filter((c) => c.preset === 'prpo');
   for (const rvd of ['soft', 'gate', 'multimask']) assert.ok(prpo.some((c) => c.rvd === rvd), rvd);
@@ -66,7 +60,7 @@ test('the vectors cover every preset and option, clamps, ties, L = 1, groups of 
   const seen = { k3Clamp: 0, oneToken: 0, groupOfOne: 0, equalRewards: 0, tiedScores: 0 };
   for (const c of vectors.cases) {
     const groups = new Map<string, number[]>();
-    for (const r of c.input.rollouts) {
+    for (const r of c.input?.rollouts ?? []) {
       groups.set(r.group, [...(groups.get(r.group) ?? []), r.reward]);
       if (r.logp.image.length === 1) seen.oneToken++;
       for (const view of [r.logp.blind, r.logp.mild]) {
@@ -83,11 +77,12 @@ test('the vectors cover every preset and option, clamps, ties, L = 1, groups of 
   }
   for (const [what, n] of Object.entries(seen)) assert.ok(n > 0, `no ${what} in the vectors`);
   assert.ok(vectors.errors.length >= 30, 'bad inputs');
+  assert.ok(vectors.cases.some((c) => c.args.includes('--rollouts')), 'the what-if path');
 });
 
 test('the TypeScript CLI still writes the vectors\' outputs (to 1e-6)', async () => {
   for (const c of vectors.cases) {
-    const { code, stdout, stderr } = await runCli(c.args, JSON.stringify(c.input));
+    const { code, stdout, stderr } = await runCli(withVectorsDir(c.args, VECTORS_DIR), c.input === null ? '' : JSON.stringify(c.input));
     assert.equal(code, 0, `${c.name}: ${stderr}`);
     assertClose(JSON.parse(stdout), c.output, vectors.tolerance, c.name);
   }
@@ -95,10 +90,10 @@ test('the TypeScript CLI still writes the vectors\' outputs (to 1e-6)', async ()
 
 test('the TypeScript CLI still gives each bad input its recorded message and exit code 2', async () => {
   for (const e of vectors.errors) {
-    const { code, stdout, stderr } = await runCli(e.args, e.stdin);
+    const { code, stdout, stderr } = await runCli(withVectorsDir(e.args, VECTORS_DIR), e.stdin);
     assert.equal(code, 2, `${e.name}: exit code`);
     assert.equal(stdout, '', e.name);
-    const message = stderr.replace(/^prpo-studio advantages: /, '').trimEnd();
+    const message = stderr.replace(/^prpo-studio advantages: /, '').trimEnd().split(VECTORS_DIR).join(VECTORS_DIR_MARK);
     if (e.match === 'exact') assert.equal(message, e.message, e.name);
     else assert.ok(message.startsWith(e.message), `${e.name}: ${message}`);
   }

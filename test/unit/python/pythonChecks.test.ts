@@ -87,8 +87,8 @@ test('a dataset folder needs data.jsonl', () => {
 
 test('CUDA out of memory names the settings to lower, unless the trainer already did', () => {
   const bare = explainBackendError('Training failed at step 3: CUDA out of memory. Tried to allocate 2.00 GiB');
-  assert.match(bare, /^The GPU ran out of memory\. Lower the run config's microBatchSize first, then groupSize, maxNewTokens or promptsPerStep .* or set prpoStudio\.python\.device to cpu\. \(Training failed at step 3: CUDA out of memory/);
-  const own = 'CUDA out of memory while sampling. Lower config.microBatchSize (now 4) first, then groupSize (4)';
-  assert.equal(explainBackendError(own), own);
+  assert.match(bare, /^The GPU ran out of memory\. Lower microBatchSize first, then groupSize, maxNewTokens or promptsPerStep, in the setting prpoStudio\.python\.config .* or set prpoStudio\.python\.device to cpu\. \(Training failed at step 3: CUDA out of memory/);
+  const own = 'CUDA out of memory while sampling. Lower config.microBatchSize (now 4) first, then groupSize (4).';
+  assert.equal(explainBackendError(own), `${own} These are set in the setting prpoStudio.python.config (runs started from the palette) or the run config file's "config".`);
   assert.equal(explainBackendError('data.jsonl:3: field "prompt" must be a non-empty string'), 'data.jsonl:3: field "prompt" must be a non-empty string');
 });

@@ -1,7 +1,8 @@
 // The extension's stdio transport (src/extension/backend/transport.ts) against the real `python -m prpo_studio
-// serve`: the protocol round trip the backend manager relies on (start → rollouts and metrics stream → pause →
-// checkpoint → resume → stop, the process exits), then the run it wrote read back by the TypeScript reader and
-// validator with no issue, and a protocol error for a bad request. Tiny random model made at test time, CPU.
+// serve`: the protocol round trip the backend manager relies on (a bad start refused with its reason; start →
+// rollouts and metrics stream → pause → checkpoint → resume → stop, the process exits), then the run it wrote read
+// back by the TypeScript reader and validator with no issue; and kill -9 → interrupted → failed → resumed by a new
+// backend. Tiny random model made at test time, CPU.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { Notifications, Requests, type BackendStatus, type CheckpointInfo } from '../../../src/core/protocol/backend';
-import { formatIssue, readMetrics, readRolloutStep, readRun, type LineIssue } from '../../../src/core/run';
+import { formatIssue, markInterruptedAsFailed, readMetrics, readRolloutStep, readRun, type LineIssue } from '../../../src/core/run';
 import type { RolloutRecord } from '../../../src/core/run/schema';
 import { exportShapes } from '../../../src/cli/exportTask';
 import { startBackendProcess } from '../../../src/extension/backend/transport';
@@ -65,6 +66,12 @@ test('the stdio transport drives python -m prpo_studio serve through a whole run
   const b = launch();
   try {
     assert.deepEqual(await b.connection.sendRequest(Requests.status), { state: 'idle', step: 0 });
+    // A bad start answers with the reason and leaves the backend idle, ready for a good one.
+    await assert.rejects(
+      b.connection.sendRequest(Requests.start, { runsDir: join(dir, 'runs'), preset: 'prpo', steps: 1, model: join(dir, 'no-such-model'), data, device: 'cpu' }),
+      (e: unknown) => e instanceof ResponseError && e.code === 3 && /no-such-model/.test(e.message),
+    );
+    assert.deepEqual(await b.connection.sendRequest(Requests.status), { state: 'idle', step: 0 });
     const started = await b.connection.sendRequest(Requests.start, {
       runsDir: join(dir, 'runs'),
       preset: 'prpo',
@@ -93,7 +100,7 @@ test('the stdio transport drives python -m prpo_studio serve through a whole run
     await until('a metrics row', () => b.metrics.length > 0, 120_000, b.stderr);
 
     const paused = await b.connection.sendRequest(Requests.pause);
-    assert.equal(paused.state, 'paused');
+    assert.equal(paused.state, 'paused', `the backend's stderr:\n${b.stderr().slice(-3000)}`);
     const stepAtPause = paused.step;
     const info = await b.connection.sendRequest(Requests.checkpoint);
     assert.equal(info.step, stepAtPause);
@@ -133,16 +140,41 @@ test('the stdio transport drives python -m prpo_studio serve through a whole run
   }
 });
 
-test('a bad start request answers with the reason, and the backend keeps serving', { skip: noPython, timeout: 120_000 }, async () => {
+test('kill -9 leaves the run interrupted, marked failed, and a new backend resumes it from its checkpoint', { skip: noPython, timeout: 600_000 }, async () => {
   const b = launch();
+  let runDir = '';
   try {
-    await assert.rejects(
-      b.connection.sendRequest(Requests.start, { runsDir: join(dir, 'runs'), preset: 'prpo', steps: 1, model: join(dir, 'no-such-model'), data, device: 'cpu' }),
-      (e: unknown) => e instanceof ResponseError && /no-such-model/.test(e.message),
-    );
-    assert.deepEqual(await b.connection.sendRequest(Requests.status), { state: 'idle', step: 0 });
+    const started = await b.connection.sendRequest(Requests.start, {
+      runsDir: join(dir, 'runs'), preset: 'grpo', steps: 200, seed: 4, name: 'killed', model, data, device: 'cpu', checkpointEvery: 1, config: FAST,
+    });
+    runDir = started.runDir!;
+    await until('a checkpoint', () => b.saved.length > 0, 300_000, b.stderr);
   } finally {
     b.child.kill('SIGKILL');
     b.connection.dispose();
+  }
+  await b.exited;
+  // The writer is gone without a last event: every reader calls the run interrupted, and it is then marked failed.
+  assert.equal((await readRun(runDir)).status, 'interrupted');
+  assert.match((await markInterruptedAsFailed(runDir))?.reason ?? '', /died without stopping the run/);
+  const failed = await readRun(runDir);
+  assert.equal(failed.status, 'failed');
+  const checkpoint = failed.checkpoints.filter((c) => c.complete).at(-1)!;
+  assert.ok(checkpoint, 'a complete checkpoint survived the kill');
+
+  const c = launch();
+  try {
+    const resumed = await c.connection.sendRequest(Requests.resumeFrom, { runDir, checkpoint: checkpoint.path, steps: checkpoint.step + 1, device: 'cpu' });
+    assert.equal(resumed.runDir, runDir);
+    assert.equal(resumed.step, checkpoint.step);
+    await until('the step after the checkpoint', () => c.metrics.includes(checkpoint.step + 1), 300_000, c.stderr);
+    await until('the run completed', () => c.states.some((s) => s.state === 'completed'), 120_000, c.stderr);
+    await c.connection.sendRequest(Requests.stop).catch(() => undefined);
+    const after = await readRun(runDir);
+    assert.equal(after.status, 'completed');
+    assert.deepEqual(after.issues, []);
+  } finally {
+    c.child.kill('SIGKILL');
+    c.connection.dispose();
   }
 });

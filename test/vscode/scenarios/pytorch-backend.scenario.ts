@@ -38,7 +38,8 @@ function makeTinyModel(workspaceDir: string): void {
 
 scenario(
   'a PRPO-R run on the PyTorch backend: start from the palette, watch rollouts, pause, checkpoint, stop, resume',
-  { runs: [], setup: makeTinyModel, timeoutMs: 600_000 },
+  // Small steps (the Python suite's fast settings) through the setting a user would use for the same.
+  { runs: [], setup: makeTinyModel, timeoutMs: 600_000, settings: { 'prpoStudio.python.config': { promptsPerStep: 2, groupSize: 2, maxNewTokens: 6, microBatchSize: 2 } } },
   async ({ workbench, page, screenshot, workspaceDir }) => {
     await showStudio(workbench);
     await widenSideBar(page, 480);
@@ -77,6 +78,10 @@ scenario(
     const text = await card.innerText();
     for (const f of ['log p (image, old)', 'log p (blind)', 'log p (mild)', 'G', 'U', 'RVD', 'A_i', 'Ã']) assert.ok(text.includes(f), `hover card shows ${f}: ${text}`);
     await screenshot('trajectory-hover');
+    // The charts read the same metrics.jsonl.
+    await workbench.runCommand('prpoStudio.openMetrics');
+    await workbench.waitForWebview('.chart-card canvas', 60_000);
+    await screenshot('charts');
     await workbench.runCommand('View: Close All Editors');
 
     await workbench.runCommand('prpoStudio.pauseRun');

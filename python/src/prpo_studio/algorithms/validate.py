@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import Tensor
 
 from .config import MISSING
@@ -73,6 +74,11 @@ def _check_row(where: str, field: str, row: Any, reference: tuple[str, int] | No
     the response's first row and must not be empty; with it, it must have the reference's length."""
     if not is_row(row):
         raise InputError(f"{where}: {field} must be an array of numbers, got {show(row)}")
+    if isinstance(row, Tensor) and row.dtype.is_floating_point:
+        # The trainer's rows: one vectorised check, the entry-by-entry loop only to name a bad entry.
+        ok = bool(torch.isfinite(row).all()) and not (field.startswith("dependency.") and bool((row < 0).any()))
+        if ok and (reference is None or row.numel() == reference[1]) and (reference is not None or row.numel() > 0):
+            return row.numel()
     entries = _entries(row)
     if reference is not None and len(entries) != reference[1]:
         raise InputError(f"{where}: {field} has {len(entries)} entries, {reference[0]} has {reference[1]}")

@@ -136,8 +136,8 @@ def reshape(
                 raise EstimatorInputError(
                     f"estimator {preset}: view {name} log-probs have shape {tuple(t.shape)}, rewards {(bs, width)}"
                 )
-    if masks > 1 and (not isinstance(views.logp.get("perturbed"), list) or len(views.logp["perturbed"]) != masks):
-        raise EstimatorInputError(f"estimator {preset}: {masks} perturbed masks were asked for")
+    if masks > 1 and (not isinstance(views.logp.get("perturbed"), list) or len(views.logp["perturbed"]) < 2):
+        raise EstimatorInputError(f"estimator {preset}: multimask RVD needs the perturbed view as a list of >= 2 masks")
     if index is None:
         raise EstimatorInputError(f"estimator {preset}: verl passed no group index (non_tensor_batch['uid'])")
 

@@ -47,9 +47,9 @@ def metrics_row(step: int, metrics: Mapping[str, Any], extra: Mapping[str, float
     return row
 
 
-def run_id_for(experiment_name: str) -> str:
+def run_id_for(experiment_name: object) -> str:
     """A stable run id from verl's experiment name, so a resumed verl run appends to the same run directory."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", experiment_name).strip("-.") or "run"
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", str(experiment_name)).strip("-.") or "run"
     return f"verl-{cleaned}"
 
 

@@ -107,7 +107,11 @@ class PRPOTrainerSync(PPOTrainerSync):
         self.configured_trainer_mode = configured
 
     def __init__(self, config):
+        self.init_prpo(config)  # first: a setting the views cannot serve fails before verl builds anything
         super().__init__(config)
+
+    def init_prpo(self, config) -> None:
+        """Our part of the set-up (separate from verl's, which needs Ray and GPUs)."""
         algorithm = config.algorithm
         self.prpo_preset = algorithm.adv_estimator if algorithm.adv_estimator in estimators.PRESETS else None
         self.prpo_views: list[str] = []
@@ -115,6 +119,14 @@ class PRPOTrainerSync(PPOTrainerSync):
         if self.prpo_preset:
             cfg = estimators.studio_config(self.prpo_preset, algorithm)
             self.prpo_views, self.prpo_masks = estimators.needed_views(cfg)
+            correction = config.algorithm.get("rollout_correction", None)
+            if self.prpo_views and correction is not None and correction.get("bypass_mode", False):
+                # Bypass mode takes old_log_probs from the rollout engine, the views would come from the FSDP
+                # engine: the dependency scores would measure the engines' mismatch, not the image.
+                raise PluginConfigError(
+                    "algorithm.rollout_correction.bypass_mode=True: the probe views need the old log-probs "
+                    "recomputed by the actor (bypass_mode=False)"
+                )
             strategy = config.actor_rollout_ref.actor.get("strategy", "fsdp")
             if self.prpo_views and strategy not in PATCHED_STRATEGIES:
                 raise PluginConfigError(
@@ -297,14 +309,16 @@ def check_view_applied(view: str, image: torch.Tensor, logp: torch.Tensor) -> No
 
 def dependency_metrics(results: list[Any]) -> dict[str, float]:
     """Step metrics of the reshaping (verl's logger and metrics.jsonl): how sparse the boosted tokens are."""
+    def values(x: Any) -> list[float]:
+        return [] if x is None else (x.tolist() if isinstance(x, torch.Tensor) else list(x))
+
     weights, masks, rvd = [], [], []
     for r in results:
         if r is None:
             continue
-        weights += list(records._field(r, "weights", None) or [])
-        masks += list(records._field(r, "mask", None) or [])
-        scores = records._field(r, "scores", None) or {}
-        rvd += list(scores.get("rvd") or [])
+        weights += values(records._field(r, "weights", None))
+        masks += values(records._field(r, "mask", None))
+        rvd += values((records._field(r, "scores", None) or {}).get("rvd"))
     out: dict[str, float] = {}
     if weights:
         w = torch.tensor(weights, dtype=torch.float64)
