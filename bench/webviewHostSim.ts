@@ -5,7 +5,7 @@
  */
 import type { RolloutRecord, MetricsRow } from '../src/core/run/schema';
 import { IpcMessage, packRollouts, replyMethod, RunInfo, ChartRun, stepRanges } from '../src/core/protocol/webview';
-import { makeRollout, makeStep } from './webviewFixtures';
+import { makeRollout, makeStep } from '../test/fixtures/webviewFixtures';
 
 interface Sim {
   steps: Map<number, RolloutRecord[]>;
