@@ -70,41 +70,36 @@ export class Toolbar {
     const signalSelect = (this.signalSelect = select([], state.signal, (v) => actions.setSignal(v as SignalId)));
     signalSelect.classList.add('signal-select');
     const update = actions.updateFilter;
-    const correctSelect = select(
-      [
-        { value: 'all', label: 'All' },
-        { value: 'correct', label: 'Correct' },
-        { value: 'incorrect', label: 'Incorrect' },
-      ],
-      filter.correctness,
-      (v) => update({ correctness: v as FilterState['correctness'] }),
-    );
-    const signSelect = select(
-      [
-        { value: 'all', label: 'Any' },
-        { value: 'positive', label: 'A > 0' },
-        { value: 'negative', label: 'A < 0' },
-        { value: 'zero', label: 'A = 0' },
-      ],
-      filter.advantageSign,
-      (v) => update({ advantageSign: v as FilterState['advantageSign'] }),
-    );
-    correctSelect.classList.add('correct-select');
-    signSelect.classList.add('sign-select');
-    const sortSelect = select(
-      [
-        { value: 'natural', label: 'As produced' },
-        { value: 'reward-desc', label: 'Reward ↓' },
-        { value: 'reward-asc', label: 'Reward ↑' },
-        { value: 'advantage-desc', label: 'Advantage ↓' },
-        { value: 'advantage-asc', label: 'Advantage ↑' },
-        { value: 'signal-desc', label: 'Peak signal ↓' },
-        { value: 'length-desc', label: 'Length ↓' },
-      ],
-      filter.sort,
-      (v) => update({ sort: v as FilterState['sort'] }),
-    );
-    sortSelect.classList.add('sort-select');
+    /** A select bound to one field of the filter. */
+    const filterSelect = <K extends 'correctness' | 'advantageSign' | 'sort'>(key: K, className: string, options: Array<[FilterState[K], string]>): SelectLike => {
+      const sel = select(
+        options.map(([value, label]) => ({ value, label })),
+        filter[key],
+        (v) => update({ [key]: v } as Partial<FilterState>),
+      );
+      sel.classList.add(className);
+      return sel;
+    };
+    const correctSelect = filterSelect('correctness', 'correct-select', [
+      ['all', 'All'],
+      ['correct', 'Correct'],
+      ['incorrect', 'Incorrect'],
+    ]);
+    const signSelect = filterSelect('advantageSign', 'sign-select', [
+      ['all', 'Any'],
+      ['positive', 'A > 0'],
+      ['negative', 'A < 0'],
+      ['zero', 'A = 0'],
+    ]);
+    const sortSelect = filterSelect('sort', 'sort-select', [
+      ['natural', 'As produced'],
+      ['reward-desc', 'Reward ↓'],
+      ['reward-asc', 'Reward ↑'],
+      ['advantage-desc', 'Advantage ↓'],
+      ['advantage-asc', 'Advantage ↑'],
+      ['signal-desc', 'Peak signal ↓'],
+      ['length-desc', 'Length ↓'],
+    ]);
     const minReward = numberField('any', filter.minReward, (v) => update({ minReward: v }));
     minReward.classList.add('min-reward');
     const threshold = numberField('off', filter.threshold, (v) => update({ threshold: v }));
