@@ -40,6 +40,8 @@ export function startTrajectory(root: HTMLElement): void {
   const showStatus = (): void => updateStatus(status, state, list.shown);
   const saveState = (): void => ipc.setState<SavedView>(savedView(state));
 
+  // The parts call each other through closures over `loader`, `list` and `card`, made below: none of them runs
+  // before a control is used or the host speaks, after this function has returned.
   const toolbar = new Toolbar(state, {
     loadStep: (step) => void loader.load(step),
     setFollow,
