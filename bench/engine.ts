@@ -9,10 +9,10 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { createEngine, defaultModelConfig, paramCount } from '../src/backend/engine/index';
-import { buildDecodeGraph, buildPolicyGraph, imageTokens, initWeights, paramShapes, POLICY_SCALARS, seqLen } from '../src/backend/engine/model';
+import { createEngine, paramCount } from '../src/backend/engine/index';
+import { buildDecodeGraph, buildPolicyGraph, imageTokens, initWeights, modelConfig, paramShapes, POLICY_SCALARS, seqLen, type ModelConfig } from '../src/backend/engine/model';
 import { sessionOptions } from '../src/backend/engine/session';
-import type { ModelConfig, SequenceInput } from '../src/backend/engine/types';
+import type { SequenceInput } from '../src/backend/engine/types';
 import { mulberry32 } from '../src/core/random';
 
 const arg = (name: string, dflt: number) => {
@@ -24,7 +24,7 @@ const reps = arg('reps', 7);
 const quick = process.argv.includes('--quick');
 const PYTHON = '/usr/bin/python3';
 
-const base = defaultModelConfig(80, 32, 8, 48);
+const base = modelConfig({ vocabSize: 80, imageSize: 32, patchSize: 8 }, { maxText: 48 });
 const models: { name: string; config: ModelConfig }[] = [
   { name: 'default', config: base },
   { name: 'medium', config: { ...base, dModel: 192, nLayers: 4, nHeads: 6, dFF: 768 } },

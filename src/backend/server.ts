@@ -64,25 +64,9 @@ export function startServer(connection: MessageConnection, opts: ServerOptions):
     }
   };
 
-  connection.onRequest(Requests.start, (p) =>
-    begin(() =>
-      Trainer.start({
-        runsDir: p.runsDir,
-        preset: p.preset,
-        steps: p.steps,
-        seed: p.seed,
-        ep: p.ep,
-        name: p.name,
-        config: p.config,
-        checkpointEvery: p.checkpointEvery,
-        engineFactory: opts.engineFactory,
-        hooks,
-      }),
-    ),
-  );
-  connection.onRequest(Requests.resumeFrom, (p) =>
-    begin(() => Trainer.resume({ runDir: p.runDir, checkpoint: p.checkpoint, steps: p.steps, ep: p.ep, engineFactory: opts.engineFactory, hooks })),
-  );
+  // The request's fields pass through whole, so a field added to the protocol reaches the trainer.
+  connection.onRequest(Requests.start, (p) => begin(() => Trainer.start({ ...p, engineFactory: opts.engineFactory, hooks })));
+  connection.onRequest(Requests.resumeFrom, (p) => begin(() => Trainer.resume({ ...p, engineFactory: opts.engineFactory, hooks })));
   connection.onRequest(Requests.pause, () => current().pause());
   connection.onRequest(Requests.resume, () => current().resume());
   connection.onRequest(Requests.checkpoint, async () => {

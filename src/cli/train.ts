@@ -34,7 +34,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     const steps = intOption(values.steps, 'steps', 1);
     const config = values.config ? parseConfigText(readText(values.config), values.config) : {};
-    const total = steps;
     trainer = await Trainer.start({
       runsDir: values['runs-dir']!,
       preset: values.preset!,
@@ -45,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
       config,
       checkpointEvery: values['checkpoint-every'] === undefined ? undefined : intOption(values['checkpoint-every'], 'checkpoint-every', 0),
       hooks: {
-        onMetrics: (row) => (row.step > 0 ? progress.update(row.step, total, describe(row)) : progress.message(`step 0 (initial policy): val ${row.valAccuracy?.toFixed(3)}`)),
+        onMetrics: (row) => (row.step > 0 ? progress.update(row.step, steps, describe(row)) : progress.message(`step 0 (initial policy): val ${row.valAccuracy?.toFixed(3)}`)),
         onLog: (level, message) => progress.message(`${level}: ${message}`),
       },
     });

@@ -3,7 +3,7 @@
  *
  * mulberry32: a tiny seeded PRNG for things that need repeatable numbers but no saved state — weight
  * initialisation, test and benchmark data, the webview's illustrations. (The trainer's random streams, which
- * checkpoints must capture, are the xoshiro128** `Rng` in src/backend/trainer/rng.ts.)
+ * checkpoints must capture, are the xoshiro128** `Rng` in src/backend/rng.ts.)
  */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

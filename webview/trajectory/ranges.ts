@@ -2,11 +2,11 @@
  * The colour range (`hi`) of each signal for the step on show, shared by every token drawn so that a colour
  * means the same value everywhere. Opening a step takes the ranges the host computed over the whole step; a
  * signal the host sent none for is computed here from what has arrived; live rollouts widen a range, never
- * narrow it (what is already drawn keeps meaning the same).
+ * narrow it (what is already drawn keeps meaning the same). Every range is computed by core's `signalHi`
+ * (through model.ts `signalHiOf`), the function the host uses for the whole step.
  */
-import type { PackedRollouts } from '../../src/core/protocol/webview';
-import { SignalDef, SignalId, scaleHi, signalDef } from '../scales';
-import { RolloutRef } from './model';
+import { SignalDef, SignalId, signalDef } from '../scales';
+import { RolloutRef, signalHiOf } from './model';
 
 export class SignalRanges {
   private readonly his = new Map<SignalId, number>();
@@ -14,7 +14,7 @@ export class SignalRanges {
   /** The range of `def`, computed from `rollouts` (and kept) when the host sent none. */
   hi(def: SignalDef, rollouts: readonly RolloutRef[]): number {
     let v = this.his.get(def.id);
-    if (v === undefined) this.his.set(def.id, (v = computeHi(def, rollouts)));
+    if (v === undefined) this.his.set(def.id, (v = signalHiOf(def, rollouts)));
     return v;
   }
 
@@ -30,7 +30,7 @@ export class SignalRanges {
     for (const [id, old] of live.length ? this.his : []) {
       const d = signalDef(id);
       if (d.fixedHi !== undefined) continue;
-      const nh = computeHi(d, live);
+      const nh = signalHiOf(d, live);
       if (nh > old * 1.0001) {
         this.his.set(id, nh);
         if (id === current) widened = true;
@@ -38,19 +38,4 @@ export class SignalRanges {
     }
     return widened;
   }
-}
-
-/** The range of a signal over some rollouts: their batches' columns (each batch once), or their advantages. */
-export function computeHi(d: SignalDef, rollouts: readonly RolloutRef[]): number {
-  if (d.id === 'advantage') return scaleHi(d, [Float32Array.from(rollouts, (r) => r.meta.advantage)]);
-  if (!d.field) return 1;
-  const cols: Float32Array[] = [];
-  const seen = new Set<PackedRollouts>();
-  for (const r of rollouts) {
-    if (seen.has(r.batch)) continue;
-    seen.add(r.batch);
-    const c = r.batch.fields[d.field];
-    if (c) cols.push(c);
-  }
-  return scaleHi(d, cols);
 }

@@ -8,10 +8,10 @@ import {
   GetStepPartRequest,
   GetStepRequest,
   IpcMessage,
-  PackedRollouts,
   SetFollowCommand,
   ShowMessageCommand,
 } from '../../src/core/protocol/webview';
+import type { PackedRollouts } from '../../src/core/view/pack';
 import { HostIpc } from '../ipc';
 import { RolloutRef, StepData } from './model';
 import { Report, afterPaint } from './perf';

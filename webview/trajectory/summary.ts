@@ -2,6 +2,7 @@
  * What the view says about the step on show, above the list: the colour legend of the current signal (its
  * scale and range) and the status line (counts, loading progress, the run).
  */
+import { presetLabel } from '../../src/core/presets';
 import { BINS, binValue } from '../scales';
 import { fmt, h } from '../elements';
 import { ViewState, currentHi } from './viewState';
@@ -44,5 +45,5 @@ export function updateStatus(status: HTMLElement, state: ViewState, shown: numbe
   if (!data) return;
   const groupsN = new Set(data.rollouts.map((r) => r.meta.group)).size;
   const loading = data.rollouts.length < expectedTotal ? ` (loading… ${data.rollouts.length} of ${expectedTotal})` : '';
-  status.textContent = `Step ${data.step}${loading} · ${plural(data.rollouts.length, 'rollout')} in ${plural(groupsN, 'group')} · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${run.algorithm === 'prpo' ? 'PRPO-R' : run.algorithm.toUpperCase()}, ${run.status})` : ''}`;
+  status.textContent = `Step ${data.step}${loading} · ${plural(data.rollouts.length, 'rollout')} in ${plural(groupsN, 'group')} · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${presetLabel(run.algorithm)}, ${run.status})` : ''}`;
 }

@@ -4,13 +4,13 @@
  * changes only what it owns; what outlives a reload of the panel (step, signal, filters) is saved with VS Code's
  * webview state.
  */
-import type { RunInfo } from '../../src/core/protocol/webview';
+import type { WebviewRunInfo } from '../../src/core/protocol/webview';
 import { SignalDef, SignalId, signalDef } from '../scales';
 import { FilterState, StepData, defaultFilter } from './model';
 import { SignalRanges } from './ranges';
 
 export interface ViewState {
-  run: RunInfo | undefined;
+  run: WebviewRunInfo | undefined;
   /** The run's steps that have rollouts, ascending. */
   steps: number[];
   /** The step on show (undefined until one is opened). */

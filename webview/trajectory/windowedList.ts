@@ -8,7 +8,7 @@ import { hashString } from '../../src/core/random';
 import { binClass, signalDef } from '../scales';
 import { appendDisplayText, displayString, isPlain } from '../text';
 import { fmt, h, signed } from '../elements';
-import { Group, RolloutRef, arrange, signalRaw, textMatches, tokenCount } from './model';
+import { Group, RolloutRef, arrange, isCorrect, signalRaw, textMatches, tokenCount } from './model';
 import { imagePanel } from './imageViews';
 import { FALLBACK_LIST_WIDTH_PX, cardTextWidth, estimateChunkHeight, estimateGroupHeight } from './heights';
 import { ViewState, advantageHi, currentHi } from './viewState';
@@ -242,7 +242,7 @@ export class WindowedList {
     const el = h('div', 'rollout');
     el.setAttribute('role', 'listitem');
     const head = h('div', 'rollout-head');
-    const correct = m.correct ?? m.reward > 0;
+    const correct = isCorrect(m) === true;
     head.append(h('span', `badge ${correct ? 'ok' : 'bad'}`, correct ? '✓' : '✗'));
     const rid = h('span', 'rollout-id');
     rid.textContent = displayString(m.id);

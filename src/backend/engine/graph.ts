@@ -64,9 +64,9 @@ export class Graph {
   }
 
   /** Emits one raw node and returns its output names (no shape inference: callers give shapes). */
-  emit(op: string, inputs: Tensor[] | string[], nOut = 1, attrs?: NodeSpec['attrs']): string[] {
+  emit(op: string, inputs: Tensor[], nOut = 1, attrs?: NodeSpec['attrs']): string[] {
     const outs = Array.from({ length: nOut }, () => this.fresh(op));
-    this.nodes.push({ op, inputs: inputs.map((i) => (typeof i === 'string' ? i : i.name)), outputs: outs, attrs });
+    this.nodes.push({ op, inputs: inputs.map((i) => i.name), outputs: outs, attrs });
     return outs;
   }
 
@@ -158,9 +158,27 @@ export function unbroadcast(gy: Tensor, shape: Shape): Tensor {
 /** The gradient for input `t`, built only when `t` needs one (no dead nodes in the backward graph). */
 const need = <R>(t: Tensor, f: () => R): R | null => (t.requiresGrad ? f() : null);
 
+/**
+ * Emits one node and returns its output, differentiable by `rule` with respect to `inputs`. Without a rule
+ * the tensor is a constant to the backward pass (masks, indices, statistics a fused op's rule reuses).
+ */
 function mk(g: Graph, op: string, inputs: Tensor[], shape: Shape, rule?: GradRule, attrs?: NodeSpec['attrs'], dtype?: DType): Tensor {
-  const [out] = g.emit(op, inputs, 1, attrs);
-  return new Tensor(g, out, shape, dtype ?? inputs[0].dtype, inputs, rule);
+  return mkOutputs(g, op, inputs, [shape], attrs, dtype, rule)[0];
+}
+
+/** `mk` for a node with several outputs (one shape each); the rule, if any, belongs to the first. */
+function mkOutputs(g: Graph, op: string, inputs: Tensor[], shapes: Shape[], attrs?: NodeSpec['attrs'], dtype?: DType, rule?: GradRule): Tensor[] {
+  const outs = g.emit(op, inputs, shapes.length, attrs);
+  const dt = dtype ?? inputs[0].dtype;
+  return outs.map((name, i) => (i === 0 ? new Tensor(g, name, shapes[i], dt, inputs, rule) : new Tensor(g, name, shapes[i], dt)));
+}
+
+/**
+ * A fused op built from rule-less nodes: `forward` gets the gradient `rule` with respect to `parents`
+ * (the op's inputs), which it does not consume directly.
+ */
+function fused(forward: Tensor, parents: Tensor[], rule: GradRule): Tensor {
+  return new Tensor(forward.g, forward.name, forward.shape, forward.dtype, parents, rule);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -179,16 +197,16 @@ export function sub(a: Tensor, b: Tensor): Tensor {
 export function mul(a: Tensor, b: Tensor): Tensor {
   sameFloat('Mul', a, b);
   return mk(a.g, 'Mul', [a, b], broadcastShape('Mul', a.shape, b.shape), (gy) => [
-    a.requiresGrad ? unbroadcast(mul(gy, b), a.shape) : null,
-    b.requiresGrad ? unbroadcast(mul(gy, a), b.shape) : null,
+    need(a, () => unbroadcast(mul(gy, b), a.shape)),
+    need(b, () => unbroadcast(mul(gy, a), b.shape)),
   ]);
 }
 
 export function div(a: Tensor, b: Tensor): Tensor {
   sameFloat('Div', a, b);
   const y: Tensor = mk(a.g, 'Div', [a, b], broadcastShape('Div', a.shape, b.shape), (gy) => [
-    a.requiresGrad ? unbroadcast(div(gy, b), a.shape) : null,
-    b.requiresGrad ? unbroadcast(neg(mul(gy, div(y, b))), b.shape) : null, // d(a/b)/db = -y/b
+    need(a, () => unbroadcast(div(gy, b), a.shape)),
+    need(b, () => unbroadcast(neg(mul(gy, div(y, b))), b.shape)), // d(a/b)/db = -y/b
   ]);
   return y;
 }
@@ -237,8 +255,8 @@ export function clip(x: Tensor, lo: Tensor, hi: Tensor): Tensor {
     const all = x.shape.map((_, i) => i);
     return [
       mul(gy, cast(inside, ft)),
-      lo.requiresGrad ? reduceSum(mul(gy, cast(less(x, lo), ft)), all) : null,
-      hi.requiresGrad ? reduceSum(mul(gy, cast(less(hi, x), ft)), all) : null,
+      need(lo, () => reduceSum(mul(gy, cast(less(x, lo), ft)), all)),
+      need(hi, () => reduceSum(mul(gy, cast(less(hi, x), ft)), all)),
     ];
   });
 }
@@ -261,13 +279,10 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 export function gelu(x: Tensor): Tensor {
   sameFloat('Gelu', x);
   const g = x.g;
-  const [ax] = g.emit('Mul', [x.name, g.scalar(1.702).name]);
-  const [sig] = g.emit('Sigmoid', [ax]);
-  const [out] = g.emit('Mul', [x.name, sig]);
-  return new Tensor(g, out, x.shape, x.dtype, [x], (gy) => {
-    const s = new Tensor(g, sig, x.shape, x.dtype), a = new Tensor(g, ax, x.shape, x.dtype);
-    return [mul(gy, mul(s, add(mul(a, sub(g.scalar(1), s)), g.scalar(1))))];
-  });
+  // a and s carry no rule: the output's rule differentiates through them.
+  const a = mk(g, 'Mul', [x, g.scalar(1.702)], x.shape);
+  const s = mk(g, 'Sigmoid', [a], x.shape);
+  return mk(g, 'Mul', [x, s], x.shape, (gy) => [mul(gy, mul(s, add(mul(a, sub(g.scalar(1), s)), g.scalar(1)))), null]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -427,20 +442,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const [k2, n] = b.shape.slice(-2);
   if (k !== k2) throw new GraphError(`MatMul: inner sizes differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`);
   const batch = broadcastShape('MatMul (batch axes)', a.shape.slice(0, -2), b.shape.slice(0, -2));
-  return mk(a.g, 'MatMul', [a, b], [...batch, m, n], (gy) => {
-    let ga: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (a.requiresGrad) ga = unbroadcast(matmul(gy, T(b)), a.shape);
-    if (b.requiresGrad) {
-      if (b.rank === 2 && a.rank > 2) {
-        // A weight shared over the batch: fold the batch into rows, one [k, rows] @ [rows, n] product.
-        gb = matmul(T(reshape(a, [a.size / k, k])), reshape(gy, [gy.size / n, n]));
-      } else {
-        gb = unbroadcast(matmul(T(a), gy), b.shape);
-      }
-    }
-    return [ga, gb];
-  });
+  return mk(a.g, 'MatMul', [a, b], [...batch, m, n], (gy) => [
+    need(a, () => unbroadcast(matmul(gy, T(b)), a.shape)),
+    need(b, () =>
+      b.rank === 2 && a.rank > 2
+        ? // A weight shared over the batch: fold the batch into rows, one [k, rows] @ [rows, n] product.
+          matmul(T(reshape(a, [a.size / k, k])), reshape(gy, [gy.size / n, n]))
+        : unbroadcast(matmul(T(a), gy), b.shape),
+    ),
+  ]);
 }
 
 /** LayerNormalization over the last axis with gain γ and bias β. */
@@ -452,24 +462,25 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   }
   const g = x.g;
   const statShape = [...x.shape.slice(0, -1), 1];
-  let y: string, mean: string, invStd: string;
+  // The forward is rule-less; its mean and 1/σ are reused by the rule below.
+  let y: Tensor, mean: Tensor, invStd: Tensor;
   if (g.ft === 'float') {
-    [y, mean, invStd] = g.emit('LayerNormalization', [x, gamma, beta], 3, { axis: -1, epsilon: { float: eps } });
+    [y, mean, invStd] = mkOutputs(g, 'LayerNormalization', [x, gamma, beta], [x.shape, statShape, statShape], { axis: -1, epsilon: { float: eps } });
   } else {
     // onnxruntime has no float64 LayerNormalization kernel: the same computation in primitives.
-    const raw = (op: string, ins: string[], attrs?: NodeSpec['attrs']) => g.emit(op, ins, 1, attrs)[0];
-    mean = raw('ReduceMean', [x.name], { axes: [-1], keepdims: 1 });
-    const xc = raw('Sub', [x.name, mean]);
-    const v = raw('ReduceMean', [raw('Mul', [xc, xc])], { axes: [-1], keepdims: 1 });
-    invStd = raw('Reciprocal', [raw('Sqrt', [raw('Add', [v, g.scalar(eps).name])])]);
-    y = raw('Add', [raw('Mul', [raw('Mul', [xc, invStd]), gamma.name]), beta.name]);
+    const op = (name: string, ins: Tensor[], shape: Shape, attrs?: NodeSpec['attrs']) => mk(g, name, ins, shape, undefined, attrs);
+    const stat = { axes: [-1], keepdims: 1 };
+    mean = op('ReduceMean', [x], statShape, stat);
+    const xc = op('Sub', [x, mean], x.shape);
+    const v = op('ReduceMean', [op('Mul', [xc, xc], x.shape)], statShape, stat);
+    invStd = op('Reciprocal', [op('Sqrt', [op('Add', [v, g.scalar(eps)], statShape)], statShape)], statShape);
+    y = op('Add', [op('Mul', [op('Mul', [xc, invStd], x.shape), gamma], x.shape), beta], x.shape);
   }
-  return new Tensor(g, y, x.shape, x.dtype, [x, gamma, beta], (gy) => {
-    const rstd = new Tensor(g, invStd, statShape, x.dtype);
-    const xhat = mul(sub(x, new Tensor(g, mean, statShape, x.dtype)), rstd);
+  return fused(y, [x, gamma, beta], (gy) => {
+    const xhat = mul(sub(x, mean), invStd);
     const dxhat = mul(gy, gamma);
-    // dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))
-    const dx = mul(rstd, sub(sub(dxhat, reduceMean(dxhat, [-1], true)), mul(xhat, reduceMean(mul(dxhat, xhat), [-1], true))));
+    // dx = invStd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))
+    const dx = mul(invStd, sub(sub(dxhat, reduceMean(dxhat, [-1], true)), mul(xhat, reduceMean(mul(dxhat, xhat), [-1], true))));
     return [dx, need(gamma, () => unbroadcast(mul(gy, xhat), gamma.shape)), need(beta, () => unbroadcast(gy, beta.shape))];
   });
 }

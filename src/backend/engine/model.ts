@@ -7,13 +7,49 @@
  * The hidden state at position nImg−1+k predicts text token k, so text token 0 is predicted from the last
  * image token and an empty prompt works.
  */
-import type { ModelConfig } from './types';
 import {
   Graph, GraphError, Tensor, add, clip, concat, embedding, exp, expand, gelu, gradients, layerNorm, less, logSoftmax,
   matmul, maximum, minimum, mul, neg, oneHot, reduceSum, reshape, scatterND, slice, softmax, sub, transpose, where,
   type Shape,
 } from './graph';
 import { mulberry32, standardNormal } from '../../core/random';
+import { K3_LOG_RATIO_CLAMP, K3_MAX } from '../../core/algorithms/kl';
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+
+/** The model's shape (nanoGPT's GPTConfig). */
+export interface ModelConfig {
+  vocabSize: number;
+  /** Image side in pixels (square) and channels. */
+  imageSize: number;
+  channels: number;
+  patchSize: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  dFF: number;
+  /** Maximum number of text tokens (prompt + response). */
+  maxText: number;
+}
+
+/** What the task decides: the vocabulary and the image geometry. */
+export type TaskShape = Pick<ModelConfig, 'vocabSize' | 'imageSize' | 'patchSize'>;
+/** What the model's size decides. */
+export type ModelSize = Omit<ModelConfig, keyof TaskShape>;
+
+/** The default size: small enough to train RL steps on 2 CPU cores (~0.25M parameters for a 100-token vocabulary). */
+export const DEFAULT_MODEL_SIZE: Readonly<ModelSize> = { channels: 3, dModel: 96, nLayers: 2, nHeads: 4, dFF: 384, maxText: 32 };
+
+/** The config of a model for `task`, of the default size unless `size` says otherwise. */
+export function modelConfig(task: TaskShape, size: Partial<ModelSize> = {}): ModelConfig {
+  const z = { ...DEFAULT_MODEL_SIZE, ...size };
+  // Key order as written in config.json and the weights' metadata.
+  return {
+    vocabSize: task.vocabSize, imageSize: task.imageSize, channels: z.channels, patchSize: task.patchSize,
+    dModel: z.dModel, nLayers: z.nLayers, nHeads: z.nHeads, dFF: z.dFF, maxText: z.maxText,
+  };
+}
 
 export const NEG_INF = -1e9;
 
@@ -199,21 +235,23 @@ export type PolicyScalars = Record<(typeof POLICY_SCALARS)[number], Tensor>;
  * r = exp(clamp(logp − logp_old, ±20)), pg = max(−Ã r, −Ã clip(r, 1−ε_low, 1+ε_high)), for Ã < 0
  * pg = min(pg, −C Ã); loss = Σ m·pg / N + c_ent · Σ m·(−logp) / N + c_kl · Σ m·k3(logp, logp_ref) / N,
  * where N (`invTokens` = 1/N) counts all valid tokens of the whole step batch, so chunks sum to the batch
- * loss. (The ±20 clamp of the log-ratio is verl's; it only acts on a diverged policy.)
+ * loss. The ±20 clamps and k3's cap of 10 are core's (K3_LOG_RATIO_CLAMP, K3_MAX in algorithms/kl.ts); the
+ * clamp of the ratio's log is verl's and only acts on a diverged policy.
  */
 export function policyLoss(logp: Tensor, mask: Tensor, adv: Tensor, oldLogp: Tensor, refLogp: Tensor, s: PolicyScalars) {
   const g = logp.g;
   const one = g.scalar(1), zero = g.scalar(0);
+  const clampLogRatio = (x: Tensor) => clip(x, g.scalar(-K3_LOG_RATIO_CLAMP), g.scalar(K3_LOG_RATIO_CLAMP));
   const tokenMean = (x: Tensor) => mul(reduceSum(mul(x, mask), x.shape.map((_, i) => i)), s.invTokens);
-  const ratio = exp(clip(mul(sub(logp, oldLogp), mask), g.scalar(-20), g.scalar(20)));
+  const ratio = exp(clampLogRatio(mul(sub(logp, oldLogp), mask)));
   const pg1 = neg(mul(adv, ratio));
   const pg2 = neg(mul(adv, clip(ratio, sub(one, s.clipLow), add(one, s.clipHigh))));
   const pgClipped = maximum(pg1, pg2);
   const pg = where(less(adv, zero), minimum(pgClipped, neg(mul(s.dualClip, adv))), pgClipped);
   const pgLoss = tokenMean(pg);
   const entropyLoss = tokenMean(neg(logp));
-  const dRef = clip(sub(refLogp, logp), g.scalar(-20), g.scalar(20));
-  const klLoss = tokenMean(clip(sub(sub(exp(dRef), dRef), one), zero, g.scalar(10)));
+  const dRef = clampLogRatio(sub(refLogp, logp));
+  const klLoss = tokenMean(clip(sub(sub(exp(dRef), dRef), one), zero, g.scalar(K3_MAX)));
   const loss = add(add(pgLoss, mul(s.entropyCoef, entropyLoss)), mul(s.klCoef, klLoss));
   return { loss, pgLoss, entropyLoss, klLoss };
 }

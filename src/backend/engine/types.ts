@@ -3,21 +3,9 @@
  * its tests program against it. Sequences are token ids; images are Float32Array in CHW order, values
  * in [0, 1], of the size the model config names.
  */
+import type { PolicyLossOptions, PolicyLossResult } from '../../core/algorithms/loss';
 import type { ExecutionProvider } from '../../core/protocol/backend';
-
-export interface ModelConfig {
-  vocabSize: number;
-  /** Image side in pixels (square) and channels. */
-  imageSize: number;
-  channels: number;
-  patchSize: number;
-  dModel: number;
-  nLayers: number;
-  nHeads: number;
-  dFF: number;
-  /** Maximum number of text tokens (prompt + response). */
-  maxText: number;
-}
+import type { ModelConfig } from './model';
 
 /** One sequence for teacher-forced scoring or training: [image tokens; prompt; response]. */
 export interface SequenceInput {
@@ -56,15 +44,6 @@ export interface ScoreResult {
   logProbs?: Float32Array[];
 }
 
-export interface PolicyLossConfig {
-  clipLow: number;
-  clipHigh: number;
-  /** Dual-clip constant C for negative advantages (ALGORITHMS.md §5). */
-  dualClip: number;
-  entropyCoef: number;
-  klCoef: number;
-}
-
 export interface PolicyBatch {
   sequences: SequenceInput[];
   /** Final per-token advantages Ã (masked tokens carry 0 but still count in the token-mean). */
@@ -75,15 +54,18 @@ export interface PolicyBatch {
   refLogp?: Float32Array[];
 }
 
-export interface StepStats {
-  loss: number;
-  pgLoss: number;
-  entropyLoss: number;
-  klLoss: number;
-  clipFraction: number;
+/**
+ * What one policy update reports: §5's loss terms, clip fraction and approximate KL as core's reference
+ * defines them (loss.ts), plus the policy entropy and the gradient norm (before clipping).
+ */
+export type StepStats = Pick<PolicyLossResult, 'loss' | 'pgLoss' | 'entropyLoss' | 'klLoss' | 'clipFraction' | 'approxKl'> & {
   entropy: number;
-  approxKl: number;
   gradNorm: number;
+};
+
+/** The statistics of an update over no tokens, and the start of a sum of them. */
+export function zeroStepStats(): StepStats {
+  return { loss: 0, pgLoss: 0, entropyLoss: 0, klLoss: 0, clipFraction: 0, entropy: 0, approxKl: 0, gradNorm: 0 };
 }
 
 export interface PolicyEngine {
@@ -94,7 +76,9 @@ export interface PolicyEngine {
   /** Teacher-forced scoring of many sequences (all views of a batch) in one call. */
   score(seqs: SequenceInput[], opts?: { fullDistribution?: boolean }): Promise<ScoreResult>;
   /** One clipped-surrogate update (gradient, clipping, AdamW) on the batch. */
-  policyStep(batch: PolicyBatch, loss: PolicyLossConfig): Promise<StepStats>;
+  policyStep(batch: PolicyBatch, loss: PolicyLossOptions): Promise<StepStats>;
+  /** The optimizer's learning rate from the next update on (the trainer schedules a warm-up). */
+  setLearningRate(lr: number): void;
   /** One supervised cross-entropy update on the response tokens (warm start). */
   supervisedStep(seqs: SequenceInput[]): Promise<{ loss: number; gradNorm: number }>;
   /** Weights and optimizer state as safetensors bytes. */

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { ModelConfig } from '../engine/types';
+import type { ModelConfig } from '../engine/model';
 import type { ShapesConfig } from '../task/shapes';
 
 export const BUILTIN_MODEL = 'tiny-vlm-shapes';

@@ -6,14 +6,18 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelConfig, PolicyEngine } from '../engine/types';
+import { DEFAULT_MODEL_SIZE, modelConfig, type ModelConfig, type ModelSize } from '../engine/model';
+import type { PolicyEngine } from '../engine/types';
 import { ShapesTask, Tokenizer, VOCAB, defaultShapesConfig, type ShapesConfig } from '../task/shapes';
 import { validationAccuracy } from './validate';
 import type { ModelFolderConfig } from './model';
-import { Rng } from './rng';
-import type { EngineFactory } from './trainer';
+import { Rng } from '../rng';
+import type { EngineFactory } from './open';
 
-export interface PretrainSettings {
+/** The model's size (channels and the image geometry follow the task; engine/model.ts has the defaults). */
+type PretrainModelSize = Pick<ModelSize, 'dModel' | 'nLayers' | 'nHeads' | 'dFF' | 'maxText'>;
+
+export interface PretrainSettings extends PretrainModelSize {
   seed: number;
   /** Upper bound on supervised steps. */
   maxSteps: number;
@@ -26,12 +30,6 @@ export interface PretrainSettings {
   evalSamples: number;
   /** Stop at the first evaluation whose avg@k reaches this. */
   targetAccuracy: number;
-  /** Model width (the rest of the model config follows the engine's defaults). */
-  dModel: number;
-  nLayers: number;
-  nHeads: number;
-  dFF: number;
-  maxText: number;
   task: ShapesConfig;
 }
 
@@ -44,28 +42,19 @@ export const defaultPretrainSettings = (): PretrainSettings => ({
   evalSize: 256,
   evalSamples: 4,
   targetAccuracy: 0.35,
-  dModel: 96,
-  nLayers: 2,
-  nHeads: 4,
-  dFF: 384,
-  maxText: 32,
+  dModel: DEFAULT_MODEL_SIZE.dModel,
+  nLayers: DEFAULT_MODEL_SIZE.nLayers,
+  nHeads: DEFAULT_MODEL_SIZE.nHeads,
+  dFF: DEFAULT_MODEL_SIZE.dFF,
+  maxText: DEFAULT_MODEL_SIZE.maxText,
   task: defaultShapesConfig(),
 });
 
 export const PRETRAIN_EVAL_OFFSET = 100000;
 
 export function pretrainModelConfig(s: PretrainSettings): ModelConfig {
-  return {
-    vocabSize: VOCAB.length,
-    imageSize: s.task.imageSize,
-    channels: 3,
-    patchSize: s.task.patchSize,
-    dModel: s.dModel,
-    nLayers: s.nLayers,
-    nHeads: s.nHeads,
-    dFF: s.dFF,
-    maxText: s.maxText,
-  };
+  const { dModel, nLayers, nHeads, dFF, maxText } = s;
+  return modelConfig({ vocabSize: VOCAB.length, imageSize: s.task.imageSize, patchSize: s.task.patchSize }, { dModel, nLayers, nHeads, dFF, maxText });
 }
 
 export interface PretrainResult {

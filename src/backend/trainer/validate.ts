@@ -6,7 +6,7 @@
  */
 import type { PolicyEngine } from '../engine/types';
 import { scoreResponse, type ShapesExample, type Tokenizer } from '../task/shapes';
-import { Rng } from './rng';
+import { Rng } from '../rng';
 
 export interface ValidationResult {
   /** avg@k at the sampling temperature. */

@@ -3,7 +3,7 @@
  * probability p (a fresh mask per call), `mild` adds i.i.d. Gaussian pixel noise σ, clipped to [0, 1].
  * `blind` needs no new image: it is SequenceInput.blind. Both draw from the trainer's perturbation stream.
  */
-import type { Rng } from './rng';
+import type { Rng } from '../rng';
 
 export function perturbPatches(image: Float32Array, size: number, channels: number, patch: number, p: number, rng: Rng): Float32Array {
   const out = new Float32Array(image);

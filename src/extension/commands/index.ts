@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { stepName } from '../../core/run/schema';
 import { runFiles } from '../../core/run/reader';
-import type { BackendManager, LiveRun } from '../backend/backendManager';
+import { backendOfRun, type BackendManager, type LiveRun } from '../backend/backendManager';
 import * as config from '../config';
 import type { ExplorerNode, RunExplorer } from '../explorer/runExplorer';
 import { rolloutTokensUri } from '../hovers/rolloutDocument';
@@ -21,10 +21,12 @@ export interface CommandDeps {
   explorer: RunExplorer;
   treeView: vscode.TreeView<ExplorerNode>;
   log: vscode.LogOutputChannel;
+  /** Rescans the runs and selects the run in the explorer (when it is visible). */
+  revealRun: (runDir: string) => Promise<void>;
 }
 
 /** Starting a backend runs code from the workspace's configuration: only in a trusted workspace. */
-function requireTrust(what: string): boolean {
+export function requireTrust(what: string): boolean {
   if (vscode.workspace.isTrusted) return true;
   void vscode.window
     .showWarningMessage(`PRPO Studio cannot ${what} in an untrusted workspace: it reads runs but starts no training backend.`, 'Manage Workspace Trust')
@@ -40,11 +42,9 @@ function requireRunsDir(store: RunStore): string | undefined {
   return undefined;
 }
 
-export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  const { context, store, backends, treeView, log } = deps;
-
-  /** Errors a command meets are shown, never swallowed. */
-  const command = (id: string, run: (...args: any[]) => unknown): vscode.Disposable =>
+/** Registers `prpoStudio.<id>`; errors a command meets are shown and logged, never swallowed. */
+export function commandRegistrar(log: vscode.LogOutputChannel) {
+  return (id: string, run: (...args: any[]) => unknown): vscode.Disposable =>
     vscode.commands.registerCommand(`prpoStudio.${id}`, async (...args: unknown[]) => {
       try {
         return await run(...args);
@@ -55,16 +55,12 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         return undefined;
       }
     });
+}
 
-  const revealRun = async (runDir: string) => {
-    await store.refresh();
-    if (!treeView.visible) return;
-    try {
-      await treeView.reveal(deps.explorer.runNode(runDir), { select: true, focus: false, expand: false });
-    } catch {
-      // The tree has not shown the new run yet; the next refresh shows it anyway.
-    }
-  };
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { context, store, backends, log, revealRun } = deps;
+  const command = commandRegistrar(log);
+
 
   const start = async (params: StartParams | undefined): Promise<LiveRun | undefined> => {
     if (!params) return undefined;
@@ -127,7 +123,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (!requireTrust('start a run')) return undefined;
       const runsDir = requireRunsDir(store);
       if (!runsDir) return undefined;
-      const params = await askStartParams(runsDir);
+      const params = await askStartParams(runsDir, context);
       return params === 'config' ? startFromConfig() : start(params);
     }),
 
@@ -197,7 +193,13 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         ignoreFocusOut: true,
       });
       if (steps === undefined) return undefined;
-      const run = await backends.resumeFrom({ runDir: entry.info.dir, checkpoint: checkpoint.path, steps: Number(steps), ep: config.executionProvider() }, entry.info.name);
+      // A run continues on the backend that wrote it (a PyTorch run on a new PyTorch backend).
+      const backend = backendOfRun(entry.info.manifest!);
+      const run = await backends.resumeFrom(
+        { runDir: entry.info.dir, checkpoint: checkpoint.path, steps: Number(steps), ...(backend === 'pytorch' ? { device: config.pythonDevice() } : { ep: config.executionProvider() }) },
+        entry.info.name,
+        backend,
+      );
       if (run) await revealRun(run.runDir);
       return run;
     }),

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEngine } from '../../../src/backend/engine/index';
-import type { ModelConfig, SequenceInput } from '../../../src/backend/engine/types';
+import type { ModelConfig } from '../../../src/backend/engine/model';
+import type { SequenceInput } from '../../../src/backend/engine/types';
 import { mulberry32 } from '../../../src/core/random';
 
 const STOP = 0, COUNT = 1, COPY = 12;

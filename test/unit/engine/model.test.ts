@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { createEngine, Engine } from '../../../src/backend/engine/index';
 import { buildPolicyGraph, imageTokens, initWeights, paramShapes, patchDim, POLICY_SCALARS } from '../../../src/backend/engine/model';
-import type { ModelConfig, SequenceInput } from '../../../src/backend/engine/types';
+import type { ModelConfig } from '../../../src/backend/engine/model';
+import type { SequenceInput } from '../../../src/backend/engine/types';
+import { writePatches } from '../../../src/backend/engine/batching';
 import { tfPolicyGradients } from './tfjsModel';
 import { mulberry32 } from '../../../src/core/random';
 
@@ -107,7 +109,7 @@ test('scoring: full distributions, entropy, blind view, batching across chunks a
   const [b1, b2, s1, s2] = (await e.score([{ ...seqs[0], blind: true }, { ...other, blind: true }, seqs[0], other])).logp;
   b1.forEach((v, t) => assert.ok(Math.abs(v - b2[t]) < 1e-6, 'blind view ignores the image'));
   assert.ok(s1.some((v, t) => Math.abs(v - s2[t]) > 1e-5), 'image view depends on the image');
-  assert.throws(() => e.patches(new Float32Array(5), new Float32Array(1000), 0), /expected 3×8×8/);
+  assert.throws(() => writePatches(e.config, new Float32Array(5), new Float32Array(1000), 0), /expected 3×8×8/);
   await assert.rejects(e.score([{ image: img(r), prompt: new Array(10).fill(1), response: [1, 2, 3] }]), /at most maxText = 12/);
   await e.dispose();
 });

@@ -1,7 +1,7 @@
 // An independent implementation of the tiny VLM and the §5 loss in @tensorflow/tfjs (pure-JS CPU backend),
 // used as a gradient oracle: same weights, same batch, gradients by tf's own autodiff.
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../../../src/backend/engine/types';
+import type { ModelConfig } from '../../../src/backend/engine/model';
 
 export interface TfBatch {
   patches: Float32Array; // [B, nImg, P]

@@ -27,8 +27,9 @@ export interface BackendClient {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function forkBackend(): BackendClient {
-  const child = fork(CLI, ['serve'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+/** `env` is added to this process's environment for the child. */
+export function forkBackend(env: NodeJS.ProcessEnv = {}): BackendClient {
+  const child = fork(CLI, ['serve'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...env } });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));

@@ -3,11 +3,11 @@
  * bias, all in TypeScript. Its updates move the table along the advantages, so training changes what it
  * samples, and its state round-trips through saveState/loadState exactly.
  */
+import type { PolicyLossOptions } from '../../../src/core/algorithms/loss';
+import type { ModelConfig } from '../../../src/backend/engine/model';
 import type {
-  ModelConfig,
   PolicyBatch,
   PolicyEngine,
-  PolicyLossConfig,
   SampleRequest,
   SampleResult,
   ScoreResult,
@@ -119,7 +119,11 @@ export class FakeEngine implements PolicyEngine {
     return opts?.fullDistribution ? { logp, entropy, logProbs: full } : { logp, entropy };
   }
 
-  async policyStep(batch: PolicyBatch, _loss: PolicyLossConfig): Promise<StepStats> {
+  setLearningRate(lr: number): void {
+    this.lr = lr;
+  }
+
+  async policyStep(batch: PolicyBatch, _loss: PolicyLossOptions): Promise<StepStats> {
     this.calls.policyStep++;
     const V = this.config.vocabSize;
     let n = 0;

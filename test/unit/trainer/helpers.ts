@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ModelConfig } from '../../../src/backend/engine/types';
+import type { ModelConfig } from '../../../src/backend/engine/model';
 import { VOCAB, defaultShapesConfig } from '../../../src/backend/task/shapes';
 import type { EngineFactory } from '../../../src/backend/trainer/trainer';
 import type { MetricsRow } from '../../../src/core/run';

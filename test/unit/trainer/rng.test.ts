@@ -1,7 +1,7 @@
 // The serializable PRNG: independent named streams, exact state round trip, sane normals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../../src/backend/trainer/rng';
+import { Rng } from '../../../src/backend/rng';
 import { mildNoise, perturbPatches } from '../../../src/backend/trainer/views';
 
 test('a restored state continues the same stream; names give different streams', () => {

@@ -7,6 +7,7 @@ import { Trainer } from '../../../src/backend/trainer/trainer';
 import { ConfigError } from '../../../src/core/algorithms';
 import { FakeEngine } from './fakeEngine';
 import { fakeFactory, tempDir, tinyConfig, withoutTiming, writeFakeModel } from './helpers';
+import type { EngineFactory } from '../../../src/backend/trainer/trainer';
 
 const model = writeFakeModel(join(tempDir(), 'model'));
 
@@ -127,4 +128,20 @@ test('resume marks a run whose backend died failed (with the reason) and refuses
   const failed = events.find((e) => e.type === 'failed');
   assert.match(failed!.reason!, /pid 4198625\) died without stopping the run/);
   assert.equal(events.at(-1)!.type, 'completed');
+});
+
+test('the learning-rate warm-up reaches the engine through setLearningRate, and resumes where it was', async () => {
+  const rates: number[] = [];
+  const recording: EngineFactory = async (m, o) => {
+    const e = new FakeEngine(m, o.seed);
+    const set = e.setLearningRate.bind(e);
+    e.setLearningRate = (lr) => (rates.push(lr), set(lr));
+    return e;
+  };
+  const config = { ...tinyConfig(model), valEvery: 0, valAtStart: false, lr: 0.4, lrWarmupSteps: 4, miniBatches: 1, checkpointEvery: 2 };
+  const first = await Trainer.start({ runsDir: tempDir(), preset: 'grpo', steps: 2, config, engineFactory: recording });
+  await first.run();
+  await (await Trainer.resume({ runDir: first.dir, steps: 5, engineFactory: recording })).run();
+  // Step k trains at lr · min(1, k / lrWarmupSteps).
+  assert.deepEqual(rates.map((r) => Number(r.toFixed(12))), [0.1, 0.2, 0.3, 0.4, 0.4]);
 });

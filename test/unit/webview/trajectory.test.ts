@@ -1,11 +1,11 @@
 // The trajectory view's pure parts: the height estimates of unbuilt blocks, the shared colour ranges, the saved view.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { packRollouts } from '../../../src/core/protocol/webview';
+import { packRollouts } from '../../../src/core/view/pack';
 import { signalDef } from '../../../webview/scales';
-import { Group, RolloutRef, StepData } from '../../../webview/trajectory/model';
+import { Group, RolloutRef, StepData, signalHiOf } from '../../../webview/trajectory/model';
 import { CHAR_WIDTH_PX, LINE_HEIGHT_PX, cardTextWidth, estimateChunkHeight, estimateGroupHeight } from '../../../webview/trajectory/heights';
-import { SignalRanges, computeHi } from '../../../webview/trajectory/ranges';
+import { SignalRanges } from '../../../webview/trajectory/ranges';
 import { chooseSignal, restoreView, savedView } from '../../../webview/trajectory/viewState';
 import { makeRollout } from '../../fixtures/webviewFixtures';
 
@@ -74,7 +74,7 @@ test('ranges: the host sends them, missing ones are computed once, live rollouts
   // A signal the host sent no range for: computed from the rollouts, then kept.
   const adv = signalDef('advantage');
   const advHi = ranges.hi(adv, ros);
-  assert.equal(advHi, computeHi(adv, ros));
+  assert.equal(advHi, signalHiOf(adv, ros));
   assert.equal(ranges.hi(adv, []), advHi);
 
   // Live rollouts with larger values widen S, and say so when S is the signal shown.

@@ -10,7 +10,8 @@
  * "see red circle red square answer 2" the listed objects and the decision to stop listing ("answer") are
  * perceptual, while the count "2" is not (it follows from the trace already written).
  */
-import { Rng, hashString } from '../../trainer/rng';
+import { hashString } from '../../../core/random';
+import { Rng } from '../../rng';
 import { BOS, COLORS, EOS, SHAPES, Tokenizer, type Color, type Shape } from './vocab';
 
 export type QuestionType = 'countColor' | 'countShape' | 'countAll' | 'colorAt' | 'shapeAt' | 'compare' | 'exists';

@@ -2,9 +2,7 @@
  * A seedable PRNG with serializable state (xoshiro128**, seeded through splitmix32), so a checkpoint can
  * hold every random stream and a resumed run draws exactly the numbers the straight run would have drawn.
  */
-import { hashString, standardNormal } from '../../core/random';
-
-export { hashString };
+import { hashString, standardNormal } from '../core/random';
 
 export interface RngState {
   s: [number, number, number, number];
