@@ -102,7 +102,7 @@ async function fwdBwdSession(c: ModelConfig, B: number, Tt: number) {
   const w = initWeights(c, 1);
   const feeds: Record<string, ort.Tensor> = {};
   for (const [n, shape] of paramShapes(c)) feeds[n] = new ort.Tensor('float32', w.get(n)!, shape);
-  const scalars: Record<string, number> = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0, invTokens: 1 / (B * Tt * 0.75) };
+  const scalars: Record<string, number> = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, entropyBonus: 0, klCoef: 0, invTokens: 1 / (B * Tt * 0.75) };
   for (const k of POLICY_SCALARS) feeds[k] = new ort.Tensor('float32', new Float32Array([scalars[k]]), []);
   for (const inp of g.inputs) {
     if (feeds[inp.name]) continue;

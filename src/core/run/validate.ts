@@ -200,6 +200,12 @@ export function validateRollout(v: unknown, where: string): RolloutRecord {
   if (ids) for (let i = 0; i < ids.length; i++) if (!Number.isInteger(ids[i])) f.fail(`tokenIds[${i}]`, `must be an integer, got ${show(ids[i])}`);
   const logp = f.sub('logp')!;
   for (const view of VIEWS) logp.numbers(view, L, view !== 'image');
+  const masks: unknown = (o.logp as Obj).perturbedMasks;
+  if (masks !== undefined) {
+    if (!Array.isArray(masks)) return logp.fail('perturbedMasks', `must be an array of per-token arrays, got ${show(masks)}`);
+    const rows = new Fields(Object.fromEntries(masks.map((m, i) => [String(i), m])), where, 'logp.perturbedMasks.');
+    masks.forEach((_, i) => rows.numbers(String(i), L, false));
+  }
   const scores = f.sub('scores', true);
   if (scores) for (const s of SCORES) scores.numbers(s, L, true);
   f.numbers('weights', L, true);

@@ -154,7 +154,7 @@ test('the §5 policy loss: values and ∂loss/∂logp against policyLossReferenc
   };
   const N = lens.reduce((a, b) => a + b, 0);
   const scalar = (v: number) => new ort.Tensor('float64', new Float64Array([v]), []);
-  const sc: Record<string, number> = { ...opts, invTokens: 1 / N };
+  const sc: Record<string, number> = { ...opts, entropyBonus: 0, invTokens: 1 / N };
   const feeds: Record<string, ort.Tensor> = {
     logp: grid(lpNew), mask: grid(lens.map((n) => new Array(n).fill(1))), adv: grid(A), old: grid(lpOld), ref: grid(lpRef),
   };

@@ -30,7 +30,7 @@ test('whole-model gradients of the policy loss agree with tfjs autodiff of the s
   const N = mask.reduce((a, b) => a + b, 0);
   const grid = (f: () => number) => Float32Array.from({ length: B * Tt }, (_, i) => (mask[i] ? f() : 0));
   const adv = grid(() => 4 * r() - 2), old = grid(() => -Math.log(c.vocabSize) + 1.2 * r() - 0.6), ref = grid(() => -Math.log(c.vocabSize) + r() - 0.5);
-  const o = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0.05, klCoef: 0.1, invTokens: 1 / N };
+  const o = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0.05, entropyBonus: 0, klCoef: 0.1, invTokens: 1 / N };
 
   const session = await ort.InferenceSession.create(buildPolicyGraph(c, B, Tt).toBytes());
   const feeds: Record<string, ort.Tensor> = {
