@@ -94,20 +94,23 @@ export class StepPipeline {
     return { batch, sampledAll, tries };
   }
 
-  /** The probe plan of this run: the preset's views (every view with diagnostics), exact KL where asked. */
+  /** The probe plan of the preset: its views, with the exact KL where its config asks. */
   get plan(): ProbePlan {
-    const diagnostics = this.config.trainer.diagnostics;
-    if (!diagnostics) return { ...this.views, exact: this.config.algorithm.kl === 'exact' };
+    return { ...this.views, exact: this.config.algorithm.kl === 'exact' };
+  }
+
+  /** The diagnostics' plan: every view, with the exact KL (diagnostics.ts). */
+  get diagnosticsPlan(): ProbePlan {
     return { views: ['blind', 'mild', 'perturbed'], perturbedSamples: Math.max(1, this.views.perturbedSamples), exact: true };
   }
 
   /**
    * 2. Probe views, one engine.score call for all of them. With the exact KL, the image view is scored too
    * and every view with its full distribution, and the rows KL(π_image ‖ π_view) are computed per token.
+   * The diagnostics pass their own `rng`, so the training stream draws the same masks with or without them.
    */
-  async probe(batch: Sampled[], plan: ProbePlan = this.plan): Promise<Probes> {
+  async probe(batch: Sampled[], plan: ProbePlan = this.plan, rng: Rng = this.position.rng.perturbation): Promise<Probes> {
     const tr = this.config.trainer;
-    const rng = this.position.rng.perturbation;
     const { imageSize, channels, patchSize, vocabSize } = this.engine.config;
     const probes: SequenceInput[] = [];
     const slots: Array<{ rollout: number; view: ViewName }> = [];

@@ -29,6 +29,7 @@ import {
   type StartOptions,
   type TrainerHooks,
 } from './open';
+import { Rng } from '../rng';
 import { diagnosticsMetrics } from './diagnostics';
 import { RolloutRecords, metricsRow } from './records';
 import { StepPipeline } from './step';
@@ -149,8 +150,10 @@ export class Trainer extends RunControl {
     // 3. Advantages (§1–§4), then the update (§5), with the reference policy's log-probs when klCoef > 0.
     const inputs = this.pipeline.advantageInputs(step, sampled.batch, probes);
     const adv = computeAdvantages(this.config.algorithm, inputs);
-    const diagnostics = tr.diagnostics
-      ? diagnosticsMetrics(this.config.algorithm, sampled.batch, probes, (views) => this.pipeline.advantageInputs(step, sampled.batch, probes, views))
+    // Diagnostics: every view scored again with a stream of their own (the training draws stay the same).
+    const diagProbes = tr.diagnostics ? await this.pipeline.probe(sampled.batch, this.pipeline.diagnosticsPlan, new Rng(this.seed, `diagnostics:${step}`)) : undefined;
+    const diagnostics = diagProbes
+      ? diagnosticsMetrics(this.config.algorithm, sampled.batch, diagProbes, (views) => this.pipeline.advantageInputs(step, sampled.batch, diagProbes, views))
       : undefined;
     const refLogp = this.reference ? await this.pipeline.referenceLogp(sampled.batch, this.reference) : undefined;
     const stats = await this.pipeline.update(step, sampled.batch, adv, refLogp);
