@@ -69,13 +69,14 @@ export const defaultShapesConfig = (): ShapesConfig => ({
 });
 
 /**
- * The study's task (docs/study.md): fillers so perceptual tokens are sparse (about 15 %), count questions
+ * The study's task (docs/study.md): fillers so perceptual tokens are sparse (15 %), count questions
  * about what is present, and no `exists` (its answer is mostly decided by the question's prior).
  */
 export const studyShapesConfig = (): ShapesConfig => ({
   ...defaultShapesConfig(),
   questionTypes: QUESTION_TYPES.filter((q) => q !== 'exists'),
-  fillers: 8,
+  // 12 fillers: perceptual tokens ≈ 15 % of reference tokens (19 % with 8), and prompt + response ≤ 32.
+  fillers: 12,
   countPresentProb: 0.75,
 });
 
