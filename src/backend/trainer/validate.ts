@@ -5,7 +5,7 @@
  * the greedy accuracy beside it.
  */
 import type { PolicyEngine } from '../engine/types';
-import { scoreResponse, type ShapesExample, type Tokenizer } from '../task/shapes';
+import { FILLER_WORDS, scoreResponse, type ShapesExample, type Tokenizer } from '../task/shapes';
 import { Rng } from '../rng';
 
 export interface ValidationResult {
@@ -70,7 +70,11 @@ export async function greedyAccuracyByType(
   return { ...Object.fromEntries([...hits].map(([k, [c, n]]) => [k, c / n])), all: all / Math.max(1, examples.length) };
 }
 
-/** Teacher-forced fit on the reference traces, split by the ground-truth perceptual flags. */
+/**
+ * Teacher-forced fit on the reference traces, split by the ground-truth perceptual flags. Filler words
+ * (free random choices, ≈ ln 4 nats each at best) count in neither group: "non-perceptual" means the
+ * tokens the question and the trace so far determine.
+ */
 export interface TeacherForced {
   /** Share of positions whose most likely token is the reference token. */
   perceptualTop1: number;
@@ -78,7 +82,7 @@ export interface TeacherForced {
   /** Mean log-prob of the reference token. */
   perceptualLogp: number;
   nonPerceptualLogp: number;
-  /** Share of reference tokens that are perceptual. */
+  /** Share of reference tokens that are perceptual (fillers included in the denominator). */
   perceptualShare: number;
 }
 
@@ -91,6 +95,7 @@ export async function teacherForced(engine: PolicyEngine, examples: ShapesExampl
     e.target.forEach((tok, t) => {
       let best = 0;
       for (let v = 1; v < V; v++) if (full[t * V + v] > full[t * V + best]) best = v;
+      if (e.perceptual[t] === 0 && FILLER_WORDS.includes(e.trace[t])) return;
       const a = e.perceptual[t] ? acc.p : acc.n;
       a[0] += best === tok ? 1 : 0;
       a[1] += scored.logp[i][t];
@@ -103,6 +108,6 @@ export async function teacherForced(engine: PolicyEngine, examples: ShapesExampl
     nonPerceptualTop1: div(acc.n[0], acc.n[2]),
     perceptualLogp: div(acc.p[1], acc.p[2]),
     nonPerceptualLogp: div(acc.n[1], acc.n[2]),
-    perceptualShare: div(acc.p[2], acc.p[2] + acc.n[2]),
+    perceptualShare: div(acc.p[2], examples.reduce((a, e) => a + e.target.length, 0)),
   };
 }
