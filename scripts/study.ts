@@ -1,5 +1,5 @@
 /**
- * npm run study [-- --quick] [--runs-dir DIR] [--seeds N] [--steps N] [--out docs]
+ * npm run study [-- --quick] [--runs-dir DIR] [--seeds N] [--steps N] [--out docs] [--model DIR]
  *
  * The study of docs/study.md: grpo, dapo, vppo, pgpo, prpo, prpo with λ = 0, and the controls oracle and
  * random (PAR on the ground-truth perceptual tokens / on a random set of the same size), each over the
@@ -61,6 +61,7 @@ function settings(): Settings {
       seeds: { type: 'string' },
       steps: { type: 'string' },
       out: { type: 'string' },
+      model: { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -68,7 +69,7 @@ function settings(): Settings {
   const steps = values.steps ? Number(values.steps) : quick ? 8 : 300;
   if (!Number.isInteger(nSeeds) || nSeeds < 1) throw new Error(`--seeds: expected an integer ≥ 1, got ${values.seeds}`);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected an integer ≥ 1, got ${values.steps}`);
-  const model = join(ROOT, 'models', 'tiny-vlm-shapes-study');
+  const model = resolve(values.model ?? join(ROOT, 'models', 'tiny-vlm-shapes-study'));
   if (!existsSync(join(model, 'config.json'))) throw new Error(`${model} is missing: make it first with npm run pretrain -- --study`);
   const valEvery = quick ? Math.max(1, Math.floor(steps / 2)) : 50;
   return {
@@ -222,7 +223,7 @@ function writeReport(
     );
   }
   lines.push(
-    `Task: shapes, study options (fillers, count questions about present objects, no \`exists\`); model \`models/tiny-vlm-shapes-study\`.`,
+    `Task: the model's (${String(s.common.model).endsWith('tiny-vlm-shapes-study') ? 'the study options: fillers, count questions about present objects, no `exists`' : 'NOT the study task'}); model \`${String(s.common.model).split('/').slice(-2).join('/')}\`.`,
     `Arms: ${arms.map((a) => a.label).join(', ')}; seeds ${s.seeds.join(', ')}; ${s.steps} steps; P = 8 prompts × G = 8; 2 mini-batches; lr ${lr} from a DAPO pilot`,
     `on seed ${s.pilotSeed} (${pilot.map((p) => `${p.lr}: greedy ${pct(p.greedy)} %`).join(', ')}). Wall time ${minutes.toFixed(1)} min.`,
     '',
