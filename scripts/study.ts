@@ -246,7 +246,8 @@ function writeReport(
   const adjusted = holm(diffs.map((x) => x.d.p));
   lines.push('## Paired differences against dapo (same seeds)', '', '| arm − dapo | mean Δ | 95 % CI | p (paired t) | p (Holm) |', '|---|---|---|---|---|');
   diffs.forEach(({ arm, d }, i) => lines.push(`| ${arm.label} | ${pct(d.mean)} pts | [${pct(d.lo)}, ${pct(d.hi)}] | ${num(d.p)} | ${num(adjusted[i])} |`));
-  const sdDiff = Math.sqrt(diffs.reduce((a, x) => a + (Number.isFinite(x.d.sd) ? x.d.sd ** 2 : 0), 0) / Math.max(1, diffs.filter((x) => Number.isFinite(x.d.sd)).length));
+  const sds = diffs.map((x) => x.d.sd).filter(Number.isFinite);
+  const sdDiff = sds.length ? Math.sqrt(sds.reduce((a, sd) => a + sd ** 2, 0) / sds.length) : NaN;
   const mde = minimumDetectableEffect(sdDiff, s.seeds.length);
   lines.push(
     '',
