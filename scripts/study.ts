@@ -32,10 +32,10 @@ interface Arm {
 /** The arms, in report order; an arm whose estimator this version lacks is reported as missing. */
 const ARMS: Arm[] = [
   { key: 'grpo', label: 'grpo', preset: 'grpo', config: {} },
-  { key: 'dapo', label: 'dapo', preset: 'dapo', config: {} },
+  { key: 'dapo', label: 'dapo', preset: 'dapo', config: { diagnostics: true } },
   { key: 'vppo', label: 'vppo', preset: 'vppo', config: {} },
   { key: 'pgpo', label: 'pgpo', preset: 'pgpo', config: {} },
-  { key: 'prpo', label: 'prpo (PRPO-R)', preset: 'prpo', config: {} },
+  { key: 'prpo', label: 'prpo (PRPO-R)', preset: 'prpo', config: { diagnostics: true } },
   { key: 'prpo-l0', label: 'prpo λ=0', preset: 'prpo', config: { lambda: 0 } },
   { key: 'oracle', label: 'oracle', preset: 'prpo', config: { estimator: 'oracle' } },
   { key: 'random', label: 'random', preset: 'prpo', config: { estimator: 'random' } },
@@ -66,7 +66,8 @@ function settings(): Settings {
   });
   const quick = values.quick === true;
   const nSeeds = values.seeds ? Number(values.seeds) : quick ? 2 : 3;
-  const steps = values.steps ? Number(values.steps) : quick ? 8 : 300;
+  // Full: 8 arms × 3 seeds × 200 steps, estimated ≈ 35 min on 2 idle cores (not yet measured at full scale).
+  const steps = values.steps ? Number(values.steps) : quick ? 8 : 200;
   if (!Number.isInteger(nSeeds) || nSeeds < 1) throw new Error(`--seeds: expected an integer ≥ 1, got ${values.seeds}`);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected an integer ≥ 1, got ${values.steps}`);
   const model = resolve(values.model ?? join(ROOT, 'models', 'tiny-vlm-shapes-study'));
@@ -92,7 +93,9 @@ function settings(): Settings {
       valSamples: 4,
       valGreedySize: quick ? 128 : 1024,
       checkpointEvery: quick ? steps : 25,
-      diagnostics: true,
+      // The diagnostics (every view for every preset, exact KL too) cost a second probe call per step:
+      // the dapo and prpo arms carry them (ARMS), which is what the AUROC table and the log-prob figure read.
+      diagnostics: false,
     },
   };
 }
@@ -153,6 +156,7 @@ async function ensureRun(index: Index, s: Settings, key: string, preset: string,
   return t.dir;
 }
 
+const finalSampled = (m: MetricsRow[]) => [...m].reverse().find((r) => r.valAccuracy !== undefined)?.valAccuracy ?? NaN;
 const finalGreedy = (m: MetricsRow[]) => [...m].reverse().find((r) => r.valGreedyAccuracy !== undefined)?.valGreedyAccuracy ?? NaN;
 
 async function main() {
@@ -228,14 +232,40 @@ function writeReport(
     `on seed ${s.pilotSeed} (${pilot.map((p) => `${p.lr}: greedy ${pct(p.greedy)} %`).join(', ')}). Wall time ${minutes.toFixed(1)} min.`,
     '',
   );
+  // What RL starts from (measured by `npm run pretrain -- --study`, config.json pretrain.startMeasures).
+  const modelConfig = JSON.parse(readFileSync(join(String(s.common.model), 'config.json'), 'utf8'));
+  const start = modelConfig.pretrain?.startMeasures as
+    | { greedy: Record<string, number>; blackImage: Record<string, number>; luckyCorrectShare?: number; firstErrorPerceptualShare?: number; teacherForced?: Record<string, number> }
+    | undefined;
+  if (start) {
+    const types = Object.keys(start.greedy).filter((k) => k !== 'all');
+    lines.push(
+      '## The warm start RL begins from (greedy, first 1024 validation prompts)',
+      '',
+      `| | ${types.join(' | ')} | all |`,
+      `|---|${types.map(() => '---|').join('')}---|`,
+      `| with the image | ${types.map((t) => `${pct(start.greedy[t])} %`).join(' | ')} | **${pct(start.greedy.all)} %** |`,
+      `| black image (text-only baseline) | ${types.map((t) => `${pct(start.blackImage[t])} %`).join(' | ')} | **${pct(start.blackImage.all)} %** |`,
+      '',
+      `Wrong answers whose first error is at a perceptual token: ${pct(start.firstErrorPerceptualShare ?? NaN)} %. Right answers reached through a wrong trace (lucky-correct): ${pct(start.luckyCorrectShare ?? NaN)} %.`,
+      `Teacher-forced top-1: non-perceptual ${pct(start.teacherForced?.nonPerceptualTop1 ?? NaN)} %, perceptual ${pct(start.teacherForced?.perceptualTop1 ?? NaN)} %; perceptual tokens ${pct(start.teacherForced?.perceptualShare ?? NaN)} % of reference tokens.`,
+      '',
+    );
+  }
   if (missing.length) lines.push(`Not run (estimator not in this version): ${missing.map((a) => a.label).join(', ')}.`, '');
 
   // Final greedy accuracy per arm.
-  lines.push('## Final greedy accuracy (primary endpoint)', '', '| arm | mean | 95 % CI (t, n − 1) | per seed |', '|---|---|---|---|');
+  lines.push(
+    `## Final greedy accuracy on ${s.common.valGreedySize} validation prompts (primary endpoint)`,
+    '',
+    `| arm | mean | 95 % CI (t, n − 1) | per seed | avg@${s.common.valSamples} on ${s.common.valSize} prompts (secondary), mean ± CI |`,
+    '|---|---|---|---|---|',
+  );
   for (const a of arms) {
     const xs = final(a.key);
     const ci = meanCi(xs);
-    lines.push(`| ${a.label} | ${pct(ci.mean)} % | [${pct(ci.lo)}, ${pct(ci.hi)}] | ${xs.map(pct).join(', ')} |`);
+    const sampled = meanCi(s.seeds.map((seed) => finalSampled(metrics[a.key][seed])));
+    lines.push(`| ${a.label} | ${pct(ci.mean)} % | [${pct(ci.lo)}, ${pct(ci.hi)}] | ${xs.map(pct).join(', ')} | ${pct(sampled.mean)} % ± ${pct(sampled.half)} |`);
   }
   lines.push('');
 
@@ -290,7 +320,7 @@ function writeReport(
     const xs = arms.flatMap((a) => s.seeds.flatMap((seed) => metrics[a.key][seed].map((r) => r[metric]))).filter((v): v is number => v !== undefined && Number.isFinite(v));
     return xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : NaN;
   };
-  lines.push('## Do the dependency scores find the perceptual tokens? (diagnostics, every step of every run)', '');
+  lines.push('## Do the dependency scores find the perceptual tokens? (diagnostics: every step of the dapo and prpo runs)', '');
   lines.push('| score | AUROC pooled k3 | pooled exact | within-response k3 | within exact |', '|---|---|---|---|---|');
   for (const [score, label] of [['Svppo', 'VPPO S (perturbed)'], ['Spgpo', 'PGPO S (blind)'], ['G', 'PRPO-R G'], ['U', 'PRPO-R U'], ['RVD', 'PRPO-R RVD'], ['RVD0', 'RVD, λ = 0']] as const) {
     lines.push(`| ${label} | ${num(meanOf(`diag.auroc.${score}.k3`))} | ${num(meanOf(`diag.auroc.${score}.exact`))} | ${num(meanOf(`diag.aurocWithin.${score}.k3`))} | ${num(meanOf(`diag.aurocWithin.${score}.exact`))} |`);
