@@ -14,7 +14,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { estimatorNames, resolveConfig } from '../src/core/algorithms';
+import { estimatorNames } from '../src/core/algorithms';
+import { resolveRunConfig } from '../src/backend/trainer/config';
 import { readMetrics, readRun, type MetricsRow } from '../src/core/run';
 import { holm, meanCi, minimumDetectableEffect, pairedDifference } from '../src/core/study/stats';
 import { forestPlot, lineChart, type Series } from '../src/core/study/svg';
@@ -169,7 +170,7 @@ async function main() {
     return !est || estimatorNames().includes(est);
   });
   const missing = ARMS.filter((a) => !available.includes(a));
-  for (const a of available) resolveConfig(a.preset, a.config); // a bad arm fails before any training
+  for (const a of available) resolveRunConfig(a.preset, { ...s.common, ...a.config }); // a bad arm fails before any training
   const total = s.pilotLrs.length * s.pilotSteps + available.length * s.seeds.length * s.steps;
   const progress = new Progress(total);
   const t0 = Date.now();
