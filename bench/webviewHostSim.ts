@@ -4,18 +4,53 @@
  * through the same protocol and packing (typed arrays, structured clone) as TrajectoryPanel.
  */
 import type { RolloutRecord, MetricsRow } from '../src/core/run/schema';
-import { IpcMessage, packRollouts, replyMethod, RunInfo, ChartRun, stepRanges } from '../src/core/protocol/webview';
+import {
+  ChartRun,
+  ChartsInitNotification,
+  GetImageRequest,
+  GetStepPartRequest,
+  GetStepRequest,
+  IpcMessage,
+  IpcNotification,
+  IpcParams,
+  IpcRequest,
+  IpcResponse,
+  IpcType,
+  MetricsAppendedNotification,
+  PerfReportCommand,
+  ReadyCommand,
+  RolloutsAppendedNotification,
+  TrajectoryInitNotification,
+  WebviewRunInfo,
+  messageOf,
+  methodOf,
+  replyOf,
+} from '../src/core/protocol/webview';
+import { packRollouts } from '../src/core/view/pack';
+import { stepRanges } from '../src/core/view/signals';
 import { makeRollout, makeStep } from './webviewFixtures';
 
 interface Sim {
   steps: Map<number, RolloutRecord[]>;
-  run: RunInfo;
+  run: WebviewRunInfo;
   perf: Array<{ name: string; ms: number }>;
   commands: IpcMessage[];
   images: Map<string, string>;
   chartRuns: ChartRun[];
   packMs: number[];
 }
+
+/** What the benchmark page and script share through `window`. */
+interface SimPage {
+  __initialStep?: number;
+  __simSetup?: { steps?: Array<[number, number, number, number, string?]>; hostileStep?: number; status?: WebviewRunInfo['status'] };
+  __sim: {
+    setStep(step: number, rollouts: number, groupSize: number, tokens: number, image?: string): void;
+    setHostileStep(step: number): void;
+    [k: string]: unknown;
+  };
+}
+const page = window as unknown as SimPage;
 
 const sim: Sim = {
   steps: new Map(),
@@ -31,6 +66,9 @@ const post = (m: IpcMessage): void => {
   m.sentAt = Date.now();
   window.postMessage(m, '*');
 };
+const notify = <T extends IpcNotification<unknown>>(n: T, params: IpcParams<T>): void => post(messageOf(n, params));
+const reply = <T extends IpcRequest<unknown, unknown>>(r: T, m: IpcMessage, result: IpcResponse<T>): void => post(replyOf(r, m, { result }));
+const params = <T extends IpcType>(_t: T, m: IpcMessage): IpcParams<T> => m.params as IpcParams<T>;
 
 (globalThis as unknown as { acquireVsCodeApi: () => unknown }).acquireVsCodeApi = () => {
   let state: unknown;
@@ -40,34 +78,34 @@ const post = (m: IpcMessage): void => {
     postMessage(m: IpcMessage) {
       sim.commands.push(m);
       switch (m.method) {
-        case 'common/ready':
-          if ((m.params as { scope: string }).scope === 'charts') post({ method: 'charts/init', params: { runs: sim.chartRuns } });
-          else post({ method: 'trajectory/init', params: { run: sim.run, steps: [...sim.steps.keys()].sort((a, b) => a - b), step: (window as any).__initialStep } });
+        case methodOf(ReadyCommand):
+          if (params(ReadyCommand, m).scope === 'charts') notify(ChartsInitNotification, { runs: sim.chartRuns });
+          else notify(TrajectoryInitNotification, { run: sim.run, steps: [...sim.steps.keys()].sort((a, b) => a - b), step: page.__initialStep });
           break;
-        case 'common/perf':
-          sim.perf.push(m.params as { name: string; ms: number });
+        case methodOf(PerfReportCommand):
+          sim.perf.push(params(PerfReportCommand, m));
           break;
-        case 'trajectory/getStep': {
+        case methodOf(GetStepRequest): {
           // As TrajectoryPanel does: ranges over the whole step, the first rollouts in the reply (the webview pulls the rest).
-          const step = (m.params as { step: number }).step;
+          const { step } = params(GetStepRequest, m);
           const all = sim.steps.get(step) ?? [];
           const t0 = performance.now();
           const ranges = stepRanges(all);
           const rollouts = packRollouts(step, all.slice(0, 48));
           sim.packMs.push(performance.now() - t0);
-          post({ method: replyMethod(m.method), id: m.id, params: { rollouts, total: all.length, ranges, issues: [] } });
+          reply(GetStepRequest, m, { rollouts, total: all.length, ranges, issues: [] });
           break;
         }
-        case 'trajectory/getStepPart': {
-          const { step, from } = m.params as { step: number; from: number };
+        case methodOf(GetStepPartRequest): {
+          const { step, from } = params(GetStepPartRequest, m);
           const all = sim.steps.get(step) ?? [];
           const to = Math.min(all.length, from + 128);
-          post({ method: replyMethod(m.method), id: m.id, params: { rollouts: packRollouts(step, all.slice(from, to)), last: to >= all.length } });
+          reply(GetStepPartRequest, m, { rollouts: packRollouts(step, all.slice(from, to)), last: to >= all.length });
           break;
         }
-        case 'trajectory/getImage': {
-          const url = sim.images.get((m.params as { image: string }).image);
-          post({ method: replyMethod(m.method), id: m.id, params: url ? { dataUrl: url } : { error: 'no such image' } });
+        case methodOf(GetImageRequest): {
+          const url = sim.images.get(params(GetImageRequest, m).image);
+          reply(GetImageRequest, m, url ? { dataUrl: url } : { error: 'no such image' });
           break;
         }
       }
@@ -76,7 +114,7 @@ const post = (m: IpcMessage): void => {
 };
 
 /** Control surface for the benchmark script (page.evaluate). */
-(window as any).__sim = {
+page.__sim = {
   sim,
   makeStep,
   setStep(step: number, rollouts: number, groupSize: number, tokens: number, image?: string) {
@@ -92,7 +130,7 @@ const post = (m: IpcMessage): void => {
     sim.chartRuns = runs;
   },
   appendMetrics(runId: string, rows: MetricsRow[]) {
-    post({ method: 'charts/metricsAppended', params: { runId, rows } });
+    notify(MetricsAppendedNotification, { runId, rows });
   },
   /** Streams `count` rollouts of `step` at `perSecond`, one message each; resolves when sent. */
   stream(step: number, count: number, perSecond: number, tokens = 120): Promise<void> {
@@ -104,7 +142,7 @@ const post = (m: IpcMessage): void => {
       const start = performance.now();
       const tick = (): void => {
         const due = Math.min(count, Math.floor(((performance.now() - start) / 1000) * perSecond) + 1);
-        for (; i < due; i++) post({ method: 'trajectory/rolloutsAppended', params: { rollouts: batches[i] } });
+        for (; i < due; i++) notify(RolloutsAppendedNotification, { rollouts: batches[i] });
         if (i < count) setTimeout(tick, 2);
         else resolve();
       };
@@ -115,7 +153,7 @@ const post = (m: IpcMessage): void => {
 };
 
 // A page can describe its steps before the scripts run: window.__simSetup = { steps: [[step, rollouts, groupSize, tokens]], hostileStep }.
-const setup = (window as any).__simSetup as { steps?: Array<[number, number, number, number, string?]>; hostileStep?: number; status?: RunInfo['status'] } | undefined;
-for (const [step, n, g, t, image] of setup?.steps ?? []) (window as any).__sim.setStep(step, n, g, t, image);
-if (setup?.hostileStep !== undefined) (window as any).__sim.setHostileStep(setup.hostileStep);
+const setup = page.__simSetup;
+for (const [step, n, g, t, image] of setup?.steps ?? []) page.__sim.setStep(step, n, g, t, image);
+if (setup?.hostileStep !== undefined) page.__sim.setHostileStep(setup.hostileStep);
 if (setup?.status) sim.run.status = setup.status;

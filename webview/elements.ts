@@ -51,9 +51,5 @@ export function adoptCss(css: string): void {
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 }
 
-export const fmt = (v: number | undefined, digits = 3): string => {
-  if (v === undefined || !Number.isFinite(v)) return '—';
-  if (v !== 0 && (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3)) return v.toExponential(2);
-  return Number(v.toFixed(digits)).toString();
-};
-export const signed = (v: number | undefined, digits = 3): string => (v !== undefined && v > 0 ? '+' : '') + fmt(v, digits);
+// One number format for every view (the editor's cards use it too).
+export { fmt, signed } from '../src/core/format';

@@ -11,7 +11,10 @@ import {
   IpcResponse,
   IpcScope,
   ReadyCommand,
-  replyMethod,
+  isReply,
+  messageOf,
+  methodOf,
+  requestOf,
 } from '../src/core/protocol/webview';
 
 interface VsCodeApi {
@@ -21,12 +24,13 @@ interface VsCodeApi {
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
-type Handler = (params: any, message: IpcMessage) => void;
+/** A handler as stored: its params are checked where it is registered (`on`), by the notification's type. */
+type Handler = (params: unknown, message: IpcMessage) => void;
 
 export class HostIpc {
   private readonly api: VsCodeApi = acquireVsCodeApi();
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly handlers = new Map<string, Handler>();
 
   constructor(private readonly scope: IpcScope) {
@@ -38,20 +42,20 @@ export class HostIpc {
     this.command(ReadyCommand, { scope: this.scope });
   }
 
-  command<T extends IpcCommand<any>>(c: T, params: IpcParams<T>): void {
-    this.api.postMessage({ method: `${c.scope}/${c.method}`, params } satisfies IpcMessage);
+  command<T extends IpcCommand<unknown>>(c: T, params: IpcParams<T>): void {
+    this.api.postMessage(messageOf(c, params));
   }
 
-  request<T extends IpcRequest<any, any>>(r: T, params: IpcParams<T>): Promise<IpcResponse<T>> {
+  request<T extends IpcRequest<unknown, unknown>>(r: T, params: IpcParams<T>): Promise<IpcResponse<T>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.api.postMessage({ method: `${r.scope}/${r.method}`, params, id } satisfies IpcMessage);
+      this.pending.set(id, { resolve: (v) => resolve(v as IpcResponse<T>), reject });
+      this.api.postMessage(requestOf(r, params, id));
     });
   }
 
-  on<T extends IpcNotification<any>>(n: T, handler: (params: IpcParams<T>, message: IpcMessage) => void): void {
-    this.handlers.set(`${n.scope}/${n.method}`, handler);
+  on<T extends IpcNotification<unknown>>(n: T, handler: (params: IpcParams<T>, message: IpcMessage) => void): void {
+    this.handlers.set(methodOf(n), (p, m) => handler(p as IpcParams<T>, m));
   }
 
   getState<S>(): S | undefined {
@@ -64,10 +68,10 @@ export class HostIpc {
 
   private receive(m: IpcMessage): void {
     if (!m || typeof m.method !== 'string') return;
-    if (m.id !== undefined && m.method.endsWith('/reply')) {
-      const p = this.pending.get(m.id);
+    if (isReply(m)) {
+      const p = this.pending.get(m.id!);
       if (!p) return;
-      this.pending.delete(m.id);
+      this.pending.delete(m.id!);
       if (m.error !== undefined) p.reject(new Error(m.error));
       else p.resolve(m.params);
       return;
@@ -75,5 +79,3 @@ export class HostIpc {
     this.handlers.get(m.method)?.(m.params, m);
   }
 }
-
-export { replyMethod };

@@ -9,10 +9,10 @@
  * Ranges are fixed per step: computed once over every rollout loaded (and widened, never narrowed, as live
  * rollouts arrive), so a colour means the same value in every rollout in view.
  */
-import { DIVERGING, signalValue, type SignalDef } from '../src/core/protocol/webview';
+import { DIVERGING, signalValue, type SignalDef } from '../src/core/view/signals';
 
-export { SIGNALS, signalDef, signalValue, scaleHi } from '../src/core/protocol/webview';
-export type { SignalId, ScaleKind, SignalDef } from '../src/core/protocol/webview';
+export { SIGNALS, signalDef, scaleHi } from '../src/core/view/signals';
+export type { SignalId, SignalDef } from '../src/core/view/signals';
 
 export const BINS = 8;
 
@@ -38,8 +38,7 @@ export function binClass(def: SignalDef, hi: number, raw: number): string {
 /** The value at the edge of bin `b` for legend ticks. */
 export const binValue = (def: SignalDef, hi: number, b: number): number => {
   const v = (b / BINS) * hi;
-  if (def.kind === 'diverging') return (def.centre ?? 0) + v;
-  return def.id === 'logpImage' ? v : v;
+  return def.kind === 'diverging' ? (def.centre ?? 0) + v : v;
 };
 
 /** Whether a value passes a "tokens above a threshold" filter: |v − centre| ≥ t for diverging, v ≥ t else. */

@@ -21,7 +21,8 @@ import {
   type AlgorithmConfig,
   type RolloutInput,
 } from '../core/algorithms';
-import { RunFormatError, formatIssue, readJsonl, readManifest } from '../core/run';
+import { RunFormatError, formatIssue, readJsonl, readManifest, validateRollout } from '../core/run';
+import { UsageError, parse } from './args';
 
 export interface CliIo {
   /** The whole of stdin, or a stream to read it from. */
@@ -45,9 +46,6 @@ Configuration keys: ${Object.keys(CONFIG_KEYS).join(', ')}
 Exit codes: 0 done, 2 bad input (one line on stderr says what and where).
 `;
 
-/** A usage or input problem: reported as one line, exit code 2. */
-class UsageError extends Error {}
-
 interface Options {
   input?: string;
   rollouts?: string;
@@ -57,55 +55,35 @@ interface Options {
   help: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
-  const opts: Options = { config: {}, pretty: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    // --flag value, or --flag=value
-    const eq = argv[i].startsWith('--') ? argv[i].indexOf('=') : -1;
-    const flag = eq > 0 ? argv[i].slice(0, eq) : argv[i];
-    const value = (): string => {
-      if (eq > 0) return argv[i].slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--help':
-      case '-h':
-        opts.help = true;
-        break;
-      case '--pretty':
-        opts.pretty = true;
-        break;
-      case '--input':
-        opts.input = value();
-        break;
-      case '--rollouts':
-        opts.rollouts = value();
-        break;
-      case '--algorithm':
-        opts.algorithm = value();
-        break;
-      case '--config': {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(value());
-        } catch (e) {
-          throw new UsageError(`--config is not valid JSON (${(e as Error).message})`);
-        }
-        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--config must be a JSON object');
-        Object.assign(opts.config, parsed);
-        break;
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  pretty: { type: 'boolean' },
+  input: { type: 'string' },
+  rollouts: { type: 'string' },
+  algorithm: { type: 'string' },
+  config: { type: 'string', multiple: true },
+  set: { type: 'string', multiple: true },
+} as const;
+
+function parseOptions(argv: string[]): Options {
+  const { values, tokens } = parse(argv, OPTIONS);
+  const opts: Options = { input: values.input, rollouts: values.rollouts, algorithm: values.algorithm, config: {}, pretty: !!values.pretty, help: !!values.help };
+  // --config and --set merge in command-line order: a later one overrides an earlier one.
+  for (const t of tokens) {
+    if (t.kind !== 'option' || t.value === undefined) continue;
+    if (t.name === 'config') {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(t.value);
+      } catch (e) {
+        throw new UsageError(`--config is not valid JSON (${(e as Error).message})`);
       }
-      case '--set': {
-        const kv = value();
-        const at = kv.indexOf('=');
-        if (at <= 0) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(kv)}`);
-        opts.config[kv.slice(0, at)] = parseValue(kv.slice(at + 1));
-        break;
-      }
-      default:
-        throw new UsageError(`unknown option ${JSON.stringify(argv[i])} (see --help)`);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--config must be a JSON object');
+      Object.assign(opts.config, parsed);
+    } else if (t.name === 'set') {
+      const at = t.value.indexOf('=');
+      if (at <= 0) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(t.value)}`);
+      opts.config[t.value.slice(0, at)] = parseValue(t.value.slice(at + 1));
     }
   }
   if (opts.input !== undefined && opts.rollouts !== undefined) throw new UsageError('give --input or --rollouts, not both');
@@ -157,8 +135,8 @@ async function readLoggedBatch(file: string): Promise<{ algorithm: unknown; conf
   const logged = new Map<string, unknown>();
   let problem: string | undefined;
   if (!existsSync(file)) throw new UsageError(`--rollouts ${file}: no such file`);
-  for await (const record of readJsonl<Record<string, unknown>>(file, (v) => v as Record<string, unknown>, (issue) => (problem ??= formatIssue(issue)))) {
-    const r = record ?? {};
+  // Read as every viewer reads a rollouts file (validated; a torn last line is skipped): the first bad line stops the CLI.
+  for await (const r of readJsonl(file, validateRollout, (issue) => (problem ??= formatIssue(issue)))) {
     rollouts.push({ id: r.id, group: r.group, reward: r.reward, logp: r.logp });
     if (typeof r.id === 'string') logged.set(r.id, { advantage: r.advantage, tokenAdvantages: r.tokenAdvantages });
   }
@@ -185,7 +163,7 @@ function run(config: AlgorithmConfig, rollouts: unknown[], logged?: Map<string, 
 
 export async function main(argv: string[], io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   try {
-    const opts = parseArgs(argv);
+    const opts = parseOptions(argv);
     if (opts.help) {
       io.stdout.write(USAGE);
       return 0;

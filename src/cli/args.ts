@@ -1,14 +1,28 @@
-/** Small helpers shared by the training subcommands: option parsing with clear errors, progress output. */
+/** Small helpers shared by the subcommands: option parsing (node:util parseArgs) with clear errors, progress output. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ExecutionProvider } from '../core/protocol/backend';
 
+/** A usage or input problem: reported as one line, exit code 2. */
 export class UsageError extends Error {}
 
+/**
+ * Parses options strictly. The result's `tokens` keep the command line's order (for options whose later
+ * occurrences override earlier ones). Errors say what is wrong in the CLI's words:
+ * `unknown option "--x" (see --help)`, `--input needs a value`.
+ */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = false) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return parseArgs({ args: argv, options, allowPositionals, strict: true, tokens: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    const err = e as Error & { code?: string };
+    const quoted = /'([^']+)'/.exec(err.message)?.[1];
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      throw new UsageError(`unknown option ${JSON.stringify(quoted ?? '')} (see --help)`);
+    }
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && quoted && /argument missing|ambiguous/.test(err.message)) {
+      throw new UsageError(`${quoted.split(' ')[0]} needs a value`);
+    }
+    throw new UsageError(err.message);
   }
 }
 

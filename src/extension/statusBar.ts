@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BackendManager } from './backend/backendManager';
-import { presetLabel } from './presets';
+import { presetLabel } from '../core/presets';
 import type { RunStore } from './runs/runStore';
 
 const PHASE_ICON: Record<string, string> = {

@@ -17,6 +17,7 @@ import {
 } from 'chart.js';
 import { ChartRun, ChartsInitNotification, MetricsAppendedNotification, PerfReportCommand, StatusChangedNotification } from '../../src/core/protocol/webview';
 import type { MetricsRow } from '../../src/core/run/schema';
+import { presetLabel } from '../../src/core/presets';
 import { HostIpc } from '../ipc';
 import { h } from '../elements';
 import { displayString } from '../text';
@@ -106,7 +107,7 @@ export function startCharts(root: HTMLElement): void {
       const chip = h('span', 'run-chip');
       const sw = h('span', 'run-swatch');
       sw.style.backgroundColor = runs.length > 1 ? OKABE_ITO[i % OKABE_ITO.length] : 'transparent';
-      chip.append(sw, h('span', 'run-name', displayString(r.name)), h('span', 'dim', ` ${r.algorithm === 'prpo' ? 'PRPO-R' : r.algorithm.toUpperCase()} · ${r.status} · ${r.rows.length} steps`));
+      chip.append(sw, h('span', 'run-name', displayString(r.name)), h('span', 'dim', ` ${presetLabel(r.algorithm)} · ${r.status} · ${r.rows.length} steps`));
       chip.dataset.run = r.id;
       header.append(chip);
     }
@@ -214,7 +215,7 @@ export function startCharts(root: HTMLElement): void {
       }
     }
     const chip = header.querySelector(`[data-run="${CSS.escape(runId)}"] .dim`);
-    if (chip) chip.textContent = ` ${run.algorithm === 'prpo' ? 'PRPO-R' : run.algorithm.toUpperCase()} · ${run.status} · ${run.rows.length} steps`;
+    if (chip) chip.textContent = ` ${presetLabel(run.algorithm)} · ${run.status} · ${run.rows.length} steps`;
     scheduleUpdate(performance.now());
   }
 
@@ -230,7 +231,7 @@ export function startCharts(root: HTMLElement): void {
     if (!run) return;
     run.status = p.status;
     const chip = header.querySelector(`[data-run="${CSS.escape(p.runId)}"] .dim`);
-    if (chip) chip.textContent = ` ${run.algorithm === 'prpo' ? 'PRPO-R' : run.algorithm.toUpperCase()} · ${run.status} · ${run.rows.length} steps`;
+    if (chip) chip.textContent = ` ${presetLabel(run.algorithm)} · ${run.status} · ${run.rows.length} steps`;
   });
 
   // Re-theme when VS Code switches the theme (it swaps the body's classes and CSS variables).

@@ -9,10 +9,9 @@ import {
   GetStepPartRequest,
   GetStepRequest,
   IpcMessage,
-  PackedRollouts,
   PerfReportCommand,
   RolloutsAppendedNotification,
-  RunInfo,
+  WebviewRunInfo as RunInfo,
   SetFollowCommand,
   ShowMessageCommand,
   ShowStepNotification,
@@ -20,12 +19,14 @@ import {
   StepsChangedNotification,
   TrajectoryInitNotification,
 } from '../../src/core/protocol/webview';
+import type { PackedRollouts } from '../../src/core/view/pack';
 import { hashString } from '../../src/core/random';
+import { presetLabel } from '../../src/core/presets';
 import { HostIpc } from '../ipc';
 import { SIGNALS, SignalDef, SignalId, binClass, binValue, scaleHi, signalDef, BINS } from '../scales';
 import { appendDisplayText, displayString, isPlain } from '../text';
 import { fmt, h, select, setOptions, signed } from '../elements';
-import { FilterState, Group, RolloutRef, StepData, arrange, defaultFilter, signalRaw, textMatches, tokenCount } from './model';
+import { FilterState, Group, RolloutRef, StepData, arrange, defaultFilter, isCorrect, signalRaw, textMatches, tokenCount } from './model';
 import { HoverCard } from './hoverCard';
 import { imagePanel } from './imageViews';
 
@@ -329,7 +330,7 @@ export function startTrajectory(root: HTMLElement): void {
     const el = h('div', 'rollout');
     el.setAttribute('role', 'listitem');
     const head = h('div', 'rollout-head');
-    const correct = m.correct ?? m.reward > 0;
+    const correct = isCorrect(m) === true;
     head.append(h('span', `badge ${correct ? 'ok' : 'bad'}`, correct ? '✓' : '✗'));
     const rid = h('span', 'rollout-id');
     rid.textContent = displayString(m.id);
@@ -482,7 +483,7 @@ export function startTrajectory(root: HTMLElement): void {
     const shown = groups.reduce((a, g) => a + g.group.rollouts.length, 0);
     const groupsN = new Set(data.rollouts.map((r) => r.meta.group)).size;
     const loading = data.rollouts.length < expectedTotal ? ` (loading… ${data.rollouts.length} of ${expectedTotal})` : '';
-    status.textContent = `Step ${data.step}${loading} · ${plural(data.rollouts.length, 'rollout')} in ${plural(groupsN, 'group')} · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${run.algorithm === 'prpo' ? 'PRPO-R' : run.algorithm.toUpperCase()}, ${run.status})` : ''}`;
+    status.textContent = `Step ${data.step}${loading} · ${plural(data.rollouts.length, 'rollout')} in ${plural(groupsN, 'group')} · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${presetLabel(run.algorithm)}, ${run.status})` : ''}`;
   }
 
   function renderLegend(): void {

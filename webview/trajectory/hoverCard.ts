@@ -1,8 +1,10 @@
 /**
- * The hover card: every per-token field of ALGORITHMS.md §7 for the token under the pointer. Click a token to
+ * The hover card: every per-token field of ALGORITHMS.md §7 (the catalogue, core/run/tokenFields.ts) for the
+ * token under the pointer. Click a token to
  * pin the card (click again, or Escape, to unpin). Built with textContent only.
  */
-import type { RunInfo } from '../../src/core/protocol/webview';
+import type { WebviewRunInfo } from '../../src/core/protocol/webview';
+import { ROLLOUT_NUMBERS, fieldRows, type TokenField } from '../../src/core/run/tokenFields';
 import { appendDisplayText } from '../text';
 import { fmt, h, signed } from '../elements';
 import { RolloutRef, alternatives, field, tokenCount, tokenText } from './model';
@@ -12,7 +14,7 @@ export class HoverCard {
   private pinned = false;
   current: { ro: RolloutRef; k: number } | undefined;
 
-  constructor(private readonly run: () => RunInfo | undefined) {
+  constructor(private readonly run: () => WebviewRunInfo | undefined) {
     this.el.setAttribute('role', 'tooltip');
     this.el.hidden = true;
     document.body.appendChild(this.el);
@@ -79,34 +81,21 @@ export class HoverCard {
     el.append(head);
 
     const table = h('div', 'hc-grid');
-    const row = (label: string, value: string, title?: string, cls?: string): void => {
+    const row = (label: string, value: string, title: string, cls?: string): void => {
       const l = h('span', 'hc-label', label);
-      if (title) l.title = title;
+      l.title = title;
       table.append(l, h('span', `hc-value${cls ? ` ${cls}` : ''}`, value));
     };
-    const f = (name: Parameters<typeof field>[1]): number => field(ro, name, k);
-    const logp = (name: Parameters<typeof field>[1], view: string): void => {
-      const v = f(name);
-      if (Number.isFinite(v)) row(`log p (${view})`, `${fmt(v)}  (p ${fmt(Math.exp(v))})`);
-      else row(`log p (${view})`, '— not computed');
-    };
-    logp('logpImage', 'image, old');
-    logp('logpBlind', 'blind');
-    logp('logpPerturbed', 'perturbed');
-    logp('logpMild', 'mild');
-    row('S', fmt(f('S')), 'Dependency k3(image, perturbed) — VPPO; PGPO uses k3(image, blind)');
-    row('G', fmt(f('G')), 'Grounding k3(image, blind) — PRPO-R');
-    row('U', fmt(f('U')), 'Instability k3(image, mild) — PRPO-R');
-    row('RVD', fmt(f('rvd')), 'Robust visual dependency — PRPO-R (reconstruction)');
-    row('A_i', signed(ro.meta.advantage), 'Outcome advantage of the rollout (GRPO, §1)');
-    row('α_i', fmt(ro.meta.alpha), 'VPPO trajectory weight (TAS, §2)');
-    const alg = run?.algorithm;
-    row(alg === 'pgpo' ? 'ω̃_t' : alg === 'prpo' ? 'w_t' : 'weight', fmt(f('weight')), 'Reshaping weight: PGPO ω̃_t (§3) or PRPO-R w_t (§4)');
-    const m = f('mask');
-    row('mask m', Number.isFinite(m) ? (m >= 0.5 ? '1 (kept)' : '0 (masked)') : '—', 'VPPO token mask (TGF, §2)');
-    row('Ã', signed(f('tokenAdvantage')), 'Final token advantage, the factor of the ratio in the loss', 'hc-strong');
-    const p = f('perceptual');
-    row('perceptual', Number.isFinite(p) ? (p >= 0.5 ? 'yes (ground truth)' : 'no') : '—', 'Built-in task ground truth: the token is determined by the image');
+    // Every field of the catalogue, recorded or not ("—" says the run did not compute it).
+    for (const r of fieldRows((def) => field(ro, def.column as TokenField, k), () => true, run?.algorithm)) {
+      const missing = !Number.isFinite(r.value);
+      const value = r.def.logProb
+        ? missing ? '— not computed' : `${fmt(r.value)}  (p ${fmt(Math.exp(r.value))})`
+        : r.def.states ? r.text ?? '—' : r.def.kind === 'diverging' && !r.def.scale?.centre ? signed(r.value) : fmt(r.value);
+      const strong = r.def.column === 'tokenAdvantage';
+      row(r.symbol, value, r.label, strong ? 'hc-strong' : undefined);
+      if (strong) for (const n of ROLLOUT_NUMBERS) row(n.symbol, n.key === 'advantage' ? signed(ro.meta.advantage) : fmt(ro.meta.alpha), n.label);
+    }
     el.append(table);
 
     const alts = alternatives(ro, k);

@@ -3,38 +3,13 @@
  * blind, perturbed and mild views are illustrations, labelled as such: the exact mask and noise each rollout's
  * probe used are not recorded.
  */
-import type { RunInfo } from '../../src/core/protocol/webview';
+import type { WebviewRunInfo } from '../../src/core/protocol/webview';
 import { h } from '../elements';
+import { VIEWS, caption, type ImageView } from './imageCaptions';
 import { mulberry32, standardNormal } from '../../src/core/random';
 
-export type ImageView = 'image' | 'blind' | 'perturbed' | 'mild';
-
-const VIEWS: Array<{ view: ImageView; label: string }> = [
-  { view: 'image', label: 'Image' },
-  { view: 'blind', label: 'Blind' },
-  { view: 'perturbed', label: 'Perturbed' },
-  { view: 'mild', label: 'Mild' },
-];
-
-export function caption(view: ImageView, run: RunInfo | undefined, patch: number): string {
-  const p = run?.perturbProb ?? 0.5;
-  const sigma = run?.mildSigma ?? 0.1;
-  switch (view) {
-    case 'image':
-      return 'The task image (the clean view).';
-    case 'blind':
-      return 'Blind view: the same sequence with attention to every image token masked. The model saw no pixels at all (the image is not replaced by a blank one).';
-    case 'perturbed':
-      return `Perturbed view — an illustration: each ${patch}×${patch} patch blackened with probability ${p}. Every rollout drew its own mask, which is not recorded.`;
-    case 'mild':
-      return `Mild view — an illustration: fresh Gaussian pixel noise, σ = ${sigma} on [0, 1], clipped. Not the exact noise the probe drew.`;
-  }
-}
-
-
-
 /** Draws `view` of `img` into `canvas` (pixels at the image's own resolution). */
-export function drawView(canvas: HTMLCanvasElement, img: HTMLImageElement, view: ImageView, run: RunInfo | undefined, seed: number): number {
+export function drawView(canvas: HTMLCanvasElement, img: HTMLImageElement, view: ImageView, run: WebviewRunInfo | undefined, seed: number): number {
   const w = img.naturalWidth;
   const ht = img.naturalHeight;
   canvas.width = w;
@@ -52,7 +27,7 @@ export function drawView(canvas: HTMLCanvasElement, img: HTMLImageElement, view:
     }
     ctx.putImageData(data, 0, 0);
   } else if (view === 'perturbed') {
-    const p = run?.perturbProb ?? 0.5;
+    const p = run?.patchDropProb ?? 0.5;
     ctx.fillStyle = '#000';
     for (let y = 0; y < ht; y += patch) for (let x = 0; x < w; x += patch) if (rand() < p) ctx.fillRect(x, y, patch, patch);
   } else if (view === 'mild') {
@@ -66,7 +41,7 @@ export function drawView(canvas: HTMLCanvasElement, img: HTMLImageElement, view:
 }
 
 /** The image panel of one group: the picture, the view switch, and an honest caption. */
-export function imagePanel(load: Promise<HTMLImageElement>, run: RunInfo | undefined, seed: number): HTMLElement {
+export function imagePanel(load: Promise<HTMLImageElement>, run: WebviewRunInfo | undefined, seed: number): HTMLElement {
   const panel = h('div', 'image-panel');
   const frame = h('div', 'image-frame');
   const canvas = h('canvas', 'task-image');

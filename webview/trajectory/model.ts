@@ -2,7 +2,8 @@
  * A step's rollouts as the trajectory view holds them: batches of packed columns (the step as read, then live
  * appends), rollout references into them, and the pure filter/sort/group logic (unit-tested; no DOM).
  */
-import type { PackedRollouts, RolloutMeta, TokenField } from '../../src/core/protocol/webview';
+import { packedValues, type PackedRollouts, type RolloutMeta, type TokenField } from '../../src/core/view/pack';
+import { signalHi } from '../../src/core/view/signals';
 import { SignalDef, aboveThreshold } from '../scales';
 
 export interface RolloutRef {
@@ -42,6 +43,20 @@ export function signalRaw(def: SignalDef, ro: RolloutRef, k: number): number {
   if (def.id === 'advantage') return ro.meta.advantage;
   return def.field ? field(ro, def.field, k) : NaN;
 }
+
+/**
+ * A signal's range over some rollouts' batches: the same function the host uses for a whole step
+ * (core/view/signals.ts), here over packed columns (live appends widen the step's ranges with it).
+ */
+export function signalHiOf(def: SignalDef, rollouts: readonly RolloutRef[]): number {
+  return signalHi(def, packedValues(new Set(rollouts.map((r) => r.batch)), Float32Array.from(rollouts, (r) => r.meta.advantage))) ?? 1;
+}
+
+/**
+ * Whether a rollout answered correctly, where the trainer recorded it. Not guessed from the reward: a
+ * format-only reward (0.1) is not a correct answer, and another trainer's rewards may have any scale.
+ */
+export const isCorrect = (m: RolloutMeta): boolean | undefined => m.correct;
 
 export class StepData {
   readonly rollouts: RolloutRef[] = [];
@@ -141,10 +156,8 @@ export function maxSignal(def: SignalDef, ro: RolloutRef): number {
 
 export function passes(ro: RolloutRef, f: FilterState, def: SignalDef): boolean {
   const m = ro.meta;
-  if (f.correctness !== 'all') {
-    const correct = m.correct ?? m.reward > 0;
-    if ((f.correctness === 'correct') !== correct) return false;
-  }
+  // A rollout that did not record correctness passes neither "correct" nor "incorrect".
+  if (f.correctness !== 'all' && isCorrect(m) !== (f.correctness === 'correct')) return false;
   if (f.advantageSign === 'positive' && !(m.advantage > EPS)) return false;
   if (f.advantageSign === 'negative' && !(m.advantage < -EPS)) return false;
   if (f.advantageSign === 'zero' && !(Math.abs(m.advantage) <= EPS)) return false;

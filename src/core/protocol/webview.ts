@@ -5,13 +5,14 @@
  *  - IpcNotification<P>: host → webview.
  * The host holds its notifications until the webview sends `ReadyCommand`.
  *
- * Per-token arrays cross postMessage as typed arrays (VS Code serialises ArrayBuffers and typed arrays without
- * going through JSON): a step's rollouts travel as columns (`PackedRollouts`), one Float32Array per field over
- * all tokens of the batch, with `NaN` where a rollout lacks the field.
+ * A step's rollouts travel as columns (`PackedRollouts`, view/pack.ts); the colour scales are view/signals.ts.
+ * This file holds the messages only.
  *
- * Pure types and pure functions: no Node, vscode or DOM imports.
+ * Pure types: no Node, vscode or DOM imports.
  */
-import type { MetricsRow, RolloutRecord, RunManifest, RunStatus } from '../run/schema';
+import type { MetricsRow, RunManifest, RunStatus } from '../run/schema';
+import type { PackedRollouts } from '../view/pack';
+import type { SignalId } from '../view/signals';
 
 export type IpcScope = 'trajectory' | 'charts';
 
@@ -49,68 +50,35 @@ export interface IpcMessage {
   sentAt?: number;
 }
 
+/** Any declared message. */
+export type IpcType = IpcCommand<unknown> | IpcRequest<unknown, unknown> | IpcNotification<unknown>;
+
+/** The method a message crosses postMessage under, `scope/method`: the one name both sides key handlers by. */
+export const methodOf = (t: IpcType): string => `${t.scope}/${t.method}`;
+
+/** A request's reply travels under the request's method plus `/reply`, with the request's `id`. */
 export const replyMethod = (method: string): string => `${method}/reply`;
+export const isReply = (m: IpcMessage): boolean => m.id !== undefined && m.method.endsWith('/reply');
+
+/** The message of a notification (host → webview) or a command (webview → host). */
+export function messageOf<T extends IpcNotification<unknown> | IpcCommand<unknown>>(t: T, params: IpcParams<T>): IpcMessage {
+  return { method: methodOf(t), params };
+}
+
+/** The message of a request (webview → host) with its id. */
+export function requestOf<T extends IpcRequest<unknown, unknown>>(t: T, params: IpcParams<T>, id: number): IpcMessage {
+  return { method: methodOf(t), params, id };
+}
+
+/** The reply to request message `m`: its result, or the error that failed it. */
+export function replyOf<T extends IpcRequest<unknown, unknown>>(_t: T, m: IpcMessage, outcome: { result: IpcResponse<T> } | { error: string }): IpcMessage {
+  return 'error' in outcome ? { method: replyMethod(m.method), id: m.id, error: outcome.error } : { method: replyMethod(m.method), id: m.id, params: outcome.result };
+}
 
 // ---------------------------------------------------------------------------------------------- data shapes
 
-/** Per-token numeric fields of ALGORITHMS.md §7 as packed columns. */
-export const TOKEN_FIELDS = [
-  'logpImage',
-  'logpBlind',
-  'logpPerturbed',
-  'logpMild',
-  'S',
-  'G',
-  'U',
-  'rvd',
-  'weight',
-  'mask',
-  'tokenAdvantage',
-  'perceptual',
-] as const;
-export type TokenField = (typeof TOKEN_FIELDS)[number];
-
-/** Per-rollout scalars and strings (everything that is not per token). */
-export interface RolloutMeta {
-  id: string;
-  group: string;
-  prompt: string;
-  image?: string;
-  answer?: string;
-  reward: number;
-  correct?: boolean;
-  advantage: number;
-  alpha?: number;
-}
-
-/**
- * Top alternatives of every token of a batch, where recorded, as columns: token t's alternatives are entries
- * `tokenStart[t] .. tokenStart[t + 1]`; entry e is `text.slice(textStart[e], textStart[e + 1])` with log-prob
- * `logp[e]`. (Thousands of small [text, logp] pairs would make postMessage's structured clone slow.)
- */
-export interface PackedAlternatives {
-  tokenStart: Uint32Array;
-  text: string;
-  textStart: Uint32Array;
-  logp: Float32Array;
-}
-
-/**
- * A batch of rollouts as columns. Rollout r owns tokens `tokenStart[r] .. tokenStart[r + 1]`; token t's text is
- * `text.slice(textStart[t], textStart[t + 1])`.
- */
-export interface PackedRollouts {
-  step: number;
-  meta: RolloutMeta[];
-  tokenStart: Uint32Array;
-  text: string;
-  textStart: Uint32Array;
-  tokenIds?: Int32Array;
-  fields: Partial<Record<TokenField, Float32Array>>;
-  alternatives?: PackedAlternatives;
-}
-
-export interface RunInfo {
+/** What a trajectory view knows of its run (run/schema.ts RunInfo is the explorer's view of a run directory). */
+export interface WebviewRunInfo {
   id: string;
   name: string;
   algorithm: RunManifest['algorithm'];
@@ -120,8 +88,8 @@ export interface RunInfo {
   patchSize?: number;
   /** Mild-view noise σ from the config, when given (ALGORITHMS.md: 0.1). */
   mildSigma?: number;
-  /** Perturbed-view patch drop probability (0.5). */
-  perturbProb?: number;
+  /** Perturbed-view patch drop probability, the run config's `patchDropProb` (ALGORITHMS.md: 0.5). */
+  patchDropProb?: number;
 }
 
 export interface ChartRun {
@@ -138,7 +106,7 @@ export interface ChartRun {
 export const ReadyCommand = new IpcCommand<{ scope: IpcScope }>('common', 'ready');
 /** Something the webview wants the user to see (errors of its own). */
 export const ShowMessageCommand = new IpcCommand<{ level: 'info' | 'warning' | 'error'; message: string }>('common', 'showMessage');
-/** Performance marks measured in the webview (benchmarks, and the output channel on request). */
+/** Performance marks measured in the webview, for the static-page benchmark (bench/webviewHostSim.ts); VS Code's host ignores them. */
 export const PerfReportCommand = new IpcCommand<{ name: string; ms: number }>('common', 'perf');
 
 /** Load a step's rollouts. */
@@ -167,7 +135,7 @@ export const GetImageRequest = new IpcRequest<{ image: string }, { dataUrl?: str
 export const SetFollowCommand = new IpcCommand<{ follow: boolean; step: number }>('trajectory', 'setFollow');
 
 /** First message to a trajectory view: the run, its steps, and the step to show. */
-export const TrajectoryInitNotification = new IpcNotification<{ run: RunInfo; steps: number[]; step?: number }>('trajectory', 'init');
+export const TrajectoryInitNotification = new IpcNotification<{ run: WebviewRunInfo; steps: number[]; step?: number }>('trajectory', 'init');
 /** Show another step (the host was asked to, e.g. from the run explorer). */
 export const ShowStepNotification = new IpcNotification<{ step: number }>('trajectory', 'showStep');
 /** The set of steps changed (a live run wrote a new step file). */
@@ -180,209 +148,3 @@ export const StatusChangedNotification = new IpcNotification<{ runId: string; st
 export const ChartsInitNotification = new IpcNotification<{ runs: ChartRun[] }>('charts', 'init');
 /** New metrics rows of one run (live). */
 export const MetricsAppendedNotification = new IpcNotification<{ runId: string; rows: MetricsRow[] }>('charts', 'metricsAppended');
-
-// ---------------------------------------------------------------------------------------------- signals
-
-/**
- * The signals tokens can be coloured by, and their scales' ranges (the webview draws them: webview/scales.ts;
- * the host computes a step's ranges over all its rollouts before the first rollouts are sent).
- */
-export type SignalId = 'rvd' | 'S' | 'G' | 'U' | 'tokenAdvantage' | 'advantage' | 'weight' | 'mask' | 'perceptual' | 'logpImage' | 'none';
-export type ScaleKind = 'sequential' | 'diverging' | 'binary' | 'none';
-
-export interface SignalDef {
-  id: SignalId;
-  label: string;
-  kind: ScaleKind;
-  /** The per-token column; `advantage` is per rollout. */
-  field?: TokenField;
-  /** Diverging centre (0 for advantages, 1 for weights). */
-  centre?: number;
-  /** A range fixed by definition (RVD is min-max normalised to [0, 1]). */
-  fixedHi?: number;
-  /** Legend text for the two ends (and for binary, the "on" meaning). */
-  low: string;
-  high: string;
-}
-
-/**
- * The diverging pair for signed values (advantages), colour-blind safe: orange for positive, blue for negative.
- * Shared by the webview's scales and the editor's token view, so a sign reads the same everywhere.
- */
-export const DIVERGING = { positive: '#e66101', negative: '#2f7fc1' } as const;
-
-export const SIGNALS: readonly SignalDef[] = [
-  { id: 'rvd', label: 'RVD (PRPO-R robust visual dependency)', kind: 'sequential', field: 'rvd', fixedHi: 1, low: 'not visual', high: 'visually grounded & stable' },
-  { id: 'S', label: 'S (dependency, VPPO/PGPO)', kind: 'sequential', field: 'S', low: 'no dependency', high: 'depends on the image' },
-  { id: 'G', label: 'G (grounding: image vs blind)', kind: 'sequential', field: 'G', low: 'no grounding', high: 'grounded' },
-  { id: 'U', label: 'U (instability: image vs mild noise)', kind: 'sequential', field: 'U', low: 'stable', high: 'unstable' },
-  { id: 'tokenAdvantage', label: 'Ã (reshaped token advantage)', kind: 'diverging', field: 'tokenAdvantage', centre: 0, low: 'pushed down', high: 'pushed up' },
-  { id: 'advantage', label: 'A (outcome advantage, per rollout)', kind: 'diverging', centre: 0, low: 'below group mean', high: 'above group mean' },
-  { id: 'weight', label: 'Weight (ω̃ / w, around 1)', kind: 'diverging', field: 'weight', centre: 1, low: 'suppressed', high: 'amplified' },
-  { id: 'mask', label: 'VPPO mask m', kind: 'binary', field: 'mask', low: 'masked (no gradient)', high: 'kept (in the top k)' },
-  { id: 'perceptual', label: 'Perceptual (ground truth)', kind: 'binary', field: 'perceptual', low: 'not perceptual', high: 'determined by the image' },
-  { id: 'logpImage', label: 'Surprise (−log p, image view)', kind: 'sequential', field: 'logpImage', low: 'expected', high: 'surprising' },
-  { id: 'none', label: 'No colour', kind: 'none', low: '', high: '' },
-];
-
-export const signalDef = (id: SignalId): SignalDef => SIGNALS.find((s) => s.id === id) ?? SIGNALS[SIGNALS.length - 1];
-
-/** The value a signal colours by, from a raw column value (surprise is −log p; others as recorded). */
-export const signalValue = (def: SignalDef, raw: number): number => (def.id === 'logpImage' ? -raw : raw);
-
-/**
- * The half-width `hi` of a scale from the values in view: the 99.5th percentile of |v − centre| (of v for
- * sequential), so one outlier does not wash out every other token.
- */
-export function scaleHi(def: SignalDef, columns: Iterable<ArrayLike<number>>): number {
-  if (def.fixedHi !== undefined) return def.fixedHi;
-  if (def.kind === 'binary' || def.kind === 'none') return 1;
-  const c = def.centre ?? 0;
-  const cols = [...columns];
-  let total = 0;
-  for (const col of cols) total += col.length;
-  // A strided sample of at most ~40k values: the percentile is as good, and a step of 200k tokens × 10 signals
-  // costs milliseconds instead of a second of sorting.
-  const stride = Math.max(1, Math.ceil(total / 40_000));
-  const vals = new Float64Array(Math.ceil(total / stride) + cols.length);
-  let n = 0;
-  let offset = 0;
-  for (const col of cols) {
-    for (let i = (stride - (offset % stride)) % stride; i < col.length; i += stride) {
-      const v = col[i];
-      if (Number.isFinite(v)) vals[n++] = def.kind === 'diverging' ? Math.abs(signalValue(def, v) - c) : Math.max(0, signalValue(def, v));
-    }
-    offset += col.length;
-  }
-  if (n === 0) return 1;
-  const sorted = vals.subarray(0, n).sort();
-  const q = sorted[Math.min(n - 1, Math.floor(0.995 * (n - 1)))];
-  const max = sorted[n - 1];
-  const hi = q > 0 ? q : max;
-  return hi > 0 ? hi : 1;
-}
-
-/** Every signal's range over a whole step (so the first rollouts sent already use the step's fixed ranges). */
-export function stepRanges(rollouts: readonly RolloutRecord[]): Partial<Record<SignalId, number>> {
-  const out: Partial<Record<SignalId, number>> = {};
-  for (const def of SIGNALS) {
-    if (def.kind === 'none') continue;
-    if (def.id === 'advantage') {
-      out.advantage = scaleHi(def, [rollouts.map((r) => r.advantage)]);
-      continue;
-    }
-    const cols = rollouts.map((r) => (def.field ? fieldArray(r, def.field) : undefined)).filter((c): c is number[] => !!c);
-    if (cols.length) out[def.id] = scaleHi(def, cols);
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------- packing
-
-/** The record's array for a packed column. */
-export function fieldArray(ro: RolloutRecord, f: TokenField): number[] | undefined {
-  switch (f) {
-    case 'logpImage':
-      return ro.logp?.image;
-    case 'logpBlind':
-      return ro.logp?.blind;
-    case 'logpPerturbed':
-      return ro.logp?.perturbed;
-    case 'logpMild':
-      return ro.logp?.mild;
-    case 'S':
-    case 'G':
-    case 'U':
-    case 'rvd':
-      return ro.scores?.[f];
-    case 'weight':
-      return ro.weights;
-    case 'mask':
-      return ro.mask;
-    case 'tokenAdvantage':
-      return ro.tokenAdvantages;
-    case 'perceptual':
-      return ro.perceptual;
-  }
-}
-
-/** Packs rollouts into columns: per-token numbers into Float32Arrays, token texts into one string. */
-export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): PackedRollouts {
-  let tokens = 0;
-  for (const r of rollouts) tokens += r.tokens.length;
-  const tokenStart = new Uint32Array(rollouts.length + 1);
-  const textStart = new Uint32Array(tokens + 1);
-  const fields: Partial<Record<TokenField, Float32Array>> = {};
-  const column = (f: TokenField): Float32Array => (fields[f] ??= new Float32Array(tokens).fill(NaN));
-  let tokenIds: Int32Array | undefined;
-  const parts: string[] = [];
-  const hasAlts = rollouts.some((r) => r.topAlternatives?.some((a) => a && a.length));
-  const altTokenStart = hasAlts ? new Uint32Array(tokens + 1) : undefined;
-  const altParts: string[] = [];
-  const altTextStart: number[] = [];
-  const altLogp: number[] = [];
-  let altChars = 0;
-  const meta: RolloutMeta[] = [];
-  let t = 0;
-  let chars = 0;
-  for (let r = 0; r < rollouts.length; r++) {
-    const ro = rollouts[r];
-    const n = ro.tokens.length;
-    tokenStart[r] = t;
-    for (let k = 0; k < n; k++) {
-      const s = String(ro.tokens[k] ?? '');
-      textStart[t + k] = chars;
-      chars += s.length;
-      parts.push(s);
-    }
-    const put = (f: TokenField, arr: readonly number[] | undefined): void => {
-      if (!arr) return;
-      const col = column(f);
-      const m = Math.min(n, arr.length);
-      for (let k = 0; k < m; k++) {
-        const v = arr[k];
-        col[t + k] = typeof v === 'number' ? v : NaN;
-      }
-    };
-    for (const f of TOKEN_FIELDS) put(f, fieldArray(ro, f));
-    if (ro.tokenIds) {
-      tokenIds ??= new Int32Array(tokens).fill(-1);
-      for (let k = 0; k < Math.min(n, ro.tokenIds.length); k++) tokenIds[t + k] = ro.tokenIds[k];
-    }
-    if (altTokenStart) {
-      for (let k = 0; k < n; k++) {
-        altTokenStart[t + k] = altLogp.length;
-        const alts = ro.topAlternatives?.[k];
-        if (!alts) continue;
-        for (const pair of alts) {
-          const text = String(pair?.[0] ?? '');
-          altTextStart.push(altChars);
-          altChars += text.length;
-          altParts.push(text);
-          altLogp.push(typeof pair?.[1] === 'number' ? pair[1] : NaN);
-        }
-      }
-    }
-    meta.push({
-      id: ro.id,
-      group: ro.group,
-      prompt: ro.prompt,
-      image: ro.image,
-      answer: ro.answer,
-      reward: ro.reward,
-      correct: ro.correct,
-      advantage: ro.advantage,
-      alpha: ro.alpha,
-    });
-    t += n;
-  }
-  tokenStart[rollouts.length] = t;
-  textStart[tokens] = chars;
-  let alternatives: PackedAlternatives | undefined;
-  if (altTokenStart) {
-    altTokenStart[tokens] = altLogp.length;
-    altTextStart.push(altChars);
-    alternatives = { tokenStart: altTokenStart, text: altParts.join(''), textStart: Uint32Array.from(altTextStart), logp: Float32Array.from(altLogp) };
-  }
-  return { step, meta, tokenStart, text: parts.join(''), textStart, tokenIds, fields, alternatives };
-}

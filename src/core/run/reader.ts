@@ -1,17 +1,14 @@
 /**
  * Streaming reader of run directories. Append-only JSONL is read line by line from a stream, so a 100 MB
- * rollouts file never sits in memory whole. Tolerance (DESIGN.md, "The run directory"):
- * - a torn LAST line (no trailing newline and not parsable) is skipped silently: the run is being written;
- * - any other bad line (not JSON, or failing validation) is reported as `file:line: reason` and skipped;
- * - empty lines are skipped; CRLF line ends and a UTF-8 byte-order mark are accepted.
+ * rollouts file never sits in memory whole. A line is read by the rules of lines.ts (a torn last line is
+ * skipped silently; any other bad line is reported as `file:line: reason` and skipped).
  */
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import {
-  parseStepName,
   stepName,
-  type LineIssueLike,
+  type LineIssue,
   type MetricsRow,
   type RolloutRecord,
   type RunDisplayStatus,
@@ -21,26 +18,9 @@ import {
   type RunStatus,
 } from './schema';
 import { RunFormatError, validateEvent, validateManifest, validateMetricsRow, validateRollout } from './validate';
+import { cleanLine, isTorn, lineIssue, parseLine } from './lines';
 import { listCheckpoints } from './checkpoint';
 import { pidAlive } from './pid';
-
-export { pidAlive } from './pid';
-
-export type { RunInfo } from './schema';
-
-/** A problem with one line of one file. Issues made here print as `file:line: reason` (String(issue)). */
-export interface LineIssue extends LineIssueLike {}
-
-export function formatIssue(i: LineIssue): string {
-  return `${i.file}:${i.line}: ${i.reason}`;
-}
-
-/** Makes a LineIssue whose toString() is `file:line: reason` (toString is not enumerable: JSON stays clean). */
-export function lineIssue(file: string, line: number, reason: string): LineIssue {
-  const issue = { file, line, reason };
-  Object.defineProperty(issue, 'toString', { value: () => formatIssue(issue), enumerable: false });
-  return issue;
-}
 
 /** The run-directory paths, in one place. */
 export const runFiles = {
@@ -78,55 +58,17 @@ async function* lines(
         from = nl + 1;
         line++;
         // A multi-byte UTF-8 character never contains the byte 0x0a, so splitting bytes on it is safe.
-        yield { text: clean(buf.toString('utf8'), line), line, terminated: true, end: offset + from };
+        yield { text: cleanLine(buf.toString('utf8'), line), line, terminated: true, end: offset + from };
       }
       if (from < chunk.length) pending.push(chunk.subarray(from));
       offset += chunk.length;
     }
     if (pending.length) {
       line++;
-      yield { text: clean(Buffer.concat(pending).toString('utf8'), line), line, terminated: false, end: offset };
+      yield { text: cleanLine(Buffer.concat(pending).toString('utf8'), line), line, terminated: false, end: offset };
     }
   } finally {
     stream.destroy();
-  }
-}
-
-/** A line without its CR (CRLF files) and, on line 1, without a UTF-8 byte-order mark (Windows editors). */
-function clean(s: string, line: number): string {
-  if (line === 1 && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
-  return s.endsWith('\r') ? s.slice(0, -1) : s;
-}
-
-/** Parses and validates one line; undefined (after reporting) when it is bad. */
-function parseLine<T>(
-  file: string,
-  l: { text: string; line: number },
-  validate: (v: unknown, where: string) => T,
-  onIssue: (i: LineIssue) => void,
-): T | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(l.text);
-  } catch (e) {
-    onIssue(lineIssue(file, l.line, `not valid JSON (${(e as Error).message})`));
-    return undefined;
-  }
-  try {
-    return validate(value, `${file}:${l.line}`);
-  } catch (e) {
-    onIssue(lineIssue(file, l.line, e instanceof RunFormatError ? e.reason : (e as Error).message));
-    return undefined;
-  }
-}
-
-/** A torn line: the writer is mid-append (or died mid-append), so it is not JSON yet. */
-function isTorn(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return false;
-  } catch {
-    return true;
   }
 }
 
@@ -143,8 +85,9 @@ export async function* readJsonl<T>(
   for await (const l of lines(file)) {
     if (l.text.trim() === '') continue;
     if (!l.terminated && isTorn(l.text)) return;
-    const record = parseLine(file, l, validate, onIssue);
-    if (record !== undefined) yield record;
+    const r = parseLine(l.text, file, l.line, validate);
+    if (r.issue) onIssue(r.issue);
+    else yield r.record;
   }
 }
 
@@ -182,8 +125,9 @@ export async function readJsonlFrom<T>(
     if (!l.terminated) break;
     next = { offset: l.end, line: l.line, ino };
     if (l.text.trim() === '') continue;
-    const record = parseLine(file, l, validate, onIssue);
-    if (record !== undefined) records.push(record);
+    const r = parseLine(l.text, file, l.line, validate);
+    if (r.issue) onIssue(r.issue);
+    else records.push(r.record);
   }
   return { records, next, restarted };
 }
@@ -240,24 +184,26 @@ export async function readEvents(dir: string, onIssue?: (i: LineIssue) => void):
   return collect(readJsonl(runFiles.events(dir), validateEvent, onIssue));
 }
 
-/** Streams one step's rollouts (for a consumer that need not hold the whole step). */
-export function streamRolloutStep(dir: string, step: number, onIssue?: (i: LineIssue) => void): AsyncGenerator<RolloutRecord> {
-  return readJsonl(runFiles.rollouts(dir, step), validateRollout, onIssue);
-}
-
 export async function readRolloutStep(dir: string, step: number, onIssue?: (i: LineIssue) => void): Promise<RolloutRecord[]> {
   return collect(readJsonl(runFiles.rollouts(dir, step), validateRollout, onIssue));
 }
 
+/**
+ * The steps of the per-step files in `dir` (ascending): file names that `pattern` matches, its first group the
+ * step. A missing folder has none. (Our step-NNNNNN.jsonl, verl's <step>.jsonl, TRL's completions_<step>.parquet.)
+ */
+export function listSteps(dir: string, pattern: RegExp): number[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((n) => pattern.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
 /** Steps that have a rollouts file, ascending. */
 export function listRolloutSteps(dir: string): number[] {
-  const rd = runFiles.rolloutsDir(dir);
-  if (!existsSync(rd)) return [];
-  return readdirSync(rd)
-    .filter((n) => n.endsWith('.jsonl'))
-    .map(parseStepName)
-    .filter((s): s is number => s !== undefined)
-    .sort((a, b) => a - b);
+  return listSteps(runFiles.rolloutsDir(dir), /^step-(\d+)\.jsonl$/);
 }
 
 /**
@@ -310,17 +256,19 @@ const STATUS_OF: Record<Exclude<RunEvent['type'], 'checkpoint'>, RunStatus> = {
  */
 export function deriveStatus(events: RunEvent[], isAlive: (pid: number) => boolean = pidAlive): RunDisplayStatus {
   let status: RunStatus = 'stopped';
-  let writer: RunEvent | undefined;
-  for (const e of events) {
-    if (e.type === 'checkpoint') continue;
-    status = STATUS_OF[e.type] ?? status;
-    if (e.type === 'started' || e.type === 'resumed') writer = e;
-  }
+  for (const e of events) if (e.type !== 'checkpoint') status = STATUS_OF[e.type] ?? status;
+  const writer = lastWriter(events);
   if ((status === 'running' || status === 'paused') && writer?.pid !== undefined) {
     const sameHost = writer.host === undefined || writer.host === hostname();
     if (sameHost && !isAlive(writer.pid)) return 'interrupted';
   }
   return status;
+}
+
+/** The event of the process that last wrote the run: the last 'started' or 'resumed' (its pid and host). */
+export function lastWriter(events: readonly RunEvent[]): RunEvent | undefined {
+  for (let i = events.length - 1; i >= 0; i--) if (events[i].type === 'started' || events[i].type === 'resumed') return events[i];
+  return undefined;
 }
 
 /** Everything about one run directory. Never throws for bad content: problems land in `issues`. */

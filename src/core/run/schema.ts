@@ -179,11 +179,11 @@ export interface RunInfo {
   /** Steps that have a rollouts file, ascending. */
   rolloutSteps: number[];
   /** Every malformed line met while reading (run.json, events.jsonl), as `file:line: reason`. */
-  issues: LineIssueLike[];
+  issues: LineIssue[];
 }
 
-/** A problem with one line of one file; its text form is `file:line: reason` (see reader.ts formatIssue). */
-export interface LineIssueLike {
+/** A problem with one line of one file; its text form is `file:line: reason` (lines.ts formatIssue). */
+export interface LineIssue {
   file: string;
   /** 1-based; 0 when the problem is with the file as a whole (missing, unreadable). */
   line: number;

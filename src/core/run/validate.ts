@@ -12,7 +12,6 @@
  */
 import {
   RUN_SCHEMA,
-  type AlgorithmName,
   type MetricsRow,
   type RolloutRecord,
   type RunEvent,
@@ -21,6 +20,10 @@ import {
   type RunSource,
   type CheckpointManifest,
 } from './schema';
+import { TOKEN_FIELD_DEFS, type TokenFieldDef } from './tokenFields';
+import { ALGORITHM_NAMES } from '../algorithms/config';
+
+const FIELD_DEFS: readonly TokenFieldDef[] = TOKEN_FIELD_DEFS;
 
 export class RunFormatError extends Error {
   constructor(
@@ -34,11 +37,8 @@ export class RunFormatError extends Error {
   }
 }
 
-export const ALGORITHMS: readonly AlgorithmName[] = ['grpo', 'dapo', 'vppo', 'pgpo', 'prpo'];
 export const RUN_SOURCES: readonly RunSource[] = ['prpo-studio', 'verl', 'easyr1', 'trl'];
 export const EVENT_TYPES: readonly RunEventType[] = ['started', 'paused', 'resumed', 'checkpoint', 'stopped', 'completed', 'failed'];
-const VIEWS = ['image', 'blind', 'perturbed', 'mild'] as const;
-const SCORES = ['S', 'G', 'U', 'rvd'] as const;
 
 type Obj = Record<string, unknown>;
 
@@ -155,7 +155,7 @@ export function validateManifest(v: unknown, where: string): RunManifest {
   f.str('name');
   isoTime(f, 'created');
   f.oneOf('source', RUN_SOURCES);
-  f.oneOf('algorithm', ALGORITHMS);
+  f.oneOf('algorithm', ALGORITHM_NAMES);
   f.obj('config');
   for (const k of ['model', 'task'] as const) {
     const s = f.sub(k)!;
@@ -198,20 +198,26 @@ export function validateRollout(v: unknown, where: string): RolloutRecord {
   f.numbers('tokenIds', L, true);
   const ids = o.tokenIds as number[] | undefined;
   if (ids) for (let i = 0; i < ids.length; i++) if (!Number.isInteger(ids[i])) f.fail(`tokenIds[${i}]`, `must be an integer, got ${show(ids[i])}`);
-  const logp = f.sub('logp')!;
-  for (const view of VIEWS) logp.numbers(view, L, view !== 'image');
-  const masks: unknown = (o.logp as Obj).perturbedMasks;
+  // The per-token number arrays, from the catalogue: top-level ones, and ones inside an object (logp, scores)
+  // that must be there when one of its arrays is required.
+  const groups = new Map<string, Fields | undefined>();
+  for (const def of FIELD_DEFS) {
+    const [key, sub] = def.path as readonly string[];
+    if (sub === undefined) {
+      f.numbers(key, L, !def.required);
+      continue;
+    }
+    if (!groups.has(key)) groups.set(key, f.sub(key, !FIELD_DEFS.some((d) => d.path[0] === key && d.required)));
+    groups.get(key)?.numbers(sub, L, !def.required);
+  }
+  // Every perturbed mask's row (PRPO-R multimask), where the trainer recorded several.
+  const masks: unknown = (o.logp as Obj | undefined)?.perturbedMasks;
   if (masks !== undefined) {
+    const logp = groups.get('logp') ?? f.sub('logp')!;
     if (!Array.isArray(masks)) return logp.fail('perturbedMasks', `must be an array of per-token arrays, got ${show(masks)}`);
     const rows = new Fields(Object.fromEntries(masks.map((m, i) => [String(i), m])), where, 'logp.perturbedMasks.');
     masks.forEach((_, i) => rows.numbers(String(i), L, false));
   }
-  const scores = f.sub('scores', true);
-  if (scores) for (const s of SCORES) scores.numbers(s, L, true);
-  f.numbers('weights', L, true);
-  f.numbers('mask', L, true);
-  f.numbers('tokenAdvantages', L, false);
-  f.numbers('perceptual', L, true);
   if (o.topAlternatives !== undefined) {
     const alts = o.topAlternatives;
     if (!Array.isArray(alts)) f.fail('topAlternatives', `must be an array, got ${show(alts)}`);

@@ -23,7 +23,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RUN_SCHEMA, stepName, type CheckpointManifest, type MetricsRow, type RolloutRecord, type RunEvent, type RunManifest } from './schema';
 import { isPlainFileName, validateEvent, validateManifest, validateMetricsRow, validateRollout } from './validate';
-import { deriveStatus, readEvents, readManifest, runFiles } from './reader';
+import { deriveStatus, lastWriter, readEvents, readManifest, runFiles } from './reader';
 import { CHECKPOINT_MANIFEST, cleanCheckpointLeftovers, sha256 } from './checkpoint';
 
 export type NewRunManifest = Omit<RunManifest, 'id' | 'schema' | 'created'> & { id?: string };
@@ -254,11 +254,16 @@ function writeDurable(file: string, data: string | Uint8Array): void {
 export async function markInterruptedAsFailed(runDir: string, isAlive?: (pid: number) => boolean): Promise<RunEvent | undefined> {
   const events = await readEvents(runDir);
   if (deriveStatus(events, isAlive) !== 'interrupted') return undefined;
-  const writer = [...events].reverse().find((e) => e.type === 'started' || e.type === 'resumed');
-  const step = events.reduce((m, e) => Math.max(m, e.step), 0);
-  return RunWriter.open(runDir).appendEvent({
-    type: 'failed',
-    step,
-    reason: `the trainer process (pid ${writer?.pid ?? '?'}) died without stopping the run; resume from the latest checkpoint`,
-  });
+  return appendFailure(runDir, `the trainer process (pid ${lastWriter(events)?.pid ?? '?'}) died without stopping the run; resume from the latest checkpoint`, 0, events);
+}
+
+/**
+ * Appends the 'failed' event a writer that died could not write itself (at the run's latest step, or `step`
+ * when later), unless the last event already says 'failed'. Returns the event appended, if any.
+ */
+export async function appendFailure(runDir: string, reason: string, step = 0, events?: RunEvent[]): Promise<RunEvent | undefined> {
+  events ??= await readEvents(runDir);
+  if (events.at(-1)?.type === 'failed') return undefined;
+  const latest = events.reduce((m, e) => Math.max(m, e.step), 0);
+  return RunWriter.open(runDir).appendEvent({ type: 'failed', step: Math.max(step, latest), reason });
 }

@@ -1,28 +1,34 @@
 /**
- * One training backend: a child process (`dist/cli.js serve`) forked by the extension host, spoken to with
- * JSON-RPC (vscode-jsonrpc) over the Node IPC channel. Typed requests and notifications come from
- * src/core/protocol/backend.ts. The client owns the child: it kills it on dispose and on cancelled start-up,
- * and tells an expected exit (after `stop`, or dispose) from a crash.
+ * One training backend, a child process of the extension host spoken to with JSON-RPC (vscode-jsonrpc), over one
+ * of two transports:
+ *   - the built-in backend: `dist/cli.js serve` forked with Node, messages over the Node IPC channel;
+ *   - the PyTorch backend: `<python> -m prpo_studio serve` spawned with pipes, messages over stdin/stdout
+ *     (StreamMessageReader/Writer: `Content-Length` framing); its stderr is its log.
+ * Typed requests and notifications come from src/core/protocol/backend.ts, the same for both. The client owns the
+ * child: it kills it on dispose and on cancelled start-up, and tells an expected exit (after `stop`, or dispose)
+ * from a crash.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
-import { createMessageConnection, IPCMessageReader, IPCMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import {
   Notifications,
   Requests,
   type BackendStatus,
+  type Payload,
   type CheckpointInfo,
   type ResumeFromParams,
   type StartParams,
 } from '../../core/protocol/backend';
+import { RunFormatError, validateMetricsRow, validateRollout } from '../../core/run/validate';
 import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
+import { startBackendProcess, type BackendCommand } from './transport';
+
+export type { BackendCommand, BackendKind } from './transport';
 
 export interface BackendLaunch {
-  /** Absolute path of dist/cli.js. */
-  cliPath: string;
+  command: BackendCommand;
   cwd: string;
-  /** Node executable; empty or undefined: the extension host's own runtime (Electron runs as Node). */
-  nodePath?: string;
   env?: NodeJS.ProcessEnv;
   /** How long the child may take to answer its first request. */
   startupTimeoutMs: number;
@@ -48,12 +54,23 @@ export class BackendCancelled extends Error {
 
 const STDERR_TAIL_LINES = 20;
 
+/** The validated value, or undefined after logging why it is not valid. */
+function validLive<T>(validate: () => T, log: vscode.LogOutputChannel): T | undefined {
+  try {
+    return validate();
+  } catch (e) {
+    if (!(e instanceof RunFormatError)) throw e;
+    log.error(`backend sent a malformed record: ${e.message}`);
+    return undefined;
+  }
+}
+
 export class BackendClient implements vscode.Disposable {
-  private readonly stateEmitter = new vscode.EventEmitter<BackendStatus>();
-  private readonly metricsEmitter = new vscode.EventEmitter<{ runId: string; row: MetricsRow }>();
-  private readonly rolloutsEmitter = new vscode.EventEmitter<{ runId: string; step: number; rollouts: RolloutRecord[] }>();
-  private readonly checkpointEmitter = new vscode.EventEmitter<CheckpointInfo>();
-  private readonly errorEmitter = new vscode.EventEmitter<{ message: string; fatal: boolean }>();
+  private readonly stateEmitter = new vscode.EventEmitter<Payload<typeof Notifications.state>>();
+  private readonly metricsEmitter = new vscode.EventEmitter<Payload<typeof Notifications.metrics>>();
+  private readonly rolloutsEmitter = new vscode.EventEmitter<Payload<typeof Notifications.rollouts>>();
+  private readonly checkpointEmitter = new vscode.EventEmitter<Payload<typeof Notifications.checkpoint>>();
+  private readonly errorEmitter = new vscode.EventEmitter<Payload<typeof Notifications.error>>();
   private readonly exitEmitter = new vscode.EventEmitter<BackendExit>();
 
   readonly onState = this.stateEmitter.event;
@@ -87,15 +104,7 @@ export class BackendClient implements vscode.Disposable {
    * on cancellation (with BackendCancelled), or when the child exits first (with its stderr tail).
    */
   static async launch(options: BackendLaunch, token?: vscode.CancellationToken): Promise<BackendClient> {
-    const env = { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1' };
-    const child = fork(options.cliPath, ['serve'], {
-      cwd: options.cwd,
-      env,
-      execArgv: [],
-      execPath: options.nodePath || undefined,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    const { child, connection } = startBackendProcess(options.command, options.cwd, options.env);
     const client = new BackendClient(child, connection, options.log);
     client.wire();
     connection.listen();
@@ -145,12 +154,24 @@ export class BackendClient implements vscode.Disposable {
         }
       });
     };
-    pipeLines(child.stdout, false);
+    // Over stdio, stdout carries the messages; the IPC child's stdout is free for its log.
+    if (!child.channel) child.stdin?.on('error', (err) => log.warn(`[backend ${child.pid}] stdin: ${err.message}`));
+    else pipeLines(child.stdout, false);
     pipeLines(child.stderr, true);
 
     connection.onNotification(Notifications.state, (s) => this.stateEmitter.fire(s));
-    connection.onNotification(Notifications.metrics, (m) => this.metricsEmitter.fire(m));
-    connection.onNotification(Notifications.rollouts, (r) => this.rolloutsEmitter.fire(r));
+    // Live records are validated here, as the file reader validates the same records on disk: JSON over IPC turns
+    // NaN into null, and a record the viewer cannot show must be reported, not break the view. (The other way,
+    // a `{runId, step}` notice that makes the host read the step file, would re-read each step the backend
+    // already holds in memory, and change the backend protocol.) A bad record is logged and left out.
+    connection.onNotification(Notifications.metrics, ({ runId, row }) => {
+      const valid = validLive(() => validateMetricsRow(row, `run/metrics of ${runId}`), log);
+      if (valid) this.metricsEmitter.fire({ runId, row: valid });
+    });
+    connection.onNotification(Notifications.rollouts, ({ runId, step, rollouts }) => {
+      const valid = rollouts.flatMap((r, i) => validLive(() => validateRollout(r, `run/rollouts of ${runId}, step ${step}, rollout ${i}`), log) ?? []);
+      this.rolloutsEmitter.fire({ runId, step, rollouts: valid });
+    });
     connection.onNotification(Notifications.checkpoint, (c) => this.checkpointEmitter.fire(c));
     connection.onNotification(Notifications.log, ({ level, message }) => log[level](`[backend ${child.pid}] ${message}`));
     connection.onNotification(Notifications.error, (e) => {

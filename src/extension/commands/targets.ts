@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { parseStepName } from '../../core/run/schema';
 import type { BackendManager, LiveRun } from '../backend/backendManager';
 import type { ExplorerNode } from '../explorer/runExplorer';
-import { presetLabel } from '../presets';
+import { presetLabel } from '../../core/presets';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
 export type CommandArg = ExplorerNode | vscode.Uri | string | undefined;
@@ -92,6 +92,8 @@ export async function liveRunFor(
   const active = backends.active;
   if (candidates.length === 1) return candidates[0];
   const entries = candidates.map((r) => store.get(r.runDir)).filter((e): e is RunEntry => !!e);
-  const picked = await pickRun(entries.sort((a) => (a.info.dir === active?.runDir ? -1 : 0)), `Which run to ${verb}?`);
+  // The active run first; the others keep their order (sort is stable).
+  const first = (e: RunEntry): number => (e.info.dir === active?.runDir ? 0 : 1);
+  const picked = await pickRun(entries.sort((a, b) => first(a) - first(b)), `Which run to ${verb}?`);
   return picked && backends.get(picked.info.dir);
 }

@@ -9,8 +9,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CheckpointEntry, LineIssueLike, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
-import { presetLabel } from '../presets';
+import type { CheckpointEntry, LineIssue, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
+import { presetLabel } from '../../core/presets';
+import { escapeMarkdown } from '../../core/format';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
 export type ExplorerNode =
@@ -18,7 +19,7 @@ export type ExplorerNode =
   | { readonly kind: 'group'; readonly runDir: string; readonly group: 'checkpoints' | 'steps' }
   | { readonly kind: 'checkpoint'; readonly runDir: string; readonly checkpoint: CheckpointEntry }
   | { readonly kind: 'step'; readonly runDir: string; readonly step: number; readonly metrics?: MetricsRow }
-  | { readonly kind: 'issue'; readonly runDir: string; readonly issue: LineIssueLike }
+  | { readonly kind: 'issue'; readonly runDir: string; readonly issue: LineIssue }
   | { readonly kind: 'more'; readonly runDir: string; readonly count: number };
 
 /** How many steps a run shows before "N older steps". */
@@ -220,7 +221,7 @@ export function runTooltip(entry: RunEntry): vscode.MarkdownString {
   const m = info.manifest;
   const md = new vscode.MarkdownString(undefined, true);
   md.supportThemeIcons = true;
-  md.appendMarkdown(`**${escape(info.name)}** — $(${STATUS_ICON[status][0].replace('~spin', '')}) ${status}${live ? ' (live in this window)' : ''}\n\n`);
+  md.appendMarkdown(`**${escapeMarkdown(info.name)}** — $(${STATUS_ICON[status][0].replace('~spin', '')}) ${status}${live ? ' (live in this window)' : ''}\n\n`);
   const rows: Array<[string, string | undefined]> = [
     ['Algorithm', m && presetLabel(m.algorithm)],
     ['Source', m?.source],
@@ -236,14 +237,10 @@ export function runTooltip(entry: RunEntry): vscode.MarkdownString {
     ['Folder', info.dir],
   ];
   md.appendMarkdown('| | |\n|---|---|\n');
-  for (const [k, v] of rows) if (v !== undefined) md.appendMarkdown(`| ${k} | ${escape(v)} |\n`);
+  for (const [k, v] of rows) if (v !== undefined) md.appendMarkdown(`| ${k} | ${escapeMarkdown(v)} |\n`);
   const lastFailure = info.events.filter((e) => e.type === 'failed').at(-1);
-  if (status === 'failed' && lastFailure?.reason) md.appendMarkdown(`\n**Failed:** ${escape(lastFailure.reason)}\n`);
+  if (status === 'failed' && lastFailure?.reason) md.appendMarkdown(`\n**Failed:** ${escapeMarkdown(lastFailure.reason)}\n`);
   if (status === 'interrupted') md.appendMarkdown('\nThe process that wrote this run is gone; resume it from a checkpoint.\n');
   if (info.issues.length) md.appendMarkdown(`\n**${info.issues.length} problem(s) reading the run** (see the PRPO Studio log).\n`);
   return md;
-}
-
-function escape(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }

@@ -3,6 +3,8 @@
  * (e.g. ["logp", "image", 12]) and that value's [start, end) range; on an object key, the key's path and range. A small scanner (no vscode, no
  * dependencies) so a hover on one line of a rollouts file can name the token under the cursor.
  */
+import { PER_TOKEN_KEYS, TOKEN_FIELD_GROUPS } from '../../core/run/tokenFields';
+
 export type JsonPath = Array<string | number>;
 
 export interface JsonLocation {
@@ -90,16 +92,11 @@ export function locateJsonValue(text: string, offset: number): JsonLocation | un
   return best;
 }
 
-/** Top-level keys of a RolloutRecord whose arrays have one entry per token (ALGORITHMS.md §7). */
-const PER_TOKEN = new Set(['tokens', 'tokenIds', 'weights', 'mask', 'tokenAdvantages', 'perceptual', 'topAlternatives']);
-/** Keys that hold an object of per-token arrays (logp.<view>, scores.<name>). */
-const PER_TOKEN_GROUPS = new Set(['logp', 'scores']);
-
 /** The token index a JSON path inside a rollout record points at, if it points into a per-token array. */
 export function tokenIndexOf(path: JsonPath): number | undefined {
   const [key] = path;
   if (typeof key !== 'string') return undefined;
-  if (PER_TOKEN.has(key) && typeof path[1] === 'number') return path[1];
-  if (PER_TOKEN_GROUPS.has(key) && typeof path[1] === 'string' && typeof path[2] === 'number') return path[2];
+  if (PER_TOKEN_KEYS.has(key) && typeof path[1] === 'number') return path[1];
+  if (TOKEN_FIELD_GROUPS.has(key) && typeof path[1] === 'string' && typeof path[2] === 'number') return path[2];
   return undefined;
 }

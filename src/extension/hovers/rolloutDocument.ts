@@ -6,11 +6,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { DIVERGING } from '../../core/protocol/webview';
+import { DIVERGING } from '../../core/view/signals';
 import { parseStepName } from '../../core/run/schema';
 import type { AlgorithmName, RolloutRecord } from '../../core/run/schema';
-import { markdown, parseRolloutLine } from './rolloutHover';
-import { escapeMarkdown, fmt, rolloutHeader, tokenMarkdown, visibleToken } from './tokenCard';
+import { markdown } from './rolloutHover';
+import { formatIssue, parseJsonlText } from '../../core/run/lines';
+import { validateRollout } from '../../core/run/validate';
+import { fmt } from '../../core/format';
+import { rolloutHeader, tokenMarkdown, visibleToken } from './tokenCard';
 
 export const ROLLOUT_SCHEME = 'prpo-rollout';
 const WRAP = 100;
@@ -52,7 +55,8 @@ export function renderRollouts(file: string, records: RolloutRecord[], issues: s
     lines.push(`## ${rolloutHeader(r).replace(/`/g, '')}`);
     lines.push(`prompt: ${r.prompt.replace(/\r?\n/g, ' ⏎ ')}`);
     if (r.answer !== undefined) lines.push(`answer: ${r.answer}`);
-    lines.push(`response (${r.tokens.length} tokens, Ã ${fmt(Math.min(...r.tokenAdvantages.filter((x) => x !== null)), 2)} … ${fmt(Math.max(...r.tokenAdvantages.filter((x) => x !== null)), 2)}):`);
+    const adv = r.tokenAdvantages.filter(Number.isFinite);
+    lines.push(`response (${r.tokens.length} tokens, Ã ${fmt(Math.min(...adv), 2)} … ${fmt(Math.max(...adv), 2)}):`);
     let line = '';
     let lineSpans: TokenSpan[] = [];
     const flush = () => {
@@ -149,15 +153,8 @@ export class RolloutDocumentProvider implements vscode.TextDocumentContentProvid
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const file = decodeURIComponent(uri.query);
     const text = await readFile(file, 'utf8');
-    const records: RolloutRecord[] = [];
     const issues: string[] = [];
-    const lines = text.split('\n');
-    lines.forEach((l, i) => {
-      if (!l.trim()) return;
-      const r = parseRolloutLine(l);
-      if (r) records.push(r);
-      else if (i < lines.length - 1) issues.push(`${file}:${i + 1}: not a rollout record`);
-    });
+    const records = parseJsonlText(text, file, validateRollout, (i) => issues.push(formatIssue(i))).map((r) => r.record);
     const rendered = renderRollouts(file, records, issues);
     this.rendered.set(uri.toString(), rendered);
     return rendered.text;
@@ -178,4 +175,3 @@ export class RolloutDocumentProvider implements vscode.TextDocumentContentProvid
   }
 }
 
-export { escapeMarkdown };

@@ -4,6 +4,8 @@
  * that token. Elsewhere on the line the card summarises the rollout.
  */
 import * as vscode from 'vscode';
+import { escapeMarkdown } from '../../core/format';
+import { formatIssue, isTorn, parseRolloutLine, type LineResult } from '../../core/run/lines';
 import type { AlgorithmName, RolloutRecord } from '../../core/run/schema';
 import { locateJsonValue, tokenIndexOf } from './jsonLocator';
 import { rolloutMarkdown, tokenMarkdown } from './tokenCard';
@@ -13,28 +15,25 @@ export const ROLLOUT_FILE_SELECTOR: vscode.DocumentSelector = [
   { scheme: 'vscode-remote', pattern: '**/rollouts/step-*.jsonl' },
 ];
 
-/** Parses a rollout line (the writer stores NaN as null); undefined for a line that is not a rollout. */
-export function parseRolloutLine(text: string): RolloutRecord | undefined {
-  if (!text.trim()) return undefined;
-  try {
-    const v = JSON.parse(text) as RolloutRecord;
-    return v && typeof v === 'object' && Array.isArray(v.tokens) && v.logp && Array.isArray(v.tokenAdvantages) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export class RolloutHoverProvider implements vscode.HoverProvider {
-  private cache: { key: string; record: RolloutRecord | undefined } | undefined;
+  private cache: { key: string; parsed: LineResult<RolloutRecord> | undefined } | undefined;
 
   constructor(private readonly algorithmOf: (file: vscode.Uri) => AlgorithmName | undefined) {}
 
   provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
     const line = document.lineAt(position.line);
     const key = `${document.uri.toString()}@${document.version}:${position.line}`;
-    if (this.cache?.key !== key) this.cache = { key, record: parseRolloutLine(line.text) };
-    const record = this.cache.record;
-    if (!record) return undefined;
+    if (this.cache?.key !== key) {
+      const last = position.line === document.lineCount - 1;
+      // An empty line, or a torn last line (the trainer is appending it), is not a rollout yet: no hover.
+      const blank = !line.text.trim() || (last && isTorn(line.text));
+      this.cache = { key, parsed: blank ? undefined : parseRolloutLine(line.text, document.uri.fsPath, position.line + 1) };
+    }
+    const parsed = this.cache.parsed;
+    if (!parsed) return undefined;
+    // A line that is not a valid rollout says why (file:line: the field and what is wrong with it).
+    if (parsed.issue) return new vscode.Hover(markdown(`**Not a rollout record:** ${escapeMarkdown(formatIssue(parsed.issue))}`), line.range);
+    const record = parsed.record;
     const location = locateJsonValue(line.text, position.character);
     if (!location) return undefined;
     const t = tokenIndexOf(location.path);

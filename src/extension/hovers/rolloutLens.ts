@@ -3,22 +3,24 @@
  * with links to the same step in the trajectory view and in the token view.
  */
 import * as vscode from 'vscode';
-import { parseRolloutLine } from './rolloutHover';
-import { fmt } from './tokenCard';
+import { parseRolloutLine } from '../../core/run/lines';
+import { fmt, signed } from '../../core/format';
 
-/** Lines longer than this are summarised without parsing the whole file again on every edit. */
+/** Only the first MAX_LINES lines get lenses: a step of thousands of rollouts is not parsed again on every edit. */
 const MAX_LINES = 2000;
 
 export class RolloutLensProvider implements vscode.CodeLensProvider {
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
     const lenses: vscode.CodeLens[] = [];
     for (let i = 0; i < Math.min(document.lineCount, MAX_LINES); i++) {
-      const r = parseRolloutLine(document.lineAt(i).text);
+      const text = document.lineAt(i).text;
+      if (!text.trim()) continue;
+      // Lines that are not valid rollouts get no lens (their hover says what is wrong).
+      const r = parseRolloutLine(text, document.uri.fsPath, i + 1).record;
       if (!r) continue;
       const range = new vscode.Range(i, 0, i, 0);
       const correct = r.correct === undefined ? '' : r.correct ? ' ✓' : ' ✗';
-      const A = `${r.advantage > 0 ? '+' : ''}${fmt(r.advantage, 3)}`;
-      const title = `${r.id} · group ${r.group} · reward ${fmt(r.reward, 2)}${correct} · Aᵢ ${A} · ${r.tokens.length} tokens`;
+      const title = `${r.id} · group ${r.group} · reward ${fmt(r.reward, 2)}${correct} · Aᵢ ${signed(r.advantage, 3)} · ${r.tokens.length} tokens`;
       lenses.push(
         new vscode.CodeLens(range, { title, command: 'prpoStudio.openRun', arguments: [document.uri], tooltip: 'Open this step in the trajectory view' }),
         new vscode.CodeLens(range, { title: 'as tokens', command: 'prpoStudio.openRolloutTokens', arguments: [document.uri], tooltip: 'Open this step as tokens coloured by advantage' }),

@@ -1,50 +1,18 @@
 /**
  * The hover card of one token of a rollout: a markdown table of every per-token field the rollout recorded
- * (ALGORITHMS.md §7). Pure string building (no vscode) so tests can check it directly.
+ * (ALGORITHMS.md §7, catalogued in core/run/tokenFields.ts). Pure string building (no vscode): unit-tested in
+ * test/unit/hovers.
  */
-import type { AlgorithmName, RolloutRecord, ViewName } from '../../core/run/schema';
+import { escapeMarkdown, fmt, signed } from '../../core/format';
+import type { AlgorithmName, RolloutRecord } from '../../core/run/schema';
+import { ROLLOUT_NUMBERS, fieldArray, fieldName, fieldRows, tokenFieldDef } from '../../core/run/tokenFields';
 
-const VIEWS: ReadonlyArray<[ViewName, string]> = [
-  ['image', 'log p, image view (old log-prob)'],
-  ['blind', 'log p, blind view (image masked)'],
-  ['perturbed', 'log p, perturbed view (patches blackened)'],
-  ['mild', 'log p, mild view (pixel noise)'],
-];
-
-const SCORES: ReadonlyArray<['S' | 'G' | 'U' | 'rvd', string]> = [
-  ['S', 'S — visual dependency'],
-  ['G', 'G — grounding, k3(image ‖ blind)'],
-  ['U', 'U — instability, k3(image ‖ mild)'],
-  ['rvd', 'RVD — robust visual dependency'],
-];
-
-function weightLabel(algorithm: AlgorithmName | undefined): string {
-  if (algorithm === 'pgpo') return 'ω̃ₜ — PGPO weight';
-  if (algorithm === 'prpo') return 'wₜ — PAR weight';
-  return 'weight (ω̃ₜ / wₜ)';
-}
-
-/** A number for a table cell: fixed digits, a real minus sign, NaN/null as "n/a". */
-export function fmt(x: number | null | undefined, digits = 4): string {
-  if (x === null || x === undefined || Number.isNaN(x)) return 'n/a';
-  if (!Number.isFinite(x)) return x > 0 ? '∞' : '−∞';
-  const s = Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : x.toFixed(digits);
-  return s.replace(/^-/, '−');
-}
-
-function signed(x: number | null | undefined, digits = 4): string {
-  const s = fmt(x, digits);
-  return typeof x === 'number' && x > 0 ? `+${s}` : s;
-}
+/** The editor's cards print four digits (a hover has room; the webview's cell prints three). */
+const D = 4;
 
 /** Token text made visible: spaces as ·, newlines as ⏎, tabs as →; backticks kept out of code spans. */
 export function visibleToken(text: string): string {
   return text.replace(/ /g, '·').replace(/\r?\n/g, '⏎').replace(/\t/g, '→');
-}
-
-/** Markdown-escapes text that is not ours (model output). */
-export function escapeMarkdown(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&');
 }
 
 /** 1-based rank of t in `values` (largest first), e.g. "rank 3 of 48"; ties share a rank and say so. */
@@ -72,9 +40,9 @@ export function rolloutHeader(r: RolloutRecord): string {
 /** How Ã came about for this token, in the algorithm's own terms (ALGORITHMS.md §1–4). */
 function derivation(r: RolloutRecord, t: number, algorithm: AlgorithmName | undefined): string {
   const final = `Ãᵢₜ = **${signed(r.tokenAdvantages[t], 3)}**`;
-  if (r.mask && r.alpha !== undefined) return `${final} = αᵢ ${fmt(r.alpha, 3)} × Aᵢ ${signed(r.advantage, 3)} × mₜ ${r.mask[t] ?? 'n/a'}`;
+  if (r.mask && r.alpha !== undefined) return `${final} = αᵢ ${fmt(r.alpha, 3)} × Aᵢ ${signed(r.advantage, 3)} × mₜ ${fmt(r.mask[t], 0)}`;
   if (r.weights) {
-    const w = algorithm === 'pgpo' ? 'ω̃ₜ' : algorithm === 'prpo' ? 'wₜ' : 'weight';
+    const w = fieldName(tokenFieldDef('weight'), algorithm).symbol;
     return `${final} = Aᵢ ${signed(r.advantage, 3)} × ${w} ${fmt(r.weights[t], 3)}`;
   }
   return `${final} (Aᵢ ${signed(r.advantage, 3)}: every token carries the outcome advantage)`;
@@ -92,22 +60,19 @@ export function tokenMarkdown(r: RolloutRecord, t: number, algorithm?: Algorithm
   out.push('');
   out.push('| field | value | |');
   out.push('|---|---:|---|');
-  out.push(`| Ãᵢₜ — token advantage | **${signed(r.tokenAdvantages[t])}** | factor of the ratio in the loss |`);
-  out.push(`| Aᵢ — outcome advantage | ${signed(r.advantage)} | group-normalised reward |`);
-  if (r.alpha !== undefined) out.push(`| αᵢ — VPPO trajectory weight | ${fmt(r.alpha)} | |`);
-  if (r.weights) out.push(`| ${weightLabel(algorithm)} | ${fmt(r.weights[t])} | ${rankOf(r.weights, t) ?? ''} |`);
-  if (r.mask) out.push(`| mₜ — VPPO mask | ${r.mask[t] ? '1 (trained)' : '0 (filtered out)'} | |`);
-  for (const [key, label] of SCORES) {
-    const arr = r.scores?.[key];
-    if (!arr) continue;
-    out.push(`| ${label} | ${fmt(arr[t])} | ${rankOf(arr, t) ?? ''} |`);
+  for (const row of fieldRows((def) => fieldArray(r, def)?.[t] ?? NaN, (def) => fieldArray(r, def) !== undefined, algorithm)) {
+    const { def, value } = row;
+    const arr = fieldArray(r, def)!;
+    const shown = def.states ? (row.text ?? '—') : def.column === 'tokenAdvantage' ? `**${signed(value, D)}**` : def.kind === 'diverging' && !def.scale?.centre ? signed(value, D) : fmt(value, D);
+    const note = def.logProb ? `p = ${fmt(Math.exp(value), 3)}` : def.ranked ? (rankOf(arr, t) ?? '') : '';
+    out.push(`| ${row.symbol} — ${row.label} | ${shown} | ${note} |`);
+    if (def.column === 'tokenAdvantage') {
+      for (const n of ROLLOUT_NUMBERS) {
+        const v = r[n.key];
+        if (v !== undefined) out.push(`| ${n.symbol} — ${n.label} | ${n.key === 'advantage' ? signed(v, D) : fmt(v, D)} | |`);
+      }
+    }
   }
-  for (const [view, label] of VIEWS) {
-    if (r.logp[view] === undefined) continue;
-    const lp = r.logp[view]![t];
-    out.push(`| ${label} | ${fmt(lp)} | p = ${typeof lp === 'number' && !Number.isNaN(lp) ? fmt(Math.exp(lp), 3) : 'n/a'} |`);
-  }
-  if (r.perceptual) out.push(`| perceptual (ground truth) | ${r.perceptual[t] ? 'yes' : 'no'} | from the task generator |`);
   const alts = r.topAlternatives?.[t];
   if (alts?.length) {
     out.push('');

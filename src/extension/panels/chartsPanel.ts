@@ -1,6 +1,6 @@
 /**
  * Charts of one or several runs overlaid (reward/accuracy, validation accuracy, loss terms, entropy, dependency
- * sparsity and AUROC, step-time split), live while runs train. The host engineer calls `ChartsPanel.show`.
+ * sparsity and AUROC, step-time split), live while runs train. Opened by `ChartsPanel.show` (commands/index.ts).
  */
 import * as vscode from 'vscode';
 import type { RunSource } from './runSource';
@@ -51,11 +51,6 @@ export class ChartsPanel implements vscode.Disposable {
     this.ipc.onReady(() => void this.sendInit());
     this.disposables.push(this.ipc, panel.onDidDispose(() => this.dispose()));
     this.setSources(sources, false);
-  }
-
-  /** The runs on show. */
-  get runs(): readonly RunSource[] {
-    return this.sources;
   }
 
   private setSources(sources: RunSource[], resend = true): void {

@@ -3,6 +3,7 @@
  * backend: the host side builds one per run (from RunStore + BackendClient); panels only consume it.
  */
 import type * as vscode from 'vscode';
+import type { StepRollouts } from '../../core/protocol/backend';
 import type { MetricsRow, RolloutRecord, RunManifest, RunStatus } from '../../core/run/schema';
 
 export interface RunSource {
@@ -16,7 +17,7 @@ export interface RunSource {
   readStep(step: number, onIssue?: (message: string) => void): Promise<RolloutRecord[]>;
   readMetrics(onIssue?: (message: string) => void): Promise<MetricsRow[]>;
   /** New rollouts as they are produced (a live backend, or growth of the step file on disk). */
-  readonly onRollouts: vscode.Event<{ step: number; rollouts: RolloutRecord[] }>;
+  readonly onRollouts: vscode.Event<StepRollouts>;
   readonly onMetrics: vscode.Event<MetricsRow>;
   readonly onStatus: vscode.Event<RunStatus>;
 }

@@ -1,6 +1,6 @@
 /**
  * The trajectory view of one run: a step's rollouts grouped by prompt, tokens coloured by a chosen signal, a
- * hover card per token, filters, and live follow. The host engineer calls `TrajectoryPanel.show`.
+ * hover card per token, filters, and live follow. Opened by `TrajectoryPanel.show` (commands/index.ts).
  */
 import * as vscode from 'vscode';
 import * as path from 'node:path';
@@ -11,16 +11,15 @@ import {
   GetStepPartRequest,
   GetStepRequest,
   RolloutsAppendedNotification,
-  RunInfo,
   SetFollowCommand,
   ShowStepNotification,
   StatusChangedNotification,
   StepsChangedNotification,
   TrajectoryInitNotification,
-  SignalId,
-  packRollouts,
-  stepRanges,
 } from '../../core/protocol/webview';
+import { packRollouts } from '../../core/view/pack';
+import { stepRanges, type SignalId } from '../../core/view/signals';
+import { webviewRunInfo } from '../../core/view/runInfo';
 import type { RolloutRecord } from '../../core/run/schema';
 import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
 
@@ -53,11 +52,6 @@ export class TrajectoryPanel implements vscode.Disposable {
     const p = new TrajectoryPanel(context, panel, source, step);
     TrajectoryPanel.panels.set(source.runDir, p);
     return p;
-  }
-
-  /** Every open trajectory view (tests and the host's "refresh" use it). */
-  static all(): TrajectoryPanel[] {
-    return [...TrajectoryPanel.panels.values()];
   }
 
   private readonly ipc: WebviewIpc;
@@ -148,20 +142,7 @@ export class TrajectoryPanel implements vscode.Disposable {
 
   private async sendInit(): Promise<void> {
     this.knownSteps = await this.source.steps();
-    const m = this.source.manifest;
-    const modelConfig = (m.model?.config ?? {}) as Record<string, unknown>;
-    const config = (m.config ?? {}) as Record<string, unknown>;
-    const num = (...vals: unknown[]): number | undefined => vals.find((v): v is number => typeof v === 'number' && Number.isFinite(v));
-    const run: RunInfo = {
-      id: m.id,
-      name: m.name,
-      algorithm: m.algorithm,
-      source: m.source,
-      status: this.source.status(),
-      patchSize: num(modelConfig.patchSize, modelConfig.patch, modelConfig.patch_size),
-      mildSigma: num(config.mildSigma, (config.dependency as Record<string, unknown> | undefined)?.mildSigma),
-      perturbProb: num(config.perturbProb, (config.dependency as Record<string, unknown> | undefined)?.perturbProb),
-    };
+    const run = webviewRunInfo(this.source.manifest, this.source.status());
     if (this.disposed) return;
     this.ipc.notify(TrajectoryInitNotification, { run, steps: this.knownSteps, step: this.requestedStep });
   }

@@ -16,16 +16,15 @@ import {
   ReadyCommand,
   ShowMessageCommand,
   PerfReportCommand,
-  replyMethod,
+  messageOf,
+  methodOf,
+  replyOf,
 } from '../../core/protocol/webview';
-
-/** Performance marks reported by webviews (the benchmark scenario reads them through `perfLog`). */
-export const perfLog: Array<{ name: string; ms: number; time: number }> = [];
 
 export class WebviewIpc implements vscode.Disposable {
   private ready = false;
   private held: IpcMessage[] = [];
-  private readonly handlers = new Map<string, (params: unknown, id?: number) => void>();
+  private readonly handlers = new Map<string, (message: IpcMessage) => void>();
   private readonly subscription: vscode.Disposable;
   private readyListeners: Array<() => void> = [];
 
@@ -41,10 +40,8 @@ export class WebviewIpc implements vscode.Disposable {
       const show = level === 'error' ? vscode.window.showErrorMessage : level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
       void show(message);
     });
-    this.onCommand(PerfReportCommand, ({ name, ms }) => {
-      perfLog.push({ name, ms, time: Date.now() });
-      if (perfLog.length > 10_000) perfLog.splice(0, perfLog.length - 10_000);
-    });
+    // For the static-page benchmark's stand-in host; in VS Code the benchmark reads the webview's performance marks.
+    this.onCommand(PerfReportCommand, () => undefined);
   }
 
   /** Called each time the webview (re)loads and says it is ready. */
@@ -52,8 +49,8 @@ export class WebviewIpc implements vscode.Disposable {
     this.readyListeners.push(listener);
   }
 
-  notify<T extends IpcNotification<any>>(notification: T, params: IpcParams<T>): void {
-    const message: IpcMessage = { method: `${notification.scope}/${notification.method}`, params };
+  notify<T extends IpcNotification<unknown>>(notification: T, params: IpcParams<T>): void {
+    const message = messageOf(notification, params);
     if (!this.ready) {
       this.held.push(message);
       return;
@@ -62,26 +59,24 @@ export class WebviewIpc implements vscode.Disposable {
     void this.webview.postMessage(message);
   }
 
-  onCommand<T extends IpcCommand<any>>(command: T, handler: (params: IpcParams<T>) => void): void {
-    this.handlers.set(`${command.scope}/${command.method}`, (p) => handler(p as IpcParams<T>));
+  onCommand<T extends IpcCommand<unknown>>(command: T, handler: (params: IpcParams<T>) => void): void {
+    this.handlers.set(methodOf(command), (m) => handler(m.params as IpcParams<T>));
   }
 
-  onRequest<T extends IpcRequest<any, any>>(request: T, handler: (params: IpcParams<T>) => Promise<IpcResponse<T>> | IpcResponse<T>): void {
-    const method = `${request.scope}/${request.method}`;
-    this.handlers.set(method, (p, id) => {
+  onRequest<T extends IpcRequest<unknown, unknown>>(request: T, handler: (params: IpcParams<T>) => Promise<IpcResponse<T>> | IpcResponse<T>): void {
+    this.handlers.set(methodOf(request), (m) => {
       Promise.resolve()
-        .then(() => handler(p as IpcParams<T>))
+        .then(() => handler(m.params as IpcParams<T>))
         .then(
-          (result) => this.webview.postMessage({ method: replyMethod(method), id, params: result } satisfies IpcMessage),
-          (err: unknown) => this.webview.postMessage({ method: replyMethod(method), id, error: err instanceof Error ? err.message : String(err) } satisfies IpcMessage),
+          (result) => this.webview.postMessage(replyOf(request, m, { result })),
+          (err: unknown) => this.webview.postMessage(replyOf(request, m, { error: err instanceof Error ? err.message : String(err) })),
         );
     });
   }
 
   private receive(m: IpcMessage): void {
     if (!m || typeof m.method !== 'string') return;
-    const handler = this.handlers.get(m.method);
-    if (handler) handler(m.params, m.id);
+    this.handlers.get(m.method)?.(m);
   }
 
   private flush(): void {

@@ -5,13 +5,16 @@
  * terminal, a remote trainer on a shared disk).
  */
 import * as vscode from 'vscode';
-import { formatIssue } from '../../core/run/reader';
+import { formatIssue } from '../../core/run/lines';
+import { JsonlFollower, currentHistory, runFiles } from '../../core/run/reader';
+import { validateMetricsRow, validateRollout } from '../../core/run/validate';
 import type { RunHandle } from '../../core/run/importers';
 import type { MetricsRow, RolloutRecord, RunDisplayStatus, RunManifest, RunStatus } from '../../core/run/schema';
 import type { RunSource } from '../panels/runSource';
+import type { StepRollouts } from '../../core/protocol/backend';
 
 export class RunSourceImpl implements RunSource, vscode.Disposable {
-  private readonly rolloutsEmitter = new vscode.EventEmitter<{ step: number; rollouts: RolloutRecord[] }>();
+  private readonly rolloutsEmitter = new vscode.EventEmitter<StepRollouts>();
   private readonly metricsEmitter = new vscode.EventEmitter<MetricsRow>();
   private readonly statusEmitter = new vscode.EventEmitter<RunStatus>();
   readonly onRollouts = this.rolloutsEmitter.event;
@@ -24,6 +27,11 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
   private readonly baseline: Promise<void>;
   private lastStatus: RunStatus;
   private polling: Promise<void> | undefined;
+  /**
+   * Our own run directory is followed file by file (JsonlFollower reads only what was appended since the last
+   * poll); another trainer's logs are re-read through their importer, which derives records from whole files.
+   */
+  private readonly follow: { metrics: JsonlFollower<MetricsRow>; steps: Map<number, JsonlFollower<RolloutRecord>> } | undefined;
 
   constructor(
     readonly manifest: RunManifest,
@@ -34,10 +42,26 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
     private readonly isLive: () => boolean,
   ) {
     this.lastStatus = toRunStatus(currentStatus());
+    if (manifest.source === 'prpo-studio') this.follow = { metrics: new JsonlFollower(runFiles.metrics(runDir), validateMetricsRow), steps: new Map() };
     this.baseline = (async () => {
-      this.lastMetricsStep = (await this.readMetrics().catch(() => [])).at(-1)?.step ?? -1;
-      for (const s of await this.steps()) this.seenSteps.add(s);
+      if (this.follow) {
+        // What is on disk now is known; later polls read only what is appended after it.
+        this.lastMetricsStep = currentHistory((await this.follow.metrics.poll()).records).at(-1)?.step ?? -1;
+        const steps = await this.steps();
+        for (const s of steps) this.seenSteps.add(s);
+        const last = steps.at(-1);
+        if (last !== undefined) await this.stepFollower(last).poll();
+      } else {
+        this.lastMetricsStep = (await this.readMetrics().catch(() => [])).at(-1)?.step ?? -1;
+        for (const s of await this.steps()) this.seenSteps.add(s);
+      }
     })();
+  }
+
+  private stepFollower(step: number): JsonlFollower<RolloutRecord> {
+    let f = this.follow!.steps.get(step);
+    if (!f) this.follow!.steps.set(step, (f = new JsonlFollower(runFiles.rollouts(this.runDir, step), validateRollout)));
+    return f;
   }
 
   /** 'interrupted' (the writer died) reads as 'failed' to panels: the run is not going on. */
@@ -83,6 +107,36 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
 
   private async poll(): Promise<void> {
     await this.baseline;
+    if (this.follow) await this.pollFollowed(this.follow);
+    else await this.pollImported();
+  }
+
+  /** Our run directory: the metrics rows and rollouts appended since the last poll. */
+  private async pollFollowed(follow: NonNullable<RunSourceImpl['follow']>): Promise<void> {
+    const { records: rows } = await follow.metrics.poll().catch(() => ({ records: [] as MetricsRow[] }));
+    for (const row of rows) {
+      // A resume from an earlier checkpoint rewinds: the steps from there on are redone.
+      if (row.step <= this.lastMetricsStep) {
+        this.lastMetricsStep = row.step;
+        continue;
+      }
+      this.lastMetricsStep = row.step;
+      this.metricsEmitter.fire(row);
+    }
+    const steps = await this.steps();
+    const latest = steps.at(-1);
+    for (const step of steps) {
+      if (this.seenSteps.has(step) && !follow.steps.has(step)) continue;
+      this.seenSteps.add(step);
+      const { records } = await this.stepFollower(step).poll().catch(() => ({ records: [] as RolloutRecord[] }));
+      if (records.length) this.rolloutsEmitter.fire({ step, rollouts: records });
+      // A step's file is complete once a later step has begun: it need not be followed any longer.
+      if (step !== latest) follow.steps.delete(step);
+    }
+  }
+
+  /** Another trainer's logs: their importer re-derives the records from whole files. */
+  private async pollImported(): Promise<void> {
     const rows = await this.readMetrics().catch(() => [] as MetricsRow[]);
     // A resume rewinds: what listeners saw past the last row on disk is redone from there.
     if (rows.length && rows[rows.length - 1].step < this.lastMetricsStep) this.lastMetricsStep = rows[rows.length - 1].step;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { detectRunKind, importEasyR1, importTrl, importVerl, openRun, whitespaceTokens } from '../../../src/core/run/importers';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { LineIssue } from '../../../src/core/run/reader';
+import type { LineIssue } from '../../../src/core/run/schema';
 import { validateRollout } from '../../../src/core/run/validate';
 import { RunWriter } from '../../../src/core/run/writer';
 import { newManifest, tempDir } from './helpers';

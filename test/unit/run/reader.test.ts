@@ -2,15 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatIssue, parseJsonlText, parseRolloutLine } from '../../../src/core/run/lines';
+import type { LineIssue } from '../../../src/core/run/schema';
 import {
-  formatIssue,
   JsonlFollower,
   listRuns,
   readJsonl,
   readMetrics,
   readRolloutStep,
   readRun,
-  type LineIssue,
 } from '../../../src/core/run/reader';
 import { validateMetricsRow, validateRollout } from '../../../src/core/run/validate';
 import { RunWriter } from '../../../src/core/run/writer';
@@ -239,4 +239,36 @@ test('a wrongly typed field of a pretty-printed run.json is reported at its line
   const line = text.split('\n').findIndex((l) => l.includes('"seed"')) + 1;
   assert.ok(line > 1);
   assert.equal(String(run.issues[0]), `${join(w.dir, 'run.json')}:${line}: seed must be an integer, got string "seven"`);
+});
+
+test('a text held whole reads like the streamed file: same records, same issues, same torn-last-line rule', async (t) => {
+  const dir = tempDir(t);
+  const texts = [
+    `${row(1)}\n${row(2)}\n{"step": 3, "rew`,
+    `${row(1)}\n${row(2)}`,
+    `${row(1)}\n{"step": "two"}`,
+    `${row(1)}\n{"step": 2, oops}\n${row(3)}\n`,
+    `\ufeff${row(1)}\r\n\r\n${row(2)}\r\n`,
+    '',
+  ];
+  for (const [i, text] of texts.entries()) {
+    const file = join(dir, `m${i}.jsonl`);
+    writeFileSync(file, text);
+    const streamed = await readAll(file, validateMetricsRow);
+    const issues: LineIssue[] = [];
+    const whole = parseJsonlText(text, file, validateMetricsRow, (x) => issues.push(x));
+    assert.deepEqual(whole.map((w) => w.record), streamed.records, JSON.stringify(text));
+    assert.deepEqual(issues.map(formatIssue), streamed.issues.map(formatIssue), JSON.stringify(text));
+  }
+});
+
+test('one rollout line: a validated record (null reads as NaN), or an issue naming file:line and the field', () => {
+  const good = rollout(3, 0);
+  const line = JSON.stringify({ ...good, tokenAdvantages: [null, 1, 2, 3] });
+  const ok = parseRolloutLine(line, 'step-000003.jsonl', 7);
+  assert.ok(ok.record && Number.isNaN(ok.record.tokenAdvantages[0]));
+  const bad = parseRolloutLine(JSON.stringify({ ...good, tokenAdvantages: [1] }), 'step-000003.jsonl', 7);
+  assert.equal(bad.record, undefined);
+  assert.equal(formatIssue(bad.issue!), 'step-000003.jsonl:7: tokenAdvantages has 1 entries, tokens has 4');
+  assert.match(formatIssue(parseRolloutLine('{"id": ', 'f', 2).issue!), /^f:2: not valid JSON/);
 });

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deriveStatus, pidAlive, readRun } from '../../../src/core/run/reader';
+import { deriveStatus, readRun } from '../../../src/core/run/reader';
+import { pidAlive } from '../../../src/core/run/pid';
 import type { RunEvent } from '../../../src/core/run/schema';
-import { RunWriter, markInterruptedAsFailed } from '../../../src/core/run/writer';
+import { RunWriter, appendFailure, markInterruptedAsFailed } from '../../../src/core/run/writer';
 import { newManifest, tempDir } from './helpers';
 
 const ev = (type: RunEvent['type'], extra: Partial<RunEvent> = {}): RunEvent => ({ type, time: '2026-01-01T00:00:00Z', step: 0, ...extra });
@@ -87,4 +88,15 @@ test('markInterruptedAsFailed records the failure of a dead writer, once', async
   assert.match(e!.reason!, /pid 4242.*resume from the latest checkpoint/);
   assert.equal((await readRun(w.dir, dead)).status, 'failed');
   assert.equal(await markInterruptedAsFailed(w.dir, dead), undefined);
+});
+
+test("appendFailure writes a dead backend's 'failed' event at the run's latest step, unless one is there", async (t) => {
+  const w = RunWriter.create(tempDir(t), newManifest());
+  w.appendEvent({ type: 'started', step: 0, pid: 4242 });
+  w.appendEvent({ type: 'checkpoint', step: 6 });
+  const e = await appendFailure(w.dir, 'the training backend exited unexpectedly (code 1)', 4);
+  assert.deepEqual([e?.type, e?.step, e?.reason], ['failed', 6, 'the training backend exited unexpectedly (code 1)']);
+  assert.equal(await appendFailure(w.dir, 'again', 9), undefined);
+  const events = (await readRun(w.dir, alive)).events;
+  assert.deepEqual(events.map((x) => x.type), ['started', 'checkpoint', 'failed']);
 });

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { listCheckpoints, readEvents, readMetrics } from '../../../src/core/run';
 import { CLI } from './client';
 import { tempDir, withoutTiming } from './helpers';
+import { ensureCliBuilt } from '../cliBuild';
 
-const haveBuild = existsSync(CLI) && existsSync(join(__dirname, '..', '..', '..', 'models', 'tiny-vlm-shapes', 'weights.safetensors'));
-const skip = !haveBuild && 'needs npm run build and models/tiny-vlm-shapes';
+// Built here when missing or stale (never skipped); the model's weights are part of the repository.
+const haveBuild = ensureCliBuilt();
+const skip = !haveBuild;
 
 function cli(args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });

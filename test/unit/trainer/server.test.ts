@@ -8,10 +8,12 @@ import { Requests } from '../../../src/core/protocol/backend';
 import { latestCheckpoint, listCheckpoints, readCheckpoint, readEvents, readRun } from '../../../src/core/run';
 import { CLI, forkBackend } from './client';
 import { tempDir } from './helpers';
+import { ensureCliBuilt } from '../cliBuild';
 
 /** Tiny real-engine settings: a step takes a fraction of a second. */
 const tiny = { promptsPerStep: 2, groupSize: 2, maxNewTokens: 8, valSize: 4, valEvery: 0, dynamicSampling: false };
-const haveBuild = existsSync(CLI) && existsSync(join(__dirname, '..', '..', '..', 'models', 'tiny-vlm-shapes', 'weights.safetensors'));
+// Built here when missing or stale (never skipped); the model's weights are part of the repository.
+const haveBuild = ensureCliBuilt();
 
 test('start, pause, checkpoint, resume, stop over JSON-RPC; resumeFrom continues the run', { skip: !haveBuild && 'needs npm run build and models/tiny-vlm-shapes' }, async () => {
   const runsDir = tempDir();

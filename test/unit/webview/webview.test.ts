@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { displaySegments, displayString, isPlain, codepointEscape } from '../../../webview/text';
 import { SIGNALS, binClass, scaleHi, signalDef, scaleCss, aboveThreshold, BINS } from '../../../webview/scales';
-import { StepData, arrange, defaultFilter, textMatches, passes, alternatives, tokenText } from '../../../webview/trajectory/model';
-import { packRollouts, TOKEN_FIELDS } from '../../../src/core/protocol/webview';
+import { StepData, arrange, defaultFilter, isCorrect, signalHiOf, textMatches, passes, alternatives, tokenText } from '../../../webview/trajectory/model';
+import { packRollouts, TOKEN_FIELDS } from '../../../src/core/view/pack';
 import { makeRollout, makeStep, HOSTILE_TOKENS } from '../../../bench/webviewFixtures';
 
 test('plain tokens pass through; markup stays text', () => {
@@ -103,20 +103,33 @@ test('packing: columns line up with the records; alternatives round-trip', () =>
 });
 
 test('filters, sort and grouping', () => {
+  const records = makeStep(1, 24, 8, 40, 3);
   const data = new StepData(1);
-  data.add(packRollouts(1, makeStep(1, 24, 8, 40, 3)));
+  data.add(packRollouts(1, records));
   const def = signalDef('rvd');
   const all = arrange(data.rollouts, defaultFilter(), def);
   assert.equal(all.length, 3);
   assert.ok(all.every((g) => g.rollouts.length === 8));
-  const correct = arrange(data.rollouts, { ...defaultFilter(), correctness: 'correct' }, def).flatMap((g) => g.rollouts);
-  assert.ok(correct.length > 0 && correct.every((r) => r.meta.correct));
+  const ids = (groups: ReturnType<typeof arrange>) => groups.flatMap((g) => g.rollouts.map((r) => r.meta.id)).sort();
+  // Each filter keeps exactly the rollouts the records say it should (computed here from the records, not
+  // with the filter's own code), and each keeps some but not all of them, so no check below is vacuous.
+  const expect = (keep: (r: (typeof records)[number]) => boolean) => {
+    const kept = records.filter(keep).map((r) => r.id).sort();
+    assert.ok(kept.length > 0 && kept.length < records.length, `the fixture exercises the filter (${kept.length} of ${records.length})`);
+    return kept;
+  };
+  assert.deepEqual(ids(arrange(data.rollouts, { ...defaultFilter(), correctness: 'correct' }, def)), expect((r) => r.correct === true));
+  assert.deepEqual(ids(arrange(data.rollouts, { ...defaultFilter(), correctness: 'incorrect' }, def)), expect((r) => r.correct === false));
   const neg = arrange(data.rollouts, { ...defaultFilter(), advantageSign: 'negative', grouped: false }, def);
-  assert.ok(neg.every((g) => g.rollouts.length === 1 && g.rollouts[0].meta.advantage < 0));
+  assert.ok(neg.every((g) => g.rollouts.length === 1));
+  assert.deepEqual(ids(neg), expect((r) => r.advantage < -1e-9));
+  assert.deepEqual(ids(arrange(data.rollouts, { ...defaultFilter(), advantageSign: 'positive' }, def)), expect((r) => r.advantage > 1e-9));
   const byReward = arrange(data.rollouts, { ...defaultFilter(), sort: 'reward-desc', grouped: false }, def).map((g) => g.rollouts[0].meta.reward);
+  assert.equal(byReward.length, records.length);
   assert.deepEqual(byReward, [...byReward].sort((x, y) => y - x));
-  const thr = arrange(data.rollouts, { ...defaultFilter(), threshold: 0.99 }, def).flatMap((g) => g.rollouts);
-  assert.ok(thr.every((r) => passes(r, { ...defaultFilter(), threshold: 0.99 }, def)));
+  // Threshold on RVD: rollouts with at least one token at or above it (as stored: float32).
+  const t = 0.9;
+  assert.deepEqual(ids(arrange(data.rollouts, { ...defaultFilter(), threshold: t }, def)), expect((r) => r.scores!.rvd!.some((v) => Math.fround(v) >= t)));
   const none = arrange(data.rollouts, { ...defaultFilter(), text: 'no such text anywhere' }, def);
   assert.equal(none.length, 0);
 });
@@ -133,16 +146,34 @@ test('text search finds the tokens a match overlaps, across token boundaries', (
   assert.ok(passes(ro, { ...defaultFilter(), text: 'd cir' }, signalDef('none')));
 });
 
-test('step ranges from the records match the ranges over the packed columns', async () => {
-  const { stepRanges } = await import('../../../src/core/protocol/webview');
+test('ranges are one function: over the records of a step (host) and over its packed batches (webview) they agree', async () => {
+  const { stepRanges } = await import('../../../src/core/view/signals');
   const rs = makeStep(2, 40, 8, 60, 9);
   const ranges = stepRanges(rs);
-  const p = packRollouts(2, rs);
-  for (const id of ['S', 'G', 'U', 'tokenAdvantage', 'weight'] as const) {
-    const def = signalDef(id);
-    const fromColumns = scaleHi(def, [p.fields[def.field!]!]);
+  // The webview holds the step as several batches (the first part, then the rest).
+  const data = new StepData(2);
+  data.add(packRollouts(2, rs.slice(0, 16)));
+  data.add(packRollouts(2, rs.slice(16)));
+  const ids = SIGNALS.filter((s) => s.kind !== 'none').map((s) => s.id);
+  assert.ok(ids.length >= 8);
+  for (const id of ids) {
+    const fromColumns = signalHiOf(signalDef(id), data.rollouts);
+    if (ranges[id] === undefined) continue;
     assert.ok(Math.abs(ranges[id]! - fromColumns) <= 1e-3 * Math.max(1, fromColumns), `${id}: ${ranges[id]} vs ${fromColumns}`);
   }
   assert.equal(ranges.rvd, 1);
-  assert.ok(ranges.advantage! > 0);
+  assert.ok(ranges.advantage! > 0 && ranges.tokenAdvantage! > 0 && ranges.weight! > 0);
+});
+
+test('correctness is what the trainer recorded: a format-only reward is not a correct answer', () => {
+  const data = new StepData(1);
+  const formatOnly = { ...makeRollout(1, 0, 'g', 5, 1), reward: 0.1, correct: undefined };
+  const wrong = { ...makeRollout(1, 1, 'g', 5, 2), reward: 0.1, correct: false };
+  const right = { ...makeRollout(1, 2, 'g', 5, 3), reward: 1.1, correct: true };
+  data.add(packRollouts(1, [formatOnly, wrong, right]));
+  const [a, b, c] = data.rollouts;
+  assert.equal(isCorrect(a.meta), undefined);
+  const kept = (correctness: 'correct' | 'incorrect') => data.rollouts.filter((ro) => passes(ro, { ...defaultFilter(), correctness }, signalDef('none')));
+  assert.deepEqual(kept('correct'), [c]);
+  assert.deepEqual(kept('incorrect'), [b]);
 });

@@ -7,8 +7,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { PrpoStudioApi } from '../../../src/extension/extension';
-import { locateJsonValue, tokenIndexOf } from '../../../src/extension/hovers/jsonLocator';
-import { tokenMarkdown } from '../../../src/extension/hovers/tokenCard';
 import type { MetricsRow } from '../../../src/core/run/schema';
 import { FIXTURE_RUN_ID, FIXTURE_TOKENS } from '../fixtures/runs';
 import { test } from './framework';
@@ -39,34 +37,7 @@ function hoverText(hovers: vscode.Hover[]): string {
   return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
 }
 
-test('the JSON locator maps an offset inside a per-token array to its token index', () => {
-  const line = JSON.stringify({ id: 'r', tokens: ['a', ' b', ' c'], logp: { image: [-1, -2, -3], blind: [-1.5, -2.5, -3.5] }, scores: { G: [0, 1, 2] } });
-  const at = (needle: string, skip = 0) => line.indexOf(needle) + skip;
-  assert.equal(tokenIndexOf(locateJsonValue(line, at('" b"', 1))!.path), 1);
-  assert.equal(tokenIndexOf(locateJsonValue(line, at('-3.5'))!.path), 2);
-  assert.equal(tokenIndexOf(locateJsonValue(line, at('[0,1,2]', 3))!.path), 1);
-  assert.equal(tokenIndexOf(locateJsonValue(line, at('"r"'))!.path), undefined);
-  assert.deepEqual(locateJsonValue(line, at('"tokens"', 2))!.path, ['tokens']);
-  // A torn line still locates what precedes the tear.
-  assert.equal(tokenIndexOf(locateJsonValue(line.slice(0, at('-2.5')), at('-1.5'))!.path), 0);
-});
-
-test('a token card names every recorded §7 field', () => {
-  const card = tokenMarkdown(
-    {
-      id: 'r0', step: 1, group: 'g', prompt: 'p', response: 'a b', reward: 1, correct: true, advantage: 0.5, alpha: 1.2,
-      tokens: ['a', ' b'], tokenIds: [3, 4], logp: { image: [-0.1, -0.2], blind: [-1, -2], perturbed: [-0.5, -0.6], mild: [-0.1, -0.3] },
-      scores: { S: [0.1, 0.9], G: [0.2, 0.3], U: [0.01, 0.02], rvd: [0.4, 0.5] }, weights: [1, 1.5], mask: [0, 1],
-      tokenAdvantages: [0, 0.9], perceptual: [0, 1], topAlternatives: [[['a', -0.1]], [[' b', -0.2], [' c', -2]]],
-    },
-    1,
-    'vppo',
-  );
-  for (const s of ['Token 2 of 2', '·b', 'id 4', 'perceptual', 'αᵢ 1.200 × Aᵢ +0.500 × mₜ 1', 'log p, image view', 'log p, blind view', 'log p, perturbed view', 'log p, mild view', 'S — visual dependency', 'rank 1 of 2', 'G — grounding', 'U — instability', 'RVD', 'mₜ — VPPO mask | 1 (trained)', 'Ãᵢₜ — token advantage | **+0.9000**', 'Top alternatives']) {
-    assert.ok(card.includes(s), `card has ${JSON.stringify(s)}:\n${card}`);
-  }
-});
-
+// The locator and the card themselves are unit-tested (test/unit/hovers); here, the hovers VS Code shows.
 test('hovering a token in a rollouts file shows its card', async () => {
   await api();
   const file = vscode.Uri.file(join(runsDir(), FIXTURE_RUN_ID, 'rollouts', 'step-000001.jsonl'));

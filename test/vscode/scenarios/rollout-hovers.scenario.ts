@@ -1,5 +1,5 @@
 // Hovers on rollout files: a token in rollouts/step-*.jsonl opened as text shows a table of its §7 fields
-// (log-probs per view, G/U/RVD, A_i, weight, Ã, perceptual); so does a token of the `prpo-rollout:` view.
+// (log-probs per view, G/U/RVD, Aᵢ, weight, Ã, perceptual); so does a token of the `prpo-rollout:` view.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -63,7 +63,7 @@ scenario(
     await lens.waitFor({ timeout: 30_000 });
     const card = await hoverAt(workbench, page, '" circles"');
     assert.match(card, /Token 5 of 9/);
-    for (const field of [/log p, image view/, /log p, blind view/, /G — grounding/, /U — instability/, /RVD — robust visual dependency/, /Aᵢ — outcome advantage/, /wₜ — PAR weight/, /Ãᵢₜ — token advantage/, /perceptual \(ground truth\)/]) {
+    for (const field of [/log p \(image\)/, /log p \(blind\)/, /G — grounding/, /U — instability/, /RVD — robust visual dependency/, /Aᵢ — outcome advantage/, /wₜ — PAR weight/, /Ãᵢₜ — token advantage/, /perceptual — ground truth/]) {
       assert.match(card, field);
     }
     await screenshot('jsonl-token-hover');

@@ -23,7 +23,7 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
     const card = webview.locator('.hover-card:not([hidden])');
     await card.waitFor({ timeout: 10_000 });
     const text = await card.innerText();
-    for (const f of ['crimson', 'id ', 'log p (image, old)', 'log p (blind)', 'log p (perturbed)', 'log p (mild)', 'S', 'G', 'U', 'RVD', 'A_i', 'α_i', 'w_t', 'mask m', 'Ã', 'perceptual']) {
+    for (const f of ['crimson', 'id ', 'log p (image)', 'log p (blind)', 'log p (perturbed)', 'log p (mild)', 'S', 'G', 'U', 'RVD', 'Aᵢ', 'αᵢ', 'wₜ', 'mₜ', 'Ãᵢₜ', 'perceptual']) {
       assert.ok(text.includes(f), `hover card shows ${f}: ${text}`);
     }
     await screenshot(`hover-${theme}`);

@@ -13,7 +13,6 @@ import { RunWriter } from '../../../src/core/run/writer';
 import { latestCheckpoint } from '../../../src/core/run/checkpoint';
 import { stepName, type MetricsRow } from '../../../src/core/run/schema';
 import { fakeRollouts, writeCheckpoint } from './fixtures';
-import { readMetrics } from '../../../src/core/run/reader';
 
 const STEP_MS = Number(process.env.FAKE_STEP_MS ?? 400);
 const CRASH_AT = process.env.FAKE_CRASH_AT_STEP ? Number(process.env.FAKE_CRASH_AT_STEP) : undefined;
@@ -108,8 +107,8 @@ connection.onRequest(Requests.resumeFrom, async (p) => {
   writer = RunWriter.open(p.runDir);
   const ckpt = p.checkpoint ?? latestCheckpoint(p.runDir);
   const step = ckpt ? Number(/step-(\d+)/.exec(ckpt)?.[1] ?? 0) : 0;
-  // Steps after the checkpoint are redone: metrics rows past it stay in the file (append-only).
-  void (await readMetrics(p.runDir));
+  // Steps after the checkpoint are redone: metrics rows past it stay in the file (append-only), and readers
+  // drop them (currentHistory).
   writer.updateManifest({ steps: p.steps });
   writer.appendEvent({ type: 'resumed', step });
   status = { state: 'running', runId: writer.manifest.id, runDir: writer.dir, step, steps: p.steps, ep: epFor(p.ep) };

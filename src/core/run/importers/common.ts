@@ -15,7 +15,7 @@ import {
   type RunSource,
 } from '../schema';
 import { validateManifest } from '../validate';
-import type { LineIssue } from '../reader';
+import type { LineIssue } from '../schema';
 
 /** One run, on disk in our format or imported: what the viewer reads. */
 export interface RunHandle {
@@ -92,9 +92,15 @@ export interface PartialRollout {
 /**
  * Completes one step's rollouts into RolloutRecords. What the log lacks is filled in and named in
  * `synthetic`: tokens by whitespace, log-probs NaN, A_i by GRPO (ALGORITHMS.md §1) over the step's groups,
- * token advantages as A_i repeated.
+ * token advantages as A_i repeated. Groups are renamed p0, p1, … in order of appearance (the logs' group keys
+ * are whole prompts or uids).
  */
 export function completeRollouts(partials: PartialRollout[]): RolloutRecord[] {
+  const names = new Map<string, string>();
+  for (const p of partials) {
+    if (!names.has(p.group)) names.set(p.group, `p${names.size}`);
+    p.group = names.get(p.group)!;
+  }
   const A = outcomeAdvantages(
     partials.map((p) => p.reward),
     partials.map((p) => p.group),

@@ -6,20 +6,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetrics, readRolloutStep, readRun } from '../reader';
 import type { RunHandle, ImportOptions } from './common';
+import type { RunSource } from '../schema';
 import { easyR1Log, importEasyR1 } from './easyr1';
 import { importVerl, isVerlDump } from './verl';
 import { importTrl, isTrlOutput } from './trl';
 
 export type { RunHandle, ImportOptions } from './common';
-export { importVerl, isVerlDump, readVerlStep } from './verl';
-export { importEasyR1, easyR1Log, type EasyR1Options } from './easyr1';
-export { importTrl, isTrlOutput, readTrlStep, readTrlMetrics } from './trl';
+export { importVerl } from './verl';
+export { importEasyR1 } from './easyr1';
+export { importTrl } from './trl';
 export { whitespaceTokens } from './common';
 
-export type RunKind = 'prpo-studio' | 'verl' | 'easyr1' | 'trl';
-
 /** What a folder holds: our run directory (run.json), a verl dump (<step>.jsonl), an EasyR1 log, a TRL output_dir; or undefined. */
-export function detectRunKind(path: string): RunKind | undefined {
+export function detectRunKind(path: string): RunSource | undefined {
   if (existsSync(join(path, 'run.json'))) return 'prpo-studio';
   if (isVerlDump(path)) return 'verl';
   if (easyR1Log(path)) return 'easyr1';

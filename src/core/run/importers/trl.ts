@@ -12,7 +12,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import type { MetricsRow, RolloutRecord } from '../schema';
-import { lineIssue, type LineIssue } from '../reader';
+import { lineIssue, type LineIssue } from '../lines';
+import { listSteps } from '../reader';
 import {
   completeRollouts,
   flattenNumbers,
@@ -55,11 +56,7 @@ export function isTrlOutput(path: string): boolean {
 }
 
 function trlSteps(dir: string): number[] {
-  return readdirSync(dir)
-    .map((n) => COMPLETIONS.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  return listSteps(dir, COMPLETIONS);
 }
 
 const toNumber = (v: unknown): number | undefined =>
@@ -124,11 +121,6 @@ export async function readTrlStep(file: string, step: number, onIssue: (i: LineI
     partials.push(p);
     rewardLogged.push(given !== undefined);
   });
-  const names = new Map<string, string>();
-  for (const p of partials) {
-    if (!names.has(p.group)) names.set(p.group, `p${names.size}`);
-    p.group = names.get(p.group)!;
-  }
   const records = completeRollouts(partials);
   records.forEach((r, i) => {
     if (!rewardLogged[i]) r.synthetic!.push('reward');

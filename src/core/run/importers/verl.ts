@@ -14,11 +14,12 @@
  * Metrics: verl does not write them next to the dump; readMetrics() derives per step the mean score
  * (reward), the mean "acc" (accuracy, when present) and the rollout count.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MetricsRow, RolloutRecord } from '../schema';
 import { RunFormatError } from '../validate';
-import { readJsonl, type LineIssue } from '../reader';
+import { listSteps, readJsonl } from '../reader';
+import type { LineIssue } from '../schema';
 import {
   answerText,
   completeRollouts,
@@ -39,12 +40,7 @@ const KNOWN = new Set([
 
 /** The step files of a verl dump folder: `<step>.jsonl`, ascending. */
 export function verlSteps(dir: string): number[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .map((n) => /^(\d+)\.jsonl$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  return listSteps(dir, /^(\d+)\.jsonl$/);
 }
 
 /** Whether a folder looks like a verl rollout dump (`<step>.jsonl` files, no run.json). */
@@ -102,11 +98,6 @@ function verlLine(fileStep: number) {
 export async function readVerlStep(file: string, step: number, onIssue?: (i: LineIssue) => void): Promise<RolloutRecord[]> {
   const partials: PartialRollout[] = [];
   for await (const p of readJsonl(file, verlLine(step), onIssue)) partials.push(p);
-  const names = new Map<string, string>();
-  for (const p of partials) {
-    if (!names.has(p.group)) names.set(p.group, `p${names.size}`);
-    p.group = names.get(p.group)!;
-  }
   return completeRollouts(partials);
 }
 

@@ -1,5 +1,8 @@
-/** The algorithm presets (ALGORITHMS.md §6) as the UI names them. PRPO is a reconstruction: "PRPO-R". */
-import type { AlgorithmName } from '../core/run/schema';
+/**
+ * The algorithm presets (ALGORITHMS.md §6) as the UI names them. PRPO is a reconstruction: "PRPO-R". Pure data
+ * (the webviews bundle it).
+ */
+import type { AlgorithmName } from './run/schema';
 
 export const PRESETS: ReadonlyArray<{ name: AlgorithmName; label: string; detail: string }> = [
   { name: 'prpo', label: 'PRPO-R', detail: 'Reconstructed PRPO: robust visual dependency (grounded and perturbation-stable tokens) amplifies their advantage; blind + mild views.' },
@@ -9,6 +12,7 @@ export const PRESETS: ReadonlyArray<{ name: AlgorithmName; label: string; detail
   { name: 'grpo', label: 'GRPO', detail: 'Group-normalised outcome advantage, symmetric clipping; the baseline.' },
 ];
 
-export function presetLabel(name: AlgorithmName): string {
-  return PRESETS.find((p) => p.name === name)?.label ?? name;
+/** The UI's name of a preset ("PRPO-R", "VPPO", …); an unknown name (another trainer's) as it is, upper-cased. */
+export function presetLabel(name: string): string {
+  return PRESETS.find((p) => p.name === name)?.label ?? name.toUpperCase();
 }

@@ -1,0 +1,121 @@
+/**
+ * A batch of rollouts as columns, the shape a step's rollouts cross postMessage in: VS Code serialises typed
+ * arrays without going through JSON, so each per-token field (run/tokenFields.ts) travels as one Float32Array
+ * over all tokens of the batch, with `NaN` where a rollout lacks the field.
+ *
+ * Pure: no Node, vscode or DOM imports (the webview bundles this file).
+ */
+import type { RolloutRecord } from '../run/schema';
+import { TOKEN_FIELDS, fieldArray, type TokenField } from '../run/tokenFields';
+
+export { TOKEN_FIELDS, type TokenField } from '../run/tokenFields';
+
+/** The per-rollout scalars and strings a view needs (everything of a record that is not per token). */
+export const ROLLOUT_META_KEYS = ['id', 'group', 'prompt', 'image', 'answer', 'reward', 'correct', 'advantage', 'alpha'] as const;
+export type RolloutMeta = Pick<RolloutRecord, (typeof ROLLOUT_META_KEYS)[number]>;
+
+/**
+ * Top alternatives of every token of a batch, where recorded, as columns: token t's alternatives are entries
+ * `tokenStart[t] .. tokenStart[t + 1]`; entry e is `text.slice(textStart[e], textStart[e + 1])` with log-prob
+ * `logp[e]`. (Thousands of small [text, logp] pairs would make postMessage's structured clone slow.)
+ */
+export interface PackedAlternatives {
+  tokenStart: Uint32Array;
+  text: string;
+  textStart: Uint32Array;
+  logp: Float32Array;
+}
+
+/**
+ * A batch of rollouts as columns. Rollout r owns tokens `tokenStart[r] .. tokenStart[r + 1]`; token t's text is
+ * `text.slice(textStart[t], textStart[t + 1])`.
+ */
+export interface PackedRollouts {
+  step: number;
+  meta: RolloutMeta[];
+  tokenStart: Uint32Array;
+  text: string;
+  textStart: Uint32Array;
+  tokenIds?: Int32Array;
+  fields: Partial<Record<TokenField, Float32Array>>;
+  alternatives?: PackedAlternatives;
+}
+
+function metaOf(ro: RolloutRecord): RolloutMeta {
+  const meta: Record<string, unknown> = {};
+  for (const k of ROLLOUT_META_KEYS) if (ro[k] !== undefined) meta[k] = ro[k];
+  return meta as RolloutMeta;
+}
+
+/** Packs rollouts into columns: per-token numbers into Float32Arrays, token texts into one string. */
+export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): PackedRollouts {
+  let tokens = 0;
+  for (const r of rollouts) tokens += r.tokens.length;
+  const tokenStart = new Uint32Array(rollouts.length + 1);
+  const textStart = new Uint32Array(tokens + 1);
+  const fields: Partial<Record<TokenField, Float32Array>> = {};
+  const column = (f: TokenField): Float32Array => (fields[f] ??= new Float32Array(tokens).fill(NaN));
+  let tokenIds: Int32Array | undefined;
+  const parts: string[] = [];
+  const hasAlts = rollouts.some((r) => r.topAlternatives?.some((a) => a && a.length));
+  const altTokenStart = hasAlts ? new Uint32Array(tokens + 1) : undefined;
+  const altParts: string[] = [];
+  const altTextStart: number[] = [];
+  const altLogp: number[] = [];
+  let altChars = 0;
+  const meta: RolloutMeta[] = [];
+  let t = 0;
+  let chars = 0;
+  for (let r = 0; r < rollouts.length; r++) {
+    const ro = rollouts[r];
+    const n = ro.tokens.length;
+    tokenStart[r] = t;
+    for (let k = 0; k < n; k++) {
+      const s = String(ro.tokens[k] ?? '');
+      textStart[t + k] = chars;
+      chars += s.length;
+      parts.push(s);
+    }
+    for (const f of TOKEN_FIELDS) {
+      const arr = fieldArray(ro, f);
+      if (!arr) continue;
+      const col = column(f);
+      const m = Math.min(n, arr.length);
+      for (let k = 0; k < m; k++) col[t + k] = arr[k];
+    }
+    if (ro.tokenIds) {
+      tokenIds ??= new Int32Array(tokens).fill(-1);
+      for (let k = 0; k < Math.min(n, ro.tokenIds.length); k++) tokenIds[t + k] = ro.tokenIds[k];
+    }
+    if (altTokenStart) {
+      for (let k = 0; k < n; k++) {
+        altTokenStart[t + k] = altLogp.length;
+        const alts = ro.topAlternatives?.[k];
+        if (!alts) continue;
+        for (const [text, logp] of alts) {
+          altTextStart.push(altChars);
+          altChars += text.length;
+          altParts.push(text);
+          altLogp.push(logp);
+        }
+      }
+    }
+    meta.push(metaOf(ro));
+    t += n;
+  }
+  tokenStart[rollouts.length] = t;
+  textStart[tokens] = chars;
+  let alternatives: PackedAlternatives | undefined;
+  if (altTokenStart) {
+    altTokenStart[tokens] = altLogp.length;
+    altTextStart.push(altChars);
+    alternatives = { tokenStart: altTokenStart, text: altParts.join(''), textStart: Uint32Array.from(altTextStart), logp: Float32Array.from(altLogp) };
+  }
+  return { step, meta, tokenStart, text: parts.join(''), textStart, tokenIds, fields, alternatives };
+}
+
+/** The values a range is computed over, from packed batches (the webview's side of view/signals.ts signalHi). */
+export function packedValues(batches: Iterable<PackedRollouts>, advantages: ArrayLike<number>): { advantages: ArrayLike<number>; columns(f: TokenField): Float32Array[] } {
+  const list = [...batches];
+  return { advantages, columns: (f) => list.map((b) => b.fields[f]).filter((c): c is Float32Array => !!c) };
+}
