@@ -8,7 +8,7 @@
 import { exactKlRows, filterGroupsForDynamicSampling, viewsFor, type RolloutAdvantage, type RolloutInput, type ViewRequirements } from '../../core/algorithms';
 import type { ViewName } from '../../core/run';
 import { zeroStepStats, type EngineLossOptions, type PolicyEngine, type SequenceInput, type StepStats } from '../engine/types';
-import { scoreResponse, type ShapesExample, type ShapesTask } from '../task/shapes';
+import { perceptualFlags, scoreResponse, type ShapesExample, type ShapesTask } from '../task/shapes';
 import type { RunConfig } from './config';
 import type { Position } from './open';
 import type { Rng } from '../rng';
@@ -180,7 +180,8 @@ export class StepPipeline {
       if (p.blind && want('blind')) logp.blind = p.blind[0];
       if (p.mild && want('mild')) logp.mild = p.mild[0];
       if (p.perturbed && want('perturbed')) logp.perturbed = rows(p.perturbed)!;
-      const input: RolloutInput = { id: `${step}-${i}`, group: s.group, reward: s.reward, logp };
+      // The ground-truth flags ride along for the controls (oracle, random); the estimators ignore them.
+      const input: RolloutInput = { id: `${step}-${i}`, group: s.group, reward: s.reward, logp, labels: perceptualFlags(s.example.type, s.words) };
       const kl = probes.exact?.[i];
       if (kl) {
         const dependency: NonNullable<RolloutInput['dependency']> = {};

@@ -179,3 +179,21 @@ test('diagnostics: every preset\'s scores with k3 and exact, baselines and resha
   }
   assert.ok(Object.keys(off.metrics.at(-1)!).every((k) => !k.startsWith('diag.')));
 });
+
+test('the oracle control boosts exactly the ground-truth perceptual tokens of each rollout; random as many', async () => {
+  for (const estimator of ['oracle', 'random']) {
+    const trainer = await Trainer.start({
+      runsDir: tempDir(), preset: 'prpo', steps: 1,
+      config: { ...tinyConfig(model), estimator, dynamicSampling: false, valAtStart: false },
+      engineFactory: async (m, o) => new FakeEngine(m, o.seed),
+    });
+    await trainer.run();
+    const rollouts = await readRolloutStep(trainer.dir, 1);
+    assert.equal(trainer.engine.constructor, FakeEngine);
+    for (const r of rollouts) {
+      const boosted = r.weights!.map((w) => (w > 1 ? 1 : 0));
+      if (estimator === 'oracle') assert.deepEqual(boosted, r.perceptual);
+      else assert.equal(boosted.reduce((a: number, b) => a + b, 0), r.perceptual!.reduce((a, b) => a + b, 0));
+    }
+  }
+});
