@@ -4,7 +4,7 @@
  * sampling (sampler.ts) decodes with a key/value cache; the state is safetensors bytes (state.ts).
  */
 import type * as ort from 'onnxruntime-node';
-import { policyLossReference } from '../../core/algorithms/loss';
+import { policyLossReference, type PolicyLossOptions } from '../../core/algorithms/loss';
 import type { ExecutionProvider } from '../../core/protocol/backend';
 import { AdamW, clipGradNorm } from './adamw';
 import { chunks, f32, pack, textBucket, type Feeds } from './batching';
@@ -16,7 +16,7 @@ import { sample } from './sampler';
 import { SessionPool } from './session';
 import { loadState, saveState } from './state';
 import {
-  zeroStepStats, type EngineLossOptions, type PolicyBatch, type PolicyEngine, type SampleRequest, type SampleResult, type ScoreResult,
+  zeroStepStats, type PolicyBatch, type PolicyEngine, type SampleRequest, type SampleResult, type ScoreResult,
   type SequenceInput, type StepStats,
 } from './types';
 
@@ -132,7 +132,7 @@ export class Engine implements PolicyEngine {
     return gradNorm;
   }
 
-  async policyStep(batch: PolicyBatch, loss: EngineLossOptions): Promise<StepStats> {
+  async policyStep(batch: PolicyBatch, loss: PolicyLossOptions): Promise<StepStats> {
     const { sequences } = batch;
     if (loss.klCoef > 0 && !batch.refLogp) throw new Error('engine: policyStep with klCoef > 0 needs refLogp');
     const N = sequences.reduce((s, q) => s + q.response.length, 0);
@@ -145,7 +145,7 @@ export class Engine implements PolicyEngine {
     });
     const grads = this.newGrads();
     const scalars: Record<(typeof POLICY_SCALARS)[number], number> = {
-      clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, entropyCoef: loss.entropyCoef, entropyBonus: loss.entropyBonus ?? 0, klCoef: loss.klCoef, invTokens: 1 / N,
+      clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, sampledNllCoef: loss.sampledNllCoef, entropyBonus: loss.entropyBonus, klCoef: loss.klCoef, invTokens: 1 / N,
     };
     const logpNew: Float32Array[] = [];
     let entropySum = 0;

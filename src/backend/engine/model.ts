@@ -227,7 +227,7 @@ export function buildScoreGraph(c: ModelConfig, B: number, Tt: number, full: boo
   return g;
 }
 
-export const POLICY_SCALARS = ['clipLow', 'clipHigh', 'dualClip', 'entropyCoef', 'entropyBonus', 'klCoef', 'invTokens'] as const;
+export const POLICY_SCALARS = ['clipLow', 'clipHigh', 'dualClip', 'sampledNllCoef', 'entropyBonus', 'klCoef', 'invTokens'] as const;
 export type PolicyScalars = Record<(typeof POLICY_SCALARS)[number], Tensor>;
 
 /**
@@ -253,7 +253,7 @@ export function policyLoss(logp: Tensor, mask: Tensor, adv: Tensor, oldLogp: Ten
   const entropyLoss = tokenMean(neg(logp));
   const dRef = clampLogRatio(sub(refLogp, logp));
   const klLoss = tokenMean(clip(sub(sub(exp(dRef), dRef), one), zero, g.scalar(K3_MAX)));
-  const base = add(add(pgLoss, mul(s.entropyCoef, entropyLoss)), mul(s.klCoef, klLoss));
+  const base = add(add(pgLoss, mul(s.sampledNllCoef, entropyLoss)), mul(s.klCoef, klLoss));
   const loss = entropy ? sub(base, mul(s.entropyBonus, tokenMean(entropy))) : base;
   return { loss, pgLoss, entropyLoss, klLoss };
 }

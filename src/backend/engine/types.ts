@@ -55,12 +55,6 @@ export interface PolicyBatch {
 }
 
 /**
- * §5's loss options as the engine takes them: core's, plus the full-vocabulary `entropyBonus` c_H
- * (absent: 0), which only an engine that has the whole distribution in its graph can apply.
- */
-export type EngineLossOptions = PolicyLossOptions & { entropyBonus?: number };
-
-/**
  * What one policy update reports: §5's loss terms, clip fraction and approximate KL as core's reference
  * defines them (loss.ts), plus the policy entropy and the gradient norm (before clipping).
  */
@@ -82,7 +76,7 @@ export interface PolicyEngine {
   /** Teacher-forced scoring of many sequences (all views of a batch) in one call. */
   score(seqs: SequenceInput[], opts?: { fullDistribution?: boolean }): Promise<ScoreResult>;
   /** One clipped-surrogate update (gradient, clipping, AdamW) on the batch. */
-  policyStep(batch: PolicyBatch, loss: EngineLossOptions): Promise<StepStats>;
+  policyStep(batch: PolicyBatch, loss: PolicyLossOptions): Promise<StepStats>;
   /** The optimizer's learning rate from the next update on (the trainer schedules a warm-up). */
   setLearningRate(lr: number): void;
   /** One supervised cross-entropy update on the response tokens (warm start). */

@@ -4,7 +4,7 @@
  * algorithm keys or trainer keys, plus an optional nested `task` object; every key is checked, and an
  * unknown key or a wrong type is reported with its path (`config.groupSize: expected an integer ≥ 1, got 0`).
  */
-import { CONFIG_KEYS, ConfigError, resolveConfig, type AlgorithmConfig } from '../../core/algorithms/config';
+import { CONFIG_KEYS, CONFIG_KEY_ALIASES, ConfigError, resolveConfig, type AlgorithmConfig } from '../../core/algorithms/config';
 import type { AlgorithmName } from '../../core/run/schema';
 import { QUESTION_TYPES, defaultShapesConfig, type ShapesConfig } from '../task/shapes';
 
@@ -161,7 +161,7 @@ export function resolveRunConfig(
       if (!isObject(v)) throw new ConfigError('config.task', `config.task: expected an object, got ${show(v)}`);
       task = v;
     } else if (Object.hasOwn(TRAINER_KEYS, key)) trainer[key] = v;
-    else if (key === 'preset' || Object.hasOwn(CONFIG_KEYS, key)) algo[key] = v;
+    else if (key === 'preset' || Object.hasOwn(CONFIG_KEYS, key) || Object.hasOwn(CONFIG_KEY_ALIASES, key)) algo[key] = v;
     else {
       const known = [...Object.keys(TRAINER_KEYS), ...Object.keys(CONFIG_KEYS), 'task'];
       throw new ConfigError(`config.${key}`, `config.${key}: unknown key (known: ${known.join(', ')})`);

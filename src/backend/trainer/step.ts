@@ -5,9 +5,9 @@
  * in `miniBatches` optimizer steps. Every random draw comes from the run's streams (open.ts), so a resumed
  * run draws what the straight run would have drawn.
  */
-import { exactKlRows, filterGroupsForDynamicSampling, viewsFor, type RolloutAdvantage, type RolloutInput, type ViewRequirements } from '../../core/algorithms';
+import { exactKlRows, filterGroupsForDynamicSampling, type PolicyLossOptions, viewsFor, type RolloutAdvantage, type RolloutInput, type ViewRequirements } from '../../core/algorithms';
 import type { ViewName } from '../../core/run';
-import { zeroStepStats, type EngineLossOptions, type PolicyEngine, type SequenceInput, type StepStats } from '../engine/types';
+import { zeroStepStats, type PolicyEngine, type SequenceInput, type StepStats } from '../engine/types';
 import { perceptualFlags, scoreResponse, type ShapesExample, type ShapesTask } from '../task/shapes';
 import type { RunConfig } from './config';
 import type { Position } from './open';
@@ -270,8 +270,8 @@ export class StepPipeline {
 }
 
 /** §5's loss options of a configuration. */
-export function lossOptions(algo: RunConfig['algorithm']): EngineLossOptions {
-  return { clipLow: algo.clipLow, clipHigh: algo.clipHigh, dualClip: algo.dualClip, entropyCoef: algo.entropyCoef, klCoef: algo.klCoef };
+export function lossOptions(algo: RunConfig['algorithm']): PolicyLossOptions {
+  return { clipLow: algo.clipLow, clipHigh: algo.clipHigh, dualClip: algo.dualClip, sampledNllCoef: algo.sampledNllCoef, entropyBonus: algo.entropyBonus, klCoef: algo.klCoef };
 }
 
 /** The rollout as a sequence to score or train on; `image` replaced for a probe view, `blind` for the blind one. */

@@ -146,7 +146,7 @@ test('the §5 policy loss: values and ∂loss/∂logp against policyLossReferenc
   lpOld[0][1] = lpNew[0][1] - 1.4; // r ≈ 4 > C with Ã < 0: the dual clip holds
   A[0][1] = -1;
   const lpRef = lpNew.map((row) => row.map((v) => v + r() - 0.5));
-  const opts = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0.06, klCoef: 0.1 };
+  const opts = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0.06, entropyBonus: 0, klCoef: 0.1 };
   const grid = (rs: number[][]) => {
     const a = new Float64Array(Bn * Tt);
     rs.forEach((row, b) => row.forEach((v, t) => { a[b * Tt + t] = v; }));
@@ -154,7 +154,7 @@ test('the §5 policy loss: values and ∂loss/∂logp against policyLossReferenc
   };
   const N = lens.reduce((a, b) => a + b, 0);
   const scalar = (v: number) => new ort.Tensor('float64', new Float64Array([v]), []);
-  const sc: Record<string, number> = { ...opts, entropyBonus: 0, invTokens: 1 / N };
+  const sc: Record<string, number> = { ...opts, invTokens: 1 / N };
   const feeds: Record<string, ort.Tensor> = {
     logp: grid(lpNew), mask: grid(lens.map((n) => new Array(n).fill(1))), adv: grid(A), old: grid(lpOld), ref: grid(lpRef),
   };

@@ -39,7 +39,7 @@ test('entropyBonus > 0 raises the policy entropy where 0 does not (same data, ze
       const zero = seqs.map((s) => new Float32Array(s.response.length));
       for (let k = 0; k < 5; k++) {
         const old = (await e.score(seqs)).logp;
-        await e.policyStep({ sequences: seqs, advantages: zero, oldLogp: old }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0, entropyBonus });
+        await e.policyStep({ sequences: seqs, advantages: zero, oldLogp: old }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0, klCoef: 0, entropyBonus });
       }
       const ent = (await e.score(seqs)).entropy.flatMap((r) => Array.from(r));
       return ent.reduce((a, b) => a + b, 0) / ent.length;

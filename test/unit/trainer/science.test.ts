@@ -12,7 +12,7 @@ import type { PolicyBatch } from '../../../src/backend/engine/types';
 import { ShapesTask, Tokenizer } from '../../../src/backend/task/shapes';
 import { FakeEngine } from './fakeEngine';
 import { fakeModelConfig, tempDir, tinyConfig, writeFakeModel } from './helpers';
-import type { EngineLossOptions } from '../../../src/backend/engine/types';
+import type { PolicyLossOptions } from '../../../src/core/algorithms';
 
 const model = writeFakeModel(join(tempDir(), 'model'));
 
@@ -22,8 +22,8 @@ const model = writeFakeModel(join(tempDir(), 'model'));
  */
 class RecordingEngine extends FakeEngine {
   batches: PolicyBatch[] = [];
-  losses: EngineLossOptions[] = [];
-  override async policyStep(batch: PolicyBatch, loss: EngineLossOptions) {
+  losses: PolicyLossOptions[] = [];
+  override async policyStep(batch: PolicyBatch, loss: PolicyLossOptions) {
     this.batches.push(batch);
     this.losses.push(loss);
     const stats = await super.policyStep(batch, loss);
