@@ -230,7 +230,7 @@ function writeReport(
   lines.push(
     `Task: the model's (${String(s.common.model).endsWith('tiny-vlm-shapes-study') ? 'the study options: fillers, count questions about present objects, no `exists`' : 'NOT the study task'}); model \`${String(s.common.model).split('/').slice(-2).join('/')}\`.`,
     `Arms: ${arms.map((a) => a.label).join(', ')}; seeds ${s.seeds.join(', ')}; ${s.steps} steps; P = 8 prompts × G = 8; 2 mini-batches; lr ${lr} from a DAPO pilot`,
-    `on seed ${s.pilotSeed} (${pilot.map((p) => `${p.lr}: greedy ${pct(p.greedy)} %`).join(', ')}). Wall time ${minutes.toFixed(1)} min.`,
+    `on seed ${s.pilotSeed} (${pilot.map((p) => `${p.lr}: greedy ${pct(p.greedy)} %`).join(', ')}). Wall time of this invocation (complete runs are skipped) ${minutes.toFixed(1)} min.`,
     '',
   );
   // What RL starts from (measured by `npm run pretrain -- --study`, config.json pretrain.startMeasures).
