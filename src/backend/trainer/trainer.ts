@@ -150,11 +150,14 @@ export class Trainer extends RunControl {
     // 3. Advantages (§1–§4), then the update (§5), with the reference policy's log-probs when klCoef > 0.
     const inputs = this.pipeline.advantageInputs(step, sampled.batch, probes);
     const adv = computeAdvantages(this.config.algorithm, inputs);
-    // Diagnostics: every view scored again with a stream of their own (the training draws stay the same).
+    // Diagnostics: every view scored again under the policy that sampled the batch (so before the update),
+    // with a random stream of their own (the training draws stay the same); timed apart.
+    const td = performance.now();
     const diagProbes = tr.diagnostics ? await this.pipeline.probe(sampled.batch, this.pipeline.diagnosticsPlan, new Rng(this.seed, `diagnostics:${step}`)) : undefined;
     const diagnostics = diagProbes
-      ? diagnosticsMetrics(this.config.algorithm, sampled.batch, diagProbes, (views) => this.pipeline.advantageInputs(step, sampled.batch, diagProbes, views))
+      ? { ...diagnosticsMetrics(this.config.algorithm, sampled.batch, diagProbes, (views) => this.pipeline.advantageInputs(step, sampled.batch, diagProbes, views)), timeDiagnosticsMs: performance.now() - td }
       : undefined;
+    const tu = performance.now();
     const refLogp = this.reference ? await this.pipeline.referenceLogp(sampled.batch, this.reference) : undefined;
     const stats = await this.pipeline.update(step, sampled.batch, adv, refLogp);
     const t3 = performance.now();
@@ -163,7 +166,7 @@ export class Trainer extends RunControl {
     this.position.step = step;
     const records = this.records.append(step, sampled.batch, inputs, adv);
     this.hooks.onRollouts?.(step, records);
-    const row = metricsRow(step, sampled, tr.groupSize, stats, records, this.config.algorithm.tau, { sample: t1 - t0, probe: t2 - t1, update: t3 - t2 });
+    const row = metricsRow(step, sampled, tr.groupSize, stats, records, this.config.algorithm.tau, { sample: t1 - t0, probe: t2 - t1, update: t3 - tu });
     if (diagnostics) Object.assign(row, diagnostics);
     this.lastReward = row.reward;
     if (tr.valEvery > 0 && (step % tr.valEvery === 0 || step === this.steps)) {
