@@ -134,3 +134,52 @@ def test_oom_message_names_the_setting_to_lower() -> None:
 
     msg = oom_message("sampling", resolve_run_config("prpo", {"microBatchSize": 8}))
     assert "Lower config.microBatchSize (now 8)" in msg
+
+
+def _sampler_that_draws(policy, token: int, calls: int):
+    """Wraps the model's generate so that its first `calls` calls return `token` as the first new token of row 0:
+    what a sampler that picks a zero-probability (suppressed) token does (torch.multinomial can, on CUDA)."""
+    real = policy.model.generate
+    seen = {"calls": 0}
+
+    def generate(**kw):
+        out = real(**kw)
+        seen["calls"] += 1
+        if seen["calls"] <= calls:
+            out = out.clone()
+            out[0, kw["input_ids"].shape[1]] = token
+        return out
+
+    policy.model.generate = generate
+    return seen
+
+
+def test_a_sampled_image_placeholder_is_drawn_again_not_scored(tiny_models: dict, shapes_data: str, tmp_path: Path) -> None:  # noqa: F811
+    """PRPO-R on Qwen2-VL failed mid-run with transformers' "Image features and image tokens do not match,
+    tokens: 17, features: 16" when a response held an <|image_pad|> the sampler drew despite suppress_tokens."""
+    t = Trainer.start(model=tiny_models["qwen2-vl"], data=shapes_data, runs_dir=str(tmp_path), preset="prpo", steps=2,
+                      config={**FAST, "promptsPerStep": 1, "dynamicSampling": False}, device="cpu")  # every group is scored
+    image_pad = t.policy.config["image_token_id"]
+    seen = _sampler_that_draws(t.policy, image_pad, calls=1)
+    assert t.run() == "completed"
+    assert seen["calls"] == 3  # 2 steps and 1 redraw of the spoiled row
+    for step in (1, 2):
+        for r in rollouts(t.writer.dir, step):
+            assert not set(r["tokenIds"]) & set(t.policy.suppress_ids)
+
+
+def test_a_sampler_that_keeps_drawing_placeholders_fails_clearly(tiny_models: dict, shapes_data: str) -> None:  # noqa: F811
+    from PIL import Image
+
+    from prpo_studio.models import ModelError, ModelSettings, Policy
+
+    policy = Policy(tiny_models["qwen2-vl"], ModelSettings(device="cpu"))
+    vision_start = policy.config["vision_start_token_id"]
+    assert vision_start in policy.suppress_ids and policy.config["vision_end_token_id"] in policy.suppress_ids
+    _sampler_that_draws(policy, vision_start, calls=100)
+    with pytest.raises(ModelError, match="vision-boundary tokens .* suppressed"):
+        policy.generate("how many cross ?", Image.new("RGB", (32, 32)), 2, 3, 1.0, 1.0)
+    # Scoring such a response says what is wrong instead of transformers' token/feature count mismatch.
+    enc = policy.encode(["how many cross ?"], [Image.new("RGB", (32, 32))])
+    with pytest.raises(ModelError, match="never re-tokenized"):
+        policy.score(enc, [[7, vision_start, 8]], 1.0)

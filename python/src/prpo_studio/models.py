@@ -194,7 +194,36 @@ class Policy:
     # ---- sampling ----------------------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, prompt: str, image: Image.Image, n: int, max_new_tokens: int, temperature: float, top_p: float) -> list[list[int]]:
-        """n sampled responses (token ids, up to and including the first end-of-sequence token)."""
+        """n sampled responses (token ids, up to and including the first end-of-sequence token), none holding
+        an image/video placeholder or vision-boundary token.
+
+        `suppress_tokens` gives those tokens probability 0, but a sampler can still return one: CUDA's
+        torch.multinomial can pick a zero-weight entry, and NaN logits make it pick anything. Scored after the
+        prompt, such a response has one image token more than the image has features, and transformers fails
+        the whole step ("Image features and image tokens do not match"). A response that holds one is drawn
+        again: rejection keeps the sampling distribution, which gave the token no mass."""
+        responses: list[list[int] | None] = [None] * n
+        for _ in range(self.SAMPLE_TRIES):
+            todo = [i for i, r in enumerate(responses) if r is None]
+            if not todo:
+                break
+            for i, resp in zip(todo, self._sample_rows(prompt, image, len(todo), max_new_tokens, temperature, top_p)):
+                if not self.forbidden_in(resp):
+                    responses[i] = resp
+        if any(r is None for r in responses):
+            raise ModelError(f"sampling returned image/video placeholder or vision-boundary tokens (ids {self.suppress_ids}) "
+                             f"{self.SAMPLE_TRIES} times in a row although they are suppressed: the model's logits are "
+                             "probably NaN or infinite (lower lr, or use dtype fp32)")
+        return responses  # type: ignore[return-value]
+
+    SAMPLE_TRIES = 4
+
+    def forbidden_in(self, ids: list[int]) -> list[int]:
+        """The placeholder and vision-boundary tokens in a response (they belong to the prompt's image only)."""
+        banned = set(self.suppress_ids)
+        return [t for t in ids if t in banned]
+
+    def _sample_rows(self, prompt: str, image: Image.Image, n: int, max_new_tokens: int, temperature: float, top_p: float) -> list[list[int]]:
         enc = self.encode([prompt] * n, [image] * n)
         P = enc["input_ids"].shape[1]
         with self.autocast():
@@ -219,6 +248,11 @@ class Policy:
         the sampling temperature, so the old and new log-probs are those of the sampling distribution.
         Returns (logp [B, L], mask [B, L], entropy [B, L] or None)."""
         B, P = enc["input_ids"].shape
+        for r in responses:
+            if self.forbidden_in(r):
+                # Scored, it would add image tokens without image features (transformers' error says only "do not match").
+                raise ModelError(f"a response to score holds image/video placeholder or vision-boundary tokens "
+                                 f"{self.forbidden_in(r)}: responses must be the sampled ids, never re-tokenized text")
         L = max(len(r) for r in responses)
         resp = torch.full((B, L), self.pad_id, dtype=torch.long, device=self.device)
         mask = torch.zeros((B, L), dtype=torch.float32, device=self.device)
