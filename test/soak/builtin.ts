@@ -75,7 +75,8 @@ export async function soakBuiltin(opts: SoakOptions): Promise<SoakTally> {
       if (stall) {
         await until(() => unfinished(dir, c.child.pid).length > 0);
       } else {
-        await c.waitFor(() => c.metrics.some((m) => m.step >= status.step + 1));
+        // The first round waits for a complete checkpoint, so that later kills have one to keep.
+        await c.waitFor(() => (round === 0 ? c.checkpoints.length >= 1 : c.metrics.some((m) => m.step >= status.step + 1)));
         await new Promise((r) => setTimeout(r, Math.floor(rand() * 400)));
       }
       if (c.metrics.some((m) => m.step > status.step)) tally.progressed++;
