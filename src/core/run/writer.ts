@@ -195,9 +195,9 @@ export class RunWriter {
   }
 
   /**
-   * Lets another process write the run: removes writer.lock if it is this process's. A writer that exits
-   * need not call it (a lock whose process is gone is taken over); a long-lived process that wrote one event
-   * (the extension recording a failure) must.
+   * Lets another process write the run: removes writer.lock if it is this process's. appendEvent calls it
+   * for 'stopped', 'completed' and 'failed'; a writer that exits need not (a lock whose process is gone is
+   * taken over); a long-lived process that wrote into a run it leaves open (a test fixture) must.
    */
   release(): void {
     const file = join(this.dir, WRITER_LOCK);
@@ -245,6 +245,8 @@ export class RunWriter {
     }
     validateEvent({ ...event }, 'appendEvent');
     this.append(runFiles.events(this.dir), line(event));
+    // A run that stopped, completed or failed has no live writer: another process may resume it.
+    if (e.type === 'stopped' || e.type === 'completed' || e.type === 'failed') this.release();
     return event;
   }
 

@@ -167,3 +167,13 @@ test('appendFailure (the extension recording a dead backend) does not keep the r
   assert.equal(existsSync(join(w.dir, 'writer.lock')), false);
   assert.equal((await readRun(w.dir)).status, 'failed');
 });
+
+test('a writer that appends stopped, completed or failed lets go of the run', (t) => {
+  for (const type of ['stopped', 'completed', 'failed'] as const) {
+    const w = RunWriter.create(tempDir(t), newManifest());
+    w.appendEvent({ type: 'started', step: 0 });
+    assert.equal(existsSync(join(w.dir, 'writer.lock')), true);
+    w.appendEvent({ type, step: 0 });
+    assert.equal(existsSync(join(w.dir, 'writer.lock')), false, type);
+  }
+});
