@@ -39,6 +39,8 @@ import { readSafetensors, writeSafetensors } from '../../../src/backend/engine/s
 import { parseConfigText, resolveRunConfig } from '../../../src/backend/trainer/config';
 import { ConfigError } from '../../../src/core/algorithms';
 import { main as advantagesCli } from '../../../src/cli/advantages';
+import { encodePng } from '../../../src/core/run/png';
+import { imageProblem, readRunImage } from '../../../src/core/run/images';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'importers');
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -372,5 +374,27 @@ test('fuzz: advantages input — exit 0 with output or exit 2 with one line nami
       }
     }),
     params('advantages'),
+  );
+});
+
+test('fuzz: image headers (PNG, and JPEG/GIF/WebP sniffing) — a damaged image is a sentence or accepted within the size bound, never a throw', async (t) => {
+  const png = encodePng(new Float32Array(3 * 8 * 8).fill(0.3), 8, 8, 3);
+  const dir = tempDir(t, 'prpo-fuzz-');
+  mkdirSync(join(dir, 'images'));
+  const file = join(dir, 'images', 'x.png');
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom('image/png', 'image/jpeg', 'image/gif', 'image/webp'), ops(), async (mime, list) => {
+      const bytes = mutateBytes(png, list);
+      const problem = imageProblem(bytes, mime);
+      if (problem === undefined) {
+        // Accepted: a real header of that type whose claimed size is within the bound.
+        assert.equal(mime, 'image/png');
+        assert.ok(new DataView(bytes.buffer, bytes.byteOffset).getUint32(16) <= 16_384);
+      } else assert.match(problem, /^(is not|claims) /);
+      writeFileSync(file, bytes);
+      const r = await readRunImage(dir, 'images/x.png');
+      if (r.error !== undefined) assert.match(r.error, /^The image "images\/x\.png" /);
+    }),
+    params('image headers'),
   );
 });
