@@ -7,7 +7,7 @@ import fc from 'fast-check';
 /** Short mode (in `npm test`): a few hundred cases per reader. Long (`npm run fuzz`, PRPO_FUZZ=long): thousands. */
 export const LONG = process.env.PRPO_FUZZ === 'long';
 export const SEED = process.env.PRPO_FUZZ_SEED ? Number(process.env.PRPO_FUZZ_SEED) : 20261202;
-export const RUNS = process.env.PRPO_FUZZ_RUNS ? Number(process.env.PRPO_FUZZ_RUNS) : LONG ? 5000 : 250;
+export const RUNS = process.env.PRPO_FUZZ_RUNS ? Number(process.env.PRPO_FUZZ_RUNS) : LONG ? 2000 : 250;
 
 /** Cases tried per reader in this process: printed at exit (the figures of docs/reliability.md). */
 export const tally = new Map<string, number>();
