@@ -9,6 +9,7 @@ import type { BackendStatus, CheckpointInfo, ExecutionProvider, ResumeFromParams
 import {
   RunWriter,
   formatIssue,
+  lastWriter,
   latestCheckpoint,
   listRolloutSteps,
   markInterruptedAsFailed,
@@ -130,8 +131,7 @@ export async function openExistingRun(opts: ResumeOptions): Promise<OpenedRun> {
     throw new Error(`Cannot resume ${opts.runDir}: ${info.issues.map(formatIssue).join('; ') || 'run.json is missing'}`);
   }
   if (info.status === 'running' || info.status === 'paused') {
-    const writerPid = [...info.events].reverse().find((e) => e.type === 'started' || e.type === 'resumed')?.pid;
-    throw new Error(`Cannot resume ${info.dir}: it is ${info.status} in another process (pid ${writerPid ?? '?'}); stop that first.`);
+    throw new Error(`Cannot resume ${info.dir}: it is ${info.status} in another process (pid ${lastWriter(info.events)?.pid ?? '?'}); stop that first.`);
   }
   if (info.status === 'interrupted') await markInterruptedAsFailed(opts.runDir);
   const writer = RunWriter.open(opts.runDir);

@@ -256,17 +256,19 @@ const STATUS_OF: Record<Exclude<RunEvent['type'], 'checkpoint'>, RunStatus> = {
  */
 export function deriveStatus(events: RunEvent[], isAlive: (pid: number) => boolean = pidAlive): RunDisplayStatus {
   let status: RunStatus = 'stopped';
-  let writer: RunEvent | undefined;
-  for (const e of events) {
-    if (e.type === 'checkpoint') continue;
-    status = STATUS_OF[e.type] ?? status;
-    if (e.type === 'started' || e.type === 'resumed') writer = e;
-  }
+  for (const e of events) if (e.type !== 'checkpoint') status = STATUS_OF[e.type] ?? status;
+  const writer = lastWriter(events);
   if ((status === 'running' || status === 'paused') && writer?.pid !== undefined) {
     const sameHost = writer.host === undefined || writer.host === hostname();
     if (sameHost && !isAlive(writer.pid)) return 'interrupted';
   }
   return status;
+}
+
+/** The event of the process that last wrote the run: the last 'started' or 'resumed' (its pid and host). */
+export function lastWriter(events: readonly RunEvent[]): RunEvent | undefined {
+  for (let i = events.length - 1; i >= 0; i--) if (events[i].type === 'started' || events[i].type === 'resumed') return events[i];
+  return undefined;
 }
 
 /** Everything about one run directory. Never throws for bad content: problems land in `issues`. */

@@ -24,7 +24,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RUN_SCHEMA, stepName, type CheckpointManifest, type MetricsRow, type RolloutRecord, type RunEvent, type RunManifest } from './schema';
 import { isPlainFileName, validateEvent, validateManifest, validateMetricsRow, validateRollout } from './validate';
-import { deriveStatus, readEvents, readManifest, runFiles } from './reader';
+import { deriveStatus, lastWriter, readEvents, readManifest, runFiles } from './reader';
 import { CHECKPOINT_MANIFEST, cleanCheckpointLeftovers, sha256 } from './checkpoint';
 import { pidAlive } from './pid';
 
@@ -327,8 +327,7 @@ function writeDurable(file: string, data: string | Uint8Array): void {
 export async function markInterruptedAsFailed(runDir: string, isAlive?: (pid: number) => boolean): Promise<RunEvent | undefined> {
   const events = await readEvents(runDir);
   if (deriveStatus(events, isAlive) !== 'interrupted') return undefined;
-  const writer = [...events].reverse().find((e) => e.type === 'started' || e.type === 'resumed');
-  return appendFailure(runDir, `the trainer process (pid ${writer?.pid ?? '?'}) died without stopping the run; resume from the latest checkpoint`, 0, events);
+  return appendFailure(runDir, `the trainer process (pid ${lastWriter(events)?.pid ?? '?'}) died without stopping the run; resume from the latest checkpoint`, 0, events);
 }
 
 /**
