@@ -2,8 +2,10 @@
 //
 //   build        node esbuild.mjs (dist/ must match the sources the VS Code suites load); counted only if it fails
 //   typecheck    tsc --noEmit -p . — counted as one test
-//   unit         scripts/test-unit.mjs (node's test runner)
-//   toolchain    scripts/toolchain/provision.ts — Node 24 + code-server into .toolchain/ (reused when intact)
+//   toolchain    scripts/toolchain/provision.ts — Node 24 + code-server and the Python environment into
+//                .toolchain/ (each reused when intact), plus Chromium for the UI tests
+//   unit         scripts/test-unit.mjs (node's test runner; test/unit/python drives the Python package)
+//   python       pytest python/tests with .toolchain/python's interpreter
 //   ext-host     test/vscode/runExtensionTests.ts — tests inside the real extension host
 //   ui           test/vscode/scenarios/*.scenario.ts — Playwright scenarios in real VS Code (code-server)
 //
@@ -29,7 +31,7 @@ const out = join(root, '.test-output');
 const publicResults = join(out, 'results');
 const results = mkdtempSync('/tmp/prpo-r-');
 
-const ALL = ['build', 'typecheck', 'unit', 'toolchain', 'ext-host', 'ui'];
+const ALL = ['build', 'typecheck', 'toolchain', 'unit', 'python', 'ext-host', 'ui'];
 const argv = process.argv.slice(2);
 const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',').filter(Boolean);
 const only = opt('stages');
@@ -39,8 +41,9 @@ const filters = passthrough.filter((a) => !a.startsWith('-'));
 const nodeTestArgs = passthrough.filter((a) => a.startsWith('-'));
 let stages = (only ?? ALL).filter((s) => !skip.includes(s));
 for (const s of stages) if (!ALL.includes(s)) die(`unknown stage ${s}; stages: ${ALL.join(', ')}`);
-if (stages.some((s) => s === 'ext-host' || s === 'ui')) {
-  for (const need of ['build', 'toolchain']) if (!stages.includes(need) && !skip.includes(need)) stages.push(need);
+if (stages.some((s) => s === 'ext-host' || s === 'ui' || s === 'python')) {
+  const needs = stages.some((s) => s === 'ext-host' || s === 'ui') ? ['build', 'toolchain'] : ['toolchain'];
+  for (const need of needs) if (!stages.includes(need) && !skip.includes(need)) stages.push(need);
   stages = ALL.filter((s) => stages.includes(s));
 }
 
@@ -49,7 +52,7 @@ function die(msg) {
   process.exit(2);
 }
 
-const TIMEOUTS_S = { build: 300, typecheck: 600, unit: 1800, toolchain: 1200, 'ext-host': 600, ui: 2400 };
+const TIMEOUTS_S = { build: 300, typecheck: 600, unit: 1800, toolchain: 2400, python: 900, 'ext-host': 600, ui: 2400 };
 const tsx = ['--import', 'tsx'];
 
 /** A private, short temp root for the VS Code stages (sockets need short paths); swept after each stage. */
@@ -175,6 +178,19 @@ function tapCounts(file) {
   return { passed: pass, failed: fail, failedNames };
 }
 
+/** Counts from pytest's JUnit XML report (tests − failures − errors − skipped passed), with the failed tests' names. */
+function junitCounts(file) {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8');
+  const suite = text.match(/<testsuite\b[^>]*>/)?.[0];
+  if (!suite) return undefined;
+  const attr = (k) => Number(suite.match(new RegExp(`\\b${k}="(\\d+)"`))?.[1] ?? 0);
+  const failed = attr('failures') + attr('errors');
+  const passed = attr('tests') - failed - attr('skipped');
+  const failedNames = [...text.matchAll(/<testcase\b[^>]*\bname="([^"]*)"[^>]*>\s*<(failure|error)\b/g)].map((m) => m[1]);
+  return { passed, failed, failedNames };
+}
+
 const summary = [];
 const record = (stage, r, passed, failed, note = '') => {
   summary.push({ stage, passed, failed, ms: r?.ms ?? 0, peakRss: r?.peakRss ?? 0, note });
@@ -212,10 +228,24 @@ for (const stage of stages) {
     if (c) record('unit', r, c.passed, c.failed || (r.code !== 0 && c.failed === 0 ? 1 : 0), c.failedNames.slice(0, 10).join('; '));
     else record('unit', r, 0, 1, `no results (exit ${r.code}${r.timedOut ? ', timed out' : ''})`);
   } else if (stage === 'toolchain') {
-    const r = await runStage('toolchain', process.execPath, [...tsx, join('scripts', 'toolchain', 'provision.ts')]);
+    const r = await runStage('toolchain', process.execPath, [...tsx, join('scripts', 'toolchain', 'provision.ts'), '--with-browser']);
     toolchainOk = r.code === 0;
     if (!toolchainOk) record('toolchain', r, 0, 1, 'provisioning failed: the VS Code stages cannot run');
     else summary.push({ stage: 'toolchain', passed: 0, failed: 0, ms: r.ms, peakRss: r.peakRss, note: 'not counted' });
+  } else if (stage === 'python') {
+    if (!toolchainOk) {
+      record('python', undefined, 0, 1, 'not run (toolchain failed)');
+      continue;
+    }
+    const junit = join(results, 'python.xml');
+    rmSync(junit, { force: true });
+    // pytest's own summary line stays visible above ours; its JUnit report gives the counts.
+    const r = await runStage('python', join('.toolchain', 'python', 'bin', 'python'), ['-m', 'pytest', join('python', 'tests'), '-q', '-p', 'no:cacheprovider', `--junitxml=${junit}`], {
+      PYTHONDONTWRITEBYTECODE: '1',
+    });
+    const c = junitCounts(junit);
+    if (c) record('python', r, c.passed, c.failed || (r.code !== 0 && r.code !== 5 ? 1 : 0), c.failedNames.slice(0, 10).join('; '));
+    else record('python', r, 0, 1, `no results (exit ${r.code}${r.timedOut ? ', timed out' : ''})`);
   } else if (stage === 'ext-host') {
     if (!toolchainOk || !buildOk) {
       record('ext-host', undefined, 0, 1, 'not run (build or toolchain failed)');

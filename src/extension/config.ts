@@ -2,7 +2,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
-import type { ExecutionProvider } from '../core/protocol/backend';
+import type { ExecutionProvider, TorchDevice } from '../core/protocol/backend';
 import type { AlgorithmName } from '../core/run/schema';
 
 const SECTION = 'prpoStudio';
@@ -17,7 +17,11 @@ function settings(): vscode.WorkspaceConfiguration {
  * workspace folder and none is open.
  */
 export function runsDirectory(): string | undefined {
-  const raw = (settings().get<string>('runsDirectory') || '${workspaceFolder}/runs').trim();
+  return expandPath((settings().get<string>('runsDirectory') || '${workspaceFolder}/runs').trim());
+}
+
+/** A path setting with `${workspaceFolder}` and `~` expanded, relative paths taken from the first workspace folder. */
+function expandPath(raw: string): string | undefined {
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   let p = raw;
   if (p.includes('${workspaceFolder}')) {
@@ -58,6 +62,25 @@ export function startupTimeoutMs(): number {
 
 export function backendNodePath(): string | undefined {
   return settings().get<string>('backend.nodePath') || undefined;
+}
+
+/** `prpoStudio.python.interpreter`, expanded; undefined when empty (then the interpreter is looked for). */
+export function pythonInterpreter(): string | undefined {
+  const raw = settings().get<string>('python.interpreter')?.trim();
+  if (!raw) return undefined;
+  // A bare command name (python3) is looked up on PATH, not taken relative to the workspace.
+  if (!raw.includes('/') && !raw.includes('\\') && !raw.startsWith('~')) return raw;
+  return expandPath(raw) ?? raw;
+}
+
+export function pythonDevice(): TorchDevice {
+  return settings().get<TorchDevice>('python.device') ?? 'auto';
+}
+
+/** `prpoStudio.python.config`: PyTorch trainer overrides for runs started from the palette. */
+export function pythonRunConfig(): Record<string, unknown> | undefined {
+  const v = settings().get<Record<string, unknown>>('python.config');
+  return v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length ? { ...v } : undefined;
 }
 
 export function affectsRunsDirectory(e: vscode.ConfigurationChangeEvent): boolean {

@@ -42,6 +42,10 @@ export interface AlgorithmConfig {
   rvd: RvdMode;
   /** `soft`: λ, how strongly instability U damps grounding G. */
   lambda: number;
+  /** Floor G₀ (nats) of ĝ = minmax_f(log1p G): a response whose G stays far below it gets no boost. 0: plain minmax. */
+  groundingFloor: number;
+  /** Floor U₀ (nats) of û = minmax_f(log1p U): instability far below it damps nothing. 0: plain minmax. */
+  instabilityFloor: number;
   /** `gate`: tokens with U above this quantile of U (per response) get RVD = 0. */
   quantile: number;
   /** `multimask`: κ in mean_M S − κ · std_M S. */
@@ -132,6 +136,18 @@ export const CONFIG_KEYS: Record<Key, KeySpec> = {
     doc: '§4 how RVD is computed',
   },
   lambda: { expected: 'a number ≥ 0', ok: nonNegative, default: constant(1.0), doc: '§4 soft RVD: λ' },
+  groundingFloor: {
+    expected: 'a number ≥ 0 (nats)',
+    ok: nonNegative,
+    default: constant(0.01),
+    doc: '§4 soft/gate RVD: grounding floor G₀ of ĝ = minmax_f(log1p G) (0: plain minmax)',
+  },
+  instabilityFloor: {
+    expected: 'a number ≥ 0 (nats)',
+    ok: nonNegative,
+    default: constant(0.05),
+    doc: '§4 soft RVD: instability floor U₀ of û = minmax_f(log1p U) (0: plain minmax)',
+  },
   quantile: { expected: 'a number in [0, 1]', ok: inRange(0, 1), default: constant(0.8), doc: '§4 gate RVD: quantile q of U' },
   kappa: { expected: 'a number ≥ 0', ok: nonNegative, default: constant(1.0), doc: '§4 multimask RVD: κ' },
   masks: {

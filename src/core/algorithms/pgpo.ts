@@ -4,7 +4,7 @@
  */
 import type { AlgorithmConfig } from './config';
 import { dependencyRow } from './dependency';
-import { minmax, toNumbers } from './stats';
+import { minmaxFloor, toNumbers } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 
 /** ε of the gate's denominators. */
@@ -12,11 +12,14 @@ export const GATE_EPS = 1e-6;
 /** Below this total weight, mass conservation gives every token weight 1. */
 export const MASS_EPS = 1e-6;
 
-/** Log-compressed, per-response normalised dependency: I_t = minmax(log(1 + S_t)). */
-export function minmaxLog1p(S: Row): Float64Array {
+/**
+ * Log-compressed, per-response normalised dependency: I_t = minmax_f(log(1 + S_t)), with PRPO-R's floor f in
+ * nats (PGPO: f = 0, the plain minmax).
+ */
+export function minmaxLog1p(S: Row, floor = 0): Float64Array {
   const logS = new Float64Array(S.length);
   for (let t = 0; t < S.length; t++) logS[t] = Math.log1p(S[t]);
-  return minmax(logS);
+  return minmaxFloor(logS, floor);
 }
 
 /**

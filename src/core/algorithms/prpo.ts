@@ -12,17 +12,23 @@ import { conserveMass, minmaxLog1p, scaleAdvantage } from './pgpo';
 import { minmax, quantile, toNumbers } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 
-/** `soft`: RVD_t = minmax(log1p G)_t · exp(−λ · minmax(log1p U)_t). */
-export function rvdSoft(G: Row, U: Row, lambda: number): Float64Array {
-  const g = minmaxLog1p(G);
-  const u = minmaxLog1p(U);
+/**
+ * `soft`: RVD_t = ĝ_t · exp(−λ · û_t), ĝ = minmax_f(log1p G) with f = G₀ (groundingFloor), û = minmax_f(log1p U)
+ * with f = U₀ (instabilityFloor). Floors of 0 give the plain minmax.
+ */
+export function rvdSoft(G: Row, U: Row, lambda: number, groundingFloor = 0, instabilityFloor = 0): Float64Array {
+  const g = minmaxLog1p(G, groundingFloor);
+  const u = minmaxLog1p(U, instabilityFloor);
   for (let t = 0; t < g.length; t++) g[t] *= Math.exp(-lambda * u[t]);
   return g;
 }
 
-/** `gate`: RVD_t = minmax(log1p G)_t · [U_t ≤ quantile_q(U over the response)], linear interpolation. */
-export function rvdGate(G: Row, U: Row, q: number): Float64Array {
-  const g = minmaxLog1p(G);
+/**
+ * `gate`: RVD_t = ĝ_t · [U_t ≤ quantile_q(U over the response)], linear interpolation; ĝ = minmax_f(log1p G)
+ * with f = G₀ (groundingFloor). (The instability floor scales û, which the gate does not use.)
+ */
+export function rvdGate(G: Row, U: Row, q: number, groundingFloor = 0): Float64Array {
+  const g = minmaxLog1p(G, groundingFloor);
   const uq = quantile(U, q);
   for (let t = 0; t < g.length; t++) if (!(U[t] <= uq)) g[t] = 0;
   return g;
@@ -63,9 +69,9 @@ export function parWeights(rvd: Row, tau: number, beta: number): Float64Array {
 }
 
 /**
- * PRPO-R per rollout: RVD_t by `config.rvd` (soft, gate or multimask), τ = config.tau or the q-quantile of
- * RVD, w_t = 1 + β · clip((RVD_t − τ)/(1 − τ), 0, 1) (rescaled to Σ w = L when massConserving),
- * Ã_{i,t} = A_i · w_t.
+ * PRPO-R per rollout: RVD_t by `config.rvd` (soft, gate or multimask; soft and gate with the grounding and
+ * instability floors), τ = config.tau or the q-quantile of RVD, w_t = 1 + β · clip((RVD_t − τ)/(1 − τ), 0, 1)
+ * (rescaled to Σ w = L when massConserving), Ã_{i,t} = A_i · w_t.
  */
 export function prpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutInput[], A: Float64Array): RolloutAdvantage[] {
   return rollouts.map((r, i) => {
@@ -78,7 +84,10 @@ export function prpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutI
     } else {
       const G = dependencyRow(config, r, 'blind');
       const U = dependencyRow(config, r, 'mild');
-      rvd = config.rvd === 'gate' ? rvdGate(G, U, config.quantile) : rvdSoft(G, U, config.lambda);
+      rvd =
+        config.rvd === 'gate'
+          ? rvdGate(G, U, config.quantile, config.groundingFloor)
+          : rvdSoft(G, U, config.lambda, config.groundingFloor, config.instabilityFloor);
       scores.G = toNumbers(G);
       scores.U = toNumbers(U);
     }

@@ -45,6 +45,15 @@ export function quantile(x: ArrayLike<number>, q: number): number {
 
 /** `minmax(x)_t = (x_t − min x) / (max x − min x + ε)`, ε = 1e-6, over one response. */
 export function minmax(x: ArrayLike<number>, eps = MINMAX_EPS): Float64Array {
+  return minmaxFloor(x, 0, eps);
+}
+
+/**
+ * `minmax_f(x)_t = (x_t − min x) / max(max x − min x + ε, log1p(f))` for log1p-scores, with a floor `f` in
+ * nats: when every score of a response is tiny, nothing in it is ranked "high" merely for being the largest
+ * of nothing. `f = 0` is `minmax`.
+ */
+export function minmaxFloor(x: ArrayLike<number>, floor: number, eps = MINMAX_EPS): Float64Array {
   const n = x.length;
   const out = new Float64Array(n);
   if (n === 0) return out;
@@ -54,7 +63,7 @@ export function minmax(x: ArrayLike<number>, eps = MINMAX_EPS): Float64Array {
     if (x[i] < lo) lo = x[i];
     if (x[i] > hi) hi = x[i];
   }
-  const den = hi - lo + eps;
+  const den = Math.max(hi - lo + eps, Math.log1p(floor));
   for (let i = 0; i < n; i++) out[i] = (x[i] - lo) / den;
   return out;
 }

@@ -1,11 +1,19 @@
 /**
- * The JSON-RPC protocol between the extension host (client) and the backend child process (server),
- * carried by vscode-jsonrpc over the Node IPC channel. Declared once; both sides import these types.
+ * The JSON-RPC protocol between the extension host (client) and a backend child process (server). Two backends
+ * speak it: the built-in one (`dist/cli.js serve`, vscode-jsonrpc over the Node IPC channel) and the PyTorch one
+ * (`python -m prpo_studio serve`, the same messages over stdio with `Content-Length` framing; python/src/prpo_studio
+ * mirrors these declarations). Declared once; the TypeScript sides import these types.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { AlgorithmName, MetricsRow, RolloutRecord, RunStatus } from '../run/schema';
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+
+/** The PyTorch backend's device: `auto` takes CUDA when torch sees a GPU, else the CPU. */
+export type TorchDevice = 'auto' | 'cuda' | 'cpu';
+
+/** The PyTorch backend's parameter precision: bf16 (autocast on GPU) or fp32. */
+export type TorchDtype = 'bf16' | 'fp32';
 
 export interface StartParams {
   /** Folder that holds run directories; a new run directory is created inside it. */
@@ -19,6 +27,14 @@ export interface StartParams {
   /** Overrides of the preset's configuration (ALGORITHMS.md constants, trainer settings). */
   config?: Record<string, unknown>;
   checkpointEvery?: number;
+  /** PyTorch backend: a local model folder (config.json + safetensors) or a Hub id already in the local cache. */
+  model?: string;
+  /** PyTorch backend: a dataset folder (data.jsonl + images; `export-task shapes` writes one). */
+  data?: string;
+  /** PyTorch backend: where to train. */
+  device?: TorchDevice;
+  /** PyTorch backend: bf16 or fp32 (the backend's default when omitted). */
+  dtype?: TorchDtype;
 }
 
 export interface ResumeFromParams {
@@ -29,6 +45,8 @@ export interface ResumeFromParams {
   /** Train until this step (inclusive). */
   steps: number;
   ep?: ExecutionProvider;
+  /** PyTorch backend: where to train from now on. */
+  device?: TorchDevice;
 }
 
 export interface BackendStatus {
@@ -40,6 +58,8 @@ export interface BackendStatus {
   steps?: number;
   /** The execution provider actually in use (after any fallback). */
   ep?: ExecutionProvider;
+  /** PyTorch backend: the device actually in use (after any fallback), e.g. "cuda:0" or "cpu". */
+  device?: string;
   lastReward?: number;
 }
 

@@ -1,12 +1,16 @@
 /**
- * One training backend: a child process (`dist/cli.js serve`) forked by the extension host, spoken to with
- * JSON-RPC (vscode-jsonrpc) over the Node IPC channel. Typed requests and notifications come from
- * src/core/protocol/backend.ts. The client owns the child: it kills it on dispose and on cancelled start-up,
- * and tells an expected exit (after `stop`, or dispose) from a crash.
+ * One training backend, a child process of the extension host spoken to with JSON-RPC (vscode-jsonrpc), over one
+ * of two transports:
+ *   - the built-in backend: `dist/cli.js serve` forked with Node, messages over the Node IPC channel;
+ *   - the PyTorch backend: `<python> -m prpo_studio serve` spawned with pipes, messages over stdin/stdout
+ *     (StreamMessageReader/Writer: `Content-Length` framing); its stderr is its log.
+ * Typed requests and notifications come from src/core/protocol/backend.ts, the same for both. The client owns the
+ * child: it kills it on dispose and on cancelled start-up, and tells an expected exit (after `stop`, or dispose)
+ * from a crash.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
-import { createMessageConnection, IPCMessageReader, IPCMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import {
   Notifications,
   Requests,
@@ -17,13 +21,14 @@ import {
   type StartParams,
 } from '../../core/protocol/backend';
 import { RunFormatError, validateMetricsRow, validateRollout } from '../../core/run/validate';
+import type { MetricsRow, RolloutRecord } from '../../core/run/schema';
+import { startBackendProcess, type BackendCommand } from './transport';
+
+export type { BackendCommand, BackendKind } from './transport';
 
 export interface BackendLaunch {
-  /** Absolute path of dist/cli.js. */
-  cliPath: string;
+  command: BackendCommand;
   cwd: string;
-  /** Node executable; empty or undefined: the extension host's own runtime (Electron runs as Node). */
-  nodePath?: string;
   env?: NodeJS.ProcessEnv;
   /** How long the child may take to answer its first request. */
   startupTimeoutMs: number;
@@ -99,15 +104,7 @@ export class BackendClient implements vscode.Disposable {
    * on cancellation (with BackendCancelled), or when the child exits first (with its stderr tail).
    */
   static async launch(options: BackendLaunch, token?: vscode.CancellationToken): Promise<BackendClient> {
-    const env = { ...process.env, ...options.env, ELECTRON_RUN_AS_NODE: '1' };
-    const child = fork(options.cliPath, ['serve'], {
-      cwd: options.cwd,
-      env,
-      execArgv: [],
-      execPath: options.nodePath || undefined,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    const { child, connection } = startBackendProcess(options.command, options.cwd, options.env);
     const client = new BackendClient(child, connection, options.log);
     client.wire();
     connection.listen();
@@ -157,7 +154,9 @@ export class BackendClient implements vscode.Disposable {
         }
       });
     };
-    pipeLines(child.stdout, false);
+    // Over stdio, stdout carries the messages; the IPC child's stdout is free for its log.
+    if (!child.channel) child.stdin?.on('error', (err) => log.warn(`[backend ${child.pid}] stdin: ${err.message}`));
+    else pipeLines(child.stdout, false);
     pipeLines(child.stderr, true);
 
     connection.onNotification(Notifications.state, (s) => this.stateEmitter.fire(s));

@@ -1,7 +1,8 @@
 /**
- * The live runs of this window: one BackendClient (one child process) per run. Starts and resumes runs with
- * a cancellable progress notification, forwards the backends' notifications, and turns an unexpected exit
- * into a 'failed' event in the run's events.jsonl plus an error the user can act on.
+ * The live runs of this window: one BackendClient (one child process) per run, on either backend (built-in or
+ * PyTorch: the same protocol, the same calls). Starts and resumes runs with a cancellable progress notification,
+ * forwards the backends' notifications, and turns an unexpected exit into a 'failed' event in the run's
+ * events.jsonl plus an error the user can act on.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -14,10 +15,13 @@ import type {
   ResumeFromParams,
   StartParams,
   StepRollouts,
+  TorchDevice,
 } from '../../core/protocol/backend';
+import type { MetricsRow, RolloutRecord, RunManifest } from '../../core/run/schema';
 import * as config from '../config';
 import { appendFailure } from '../../core/run/writer';
-import { BackendCancelled, BackendClient, describeExit, type BackendExit } from './backendClient';
+import { BackendCancelled, BackendClient, describeExit, type BackendCommand, type BackendExit, type BackendKind } from './backendClient';
+import { checkInterpreter, describeInterpreter, explainBackendError, packagePath, PythonSetupError, resolveInterpreter } from './python';
 
 /** What the UI shows for a live run: the backend's state, plus the transitions the user asked for. */
 export type LivePhase = 'running' | 'paused' | 'pausing' | 'checkpointing' | 'stopping';
@@ -28,6 +32,8 @@ export interface LiveRun {
   /** The run's name as the user knows it (run.json "name"). */
   readonly name: string;
   readonly client: BackendClient;
+  /** Which backend trains it. */
+  readonly backend: BackendKind;
   /** The execution provider asked for (the backend reports the one in use in `status.ep`). */
   readonly requestedEp: ExecutionProvider;
   status: BackendStatus;
@@ -36,6 +42,8 @@ export interface LiveRun {
 
 export const RESUME_FROM_CHECKPOINT = 'Resume from Checkpoint';
 const SHOW_LOG = 'Show Log';
+const COPY_COMMAND = 'Copy pip Command';
+const OPEN_SETTINGS = 'Open Settings';
 
 export class BackendManager implements vscode.Disposable {
   private readonly runs = new Map<string, LiveRun>();
@@ -75,19 +83,36 @@ export class BackendManager implements vscode.Disposable {
     return (this.activeDir && this.runs.get(this.activeDir)) || this.all().at(-1);
   }
 
-  async startRun(params: StartParams): Promise<LiveRun | undefined> {
+  /** Starts a run; a run with a model to load is the PyTorch backend's (the built-in backend has its own model). */
+  async startRun(params: StartParams, backend: BackendKind = params.model ? 'pytorch' : 'builtin'): Promise<LiveRun | undefined> {
     const ep = params.ep ?? 'cpu';
-    return this.launch(`Starting ${params.name ? `"${params.name}"` : `a ${params.preset} run`}`, params.name, ep, (c) => c.start({ ...params, ep }));
+    const device = backend === 'pytorch' ? (params.device ?? config.pythonDevice()) : undefined;
+    const title = `Starting ${params.name ? `"${params.name}"` : `a ${params.preset} run`}${backend === 'pytorch' ? ' on the PyTorch backend' : ''}`;
+    return this.launch(title, params.name, ep, backend, device, (c) => c.start({ ...params, ep, ...(device ? { device } : {}) }));
   }
 
-  async resumeFrom(params: ResumeFromParams, label: string): Promise<LiveRun | undefined> {
+  async resumeFrom(params: ResumeFromParams, label: string, backend: BackendKind = 'builtin'): Promise<LiveRun | undefined> {
     const existing = this.get(params.runDir);
     if (existing) {
       vscode.window.showWarningMessage(`"${label}" is already running in this window.`);
       return existing;
     }
     const ep = params.ep ?? 'cpu';
-    return this.launch(`Resuming "${label}"`, label, ep, (c) => c.resumeFrom({ ...params, ep }));
+    const device = backend === 'pytorch' ? (params.device ?? config.pythonDevice()) : undefined;
+    return this.launch(`Resuming "${label}"`, label, ep, backend, device, (c) => c.resumeFrom({ ...params, ep, ...(device ? { device } : {}) }));
+  }
+
+  /** How to start the chosen backend; for PyTorch, after checking its interpreter (throws PythonSetupError). */
+  private async command(backend: BackendKind, progress: vscode.Progress<{ message?: string }>): Promise<BackendCommand> {
+    if (backend === 'builtin') {
+      // PRPO_STUDIO_BACKEND_CLI: another backend script speaking the same protocol (development, tests).
+      return { kind: 'builtin', cliPath: process.env.PRPO_STUDIO_BACKEND_CLI || path.join(this.extensionPath, 'dist', 'cli.js'), nodePath: config.backendNodePath() };
+    }
+    const interpreter = await resolveInterpreter(this.extensionPath);
+    progress.report({ message: `checking the Python environment (${interpreter.path})…` });
+    this.log.info(`PyTorch backend: interpreter ${describeInterpreter(interpreter)}`);
+    await checkInterpreter(interpreter, this.extensionPath);
+    return { kind: 'pytorch', python: interpreter.path, packagePath: packagePath(this.extensionPath) };
   }
 
   /** Forks a backend and sends it the first request inside a cancellable progress notification. */
@@ -95,6 +120,8 @@ export class BackendManager implements vscode.Disposable {
     title: string,
     name: string | undefined,
     ep: ExecutionProvider,
+    backend: BackendKind,
+    device: TorchDevice | undefined,
     first: (client: BackendClient) => Promise<BackendStatus>,
   ): Promise<LiveRun | undefined> {
     // The backend runs code on the user's behalf: never in an untrusted workspace, whoever asks.
@@ -110,18 +137,10 @@ export class BackendManager implements vscode.Disposable {
       const status = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: ${title}`, cancellable: true },
         async (progress, token) => {
+          const command = await this.command(backend, progress);
+          if (token.isCancellationRequested) throw new BackendCancelled();
           progress.report({ message: 'starting the training backend…' });
-          client = await BackendClient.launch(
-            {
-              // PRPO_STUDIO_BACKEND_CLI: another backend script speaking the same protocol (development, tests).
-              cliPath: process.env.PRPO_STUDIO_BACKEND_CLI || path.join(this.extensionPath, 'dist', 'cli.js'),
-              cwd: this.extensionPath,
-              nodePath: config.backendNodePath(),
-              startupTimeoutMs: config.startupTimeoutMs(),
-              log: this.log,
-            },
-            token,
-          );
+          client = await BackendClient.launch({ command, cwd: this.extensionPath, startupTimeoutMs: config.startupTimeoutMs(), log: this.log }, token);
           progress.report({ message: 'loading the model and writing the run directory…' });
           const c = client;
           return await new Promise<BackendStatus>((resolve, reject) => {
@@ -135,8 +154,9 @@ export class BackendManager implements vscode.Disposable {
         },
       );
       if (!status.runDir || !status.runId) throw new Error('The training backend did not say which run it started.');
-      const run = this.register(client!, status, name ?? path.basename(status.runDir), ep);
-      if (status.ep && status.ep !== ep) {
+      const run = this.register(client!, status, name ?? path.basename(status.runDir), ep, backend);
+      if (backend === 'pytorch') this.noticeDevice(run, device, status.device);
+      else if (status.ep && status.ep !== ep) {
         vscode.window
           .showWarningMessage(
             `The ${ep} execution provider is not available here (no usable GPU); "${run.name}" runs on ${status.ep}.`,
@@ -151,9 +171,15 @@ export class BackendManager implements vscode.Disposable {
         this.log.info(err.message);
         return undefined;
       }
-      const message = err instanceof Error ? err.message : String(err);
+      const raw = err instanceof Error ? err.message : String(err);
+      const message = backend === 'pytorch' ? explainBackendError(raw) : raw;
       this.log.error(message);
-      vscode.window.showErrorMessage(`PRPO Studio: ${title} failed: ${message.split('\n')[0]}`, SHOW_LOG).then((c) => c === SHOW_LOG && this.log.show());
+      const actions = err instanceof PythonSetupError ? [...(err.command ? [COPY_COMMAND] : []), ...(err.setting ? [OPEN_SETTINGS] : [])] : [];
+      vscode.window.showErrorMessage(`PRPO Studio: ${title} failed: ${message.split('\n')[0]}`, ...actions, SHOW_LOG).then((c) => {
+        if (c === SHOW_LOG) this.log.show();
+        if (c === COPY_COMMAND && err instanceof PythonSetupError && err.command) void vscode.env.clipboard.writeText(err.command);
+        if (c === OPEN_SETTINGS && err instanceof PythonSetupError) void vscode.commands.executeCommand('workbench.action.openSettings', err.setting);
+      });
       return undefined;
     } finally {
       this.startingCount--;
@@ -161,9 +187,17 @@ export class BackendManager implements vscode.Disposable {
     }
   }
 
-  private register(client: BackendClient, status: BackendStatus, name: string, requestedEp: ExecutionProvider): LiveRun {
+  /** The PyTorch backend falls back to the CPU when torch sees no GPU: say so, louder when a GPU was asked for. */
+  private noticeDevice(run: LiveRun, asked: TorchDevice | undefined, inUse: string | undefined): void {
+    if (!inUse || !inUse.startsWith('cpu') || asked === 'cpu') return;
+    const text = `No GPU that torch can use here: "${run.name}" trains on the CPU (slow beyond tiny models; setting prpoStudio.python.device)`;
+    const show = asked === 'cuda' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(`PRPO Studio: ${text}`, SHOW_LOG).then((c) => c === SHOW_LOG && this.log.show());
+  }
+
+  private register(client: BackendClient, status: BackendStatus, name: string, requestedEp: ExecutionProvider, backend: BackendKind): LiveRun {
     const runDir = path.resolve(status.runDir!);
-    const run: LiveRun = { runDir, runId: status.runId!, name, client, requestedEp, status, phase: phaseOf(status) };
+    const run: LiveRun = { runDir, runId: status.runId!, name, client, backend, requestedEp, status, phase: phaseOf(status) };
     this.runs.set(runDir, run);
     this.activeDir = runDir;
 
@@ -189,7 +223,7 @@ export class BackendManager implements vscode.Disposable {
       }
       // The backend records a fatal error in events.jsonl itself, then exits.
       run.client.expectExit();
-      this.reportFailure(run, message);
+      this.reportFailure(run, run.backend === 'pytorch' ? explainBackendError(message) : message);
     });
     client.onExit((exit) => this.exited(run, exit));
     this.changeEmitter.fire(run);
@@ -312,6 +346,14 @@ export class BackendManager implements vscode.Disposable {
     this.rolloutsEmitter.dispose();
     this.checkpointEmitter.dispose();
   }
+}
+
+/**
+ * Which backend wrote a run, hence which one continues it: the PyTorch trainer records `"backend": "pytorch"` in
+ * run.json's model config (python/src/prpo_studio/trainer/core.py); every other run of ours is the built-in one's.
+ */
+export function backendOfRun(manifest: Pick<RunManifest, 'model' | 'config'>): BackendKind {
+  return manifest.model?.config?.backend === 'pytorch' || manifest.config?.backend === 'pytorch' ? 'pytorch' : 'builtin';
 }
 
 function phaseOf(s: BackendStatus): LivePhase {

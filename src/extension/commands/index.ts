@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { stepName } from '../../core/run/schema';
 import { runFiles } from '../../core/run/reader';
-import type { BackendManager, LiveRun } from '../backend/backendManager';
+import { backendOfRun, type BackendManager, type LiveRun } from '../backend/backendManager';
 import * as config from '../config';
 import type { ExplorerNode, RunExplorer } from '../explorer/runExplorer';
 import { rolloutTokensUri } from '../hovers/rolloutDocument';
@@ -127,7 +127,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       if (!requireTrust('start a run')) return undefined;
       const runsDir = requireRunsDir(store);
       if (!runsDir) return undefined;
-      const params = await askStartParams(runsDir);
+      const params = await askStartParams(runsDir, context);
       return params === 'config' ? startFromConfig() : start(params);
     }),
 
@@ -197,7 +197,13 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         ignoreFocusOut: true,
       });
       if (steps === undefined) return undefined;
-      const run = await backends.resumeFrom({ runDir: entry.info.dir, checkpoint: checkpoint.path, steps: Number(steps), ep: config.executionProvider() }, entry.info.name);
+      // A run continues on the backend that wrote it (a PyTorch run on a new PyTorch backend).
+      const backend = backendOfRun(entry.info.manifest!);
+      const run = await backends.resumeFrom(
+        { runDir: entry.info.dir, checkpoint: checkpoint.path, steps: Number(steps), ...(backend === 'pytorch' ? { device: config.pythonDevice() } : { ep: config.executionProvider() }) },
+        entry.info.name,
+        backend,
+      );
       if (run) await revealRun(run.runDir);
       return run;
     }),

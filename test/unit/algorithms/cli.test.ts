@@ -61,6 +61,9 @@ const variants: Array<[string, Record<string, unknown>]> = [
   ['prpo', { rvd: 'multimask', masks: 3, massConserving: true }],
   ['prpo', { threshold: { quantile: 0.7 } }],
   ['prpo', { rvd: 'gate', massConserving: true, threshold: { quantile: 0.3 } }],
+  ['prpo', { groundingFloor: 0, instabilityFloor: 0 }], // the first version's plain minmax
+  ['prpo', { groundingFloor: 2, instabilityFloor: 3 }], // floors that bite on the random scores
+  ['prpo', { rvd: 'gate', groundingFloor: 1.5 }],
 ];
 
 test('the random batches do hold clamps, ties and degenerate cases', () => {

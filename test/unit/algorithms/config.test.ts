@@ -31,6 +31,7 @@ test('presets carry the documented defaults (ALGORITHMS.md §1–§6)', () => {
   );
   assert.equal(prpo.estimator, 'prpo');
   assert.equal(prpo.kl, 'k3');
+  assert.deepEqual([prpo.groundingFloor, prpo.instabilityFloor], [0.01, 0.05]); // §4 floors G₀, U₀ in nats
 });
 
 test('overrides apply, and a resolved config round-trips', () => {
@@ -52,6 +53,8 @@ test('bad keys are named: unknown preset, unknown key, wrong type, out of range'
   err(() => resolveConfig('prpo', { massConserving: 'yes' }), /^config\.massConserving: expected true or false/);
   err(() => resolveConfig('prpo', { threshold: { q: 0.5 } }), /^config\.threshold: expected null or \{"quantile"/);
   err(() => resolveConfig('vppo', { topK: 0 }), /^config\.topK: expected a number in \(0, 1\]/);
+  err(() => resolveConfig('prpo', { groundingFloor: -0.01 }), /^config\.groundingFloor: expected a number ≥ 0 \(nats\), got -0\.01$/);
+  err(() => resolveConfig('prpo', { instabilityFloor: '0.05' }), /^config\.instabilityFloor: expected a number ≥ 0 \(nats\), got "0\.05"$/);
   err(() => resolveConfig('prpo', { masks: 1 }), /^config\.masks: expected an integer ≥ 2, got 1$/);
   err(() => resolveConfig('dapo', { dualClip: 1 }), /^config\.dualClip: expected a number > 1/);
   err(() => resolveConfig('dapo', { accuracyLow: 0.5, accuracyHigh: 0.4 }), /^config\.accuracyLow: expected less than accuracyHigh/);

@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import {
   computeAdvantages,
   conserveMass,
+  minmax,
+  minmaxFloor,
   outcomeAdvantages,
   parWeights,
+  quantile,
   resolveConfig,
   tasWeights,
   tgfCount,
@@ -228,4 +231,46 @@ test('degenerate cases: L = 1, all scores equal, a group of one, all rewards equ
   }
   assert.deepEqual(Array.from(conserveMass([0, 0, 0])), [1, 1, 1]);
   assert.deepEqual(Array.from(parWeights([0.4, 0.39, 1, 0.7], 0.4, 1)), [1, 1, 2, 1.5]);
+});
+
+test('§4 PRPO-R floors: 0 gives the plain minmax; max G below G₀ boosts nothing; tiny U everywhere damps nothing', () => {
+  // Floors 0 reproduce the first version's RVD = minmax(log1p G) · exp(−λ minmax(log1p U)) on random batches.
+  const plain = (x: number[]) => Array.from(minmax(x.map((v) => Math.log1p(v))));
+  for (const seed of [3, 4, 5]) {
+    const batch = randomBatch(seed);
+    const out = computeAdvantages(resolveConfig('prpo', { groundingFloor: 0, instabilityFloor: 0 }), batch);
+    out.forEach((r) => {
+      const g = plain(r.scores!.G!);
+      const u = plain(r.scores!.U!);
+      closeAll(r.scores!.rvd!, g.map((x, t) => x * Math.exp(-u[t])), 1e-12);
+    });
+    const gate = computeAdvantages(resolveConfig('prpo', { rvd: 'gate', groundingFloor: 0 }), batch);
+    gate.forEach((r) => {
+      const g = plain(r.scores!.G!);
+      const uq = quantile(r.scores!.U!, 0.8);
+      closeAll(r.scores!.rvd!, g.map((x, t) => (r.scores!.U![t] <= uq ? x : 0)), 1e-12);
+    });
+  }
+  const base = { id: 'a', group: 'solo', reward: 1, logp: { image: [0, 0, 0] } };
+  // max G = 0.003 < G₀ = 0.01: ĝ ≤ log1p(0.003)/log1p(0.01) ≈ 0.30 < τ = 0.4 — no token gets a boost …
+  const weakG = [0, 0.001, 0.003];
+  const [weak] = computeAdvantages(resolveConfig('prpo', { kl: 'exact' }), [{ ...base, dependency: { blind: weakG, mild: [0, 0, 0] } }]);
+  closeAll(weak.scores!.rvd!, weakG.map((x) => Math.log1p(x) / Math.log1p(0.01)));
+  assert.deepEqual(weak.weights, [1, 1, 1]);
+  assert.deepEqual(weak.tokenAdvantages, [weak.advantage, weak.advantage, weak.advantage]);
+  // … while without the floor the largest of these tiny scores is ranked 1 and boosted to 1 + β.
+  const [noFloor] = computeAdvantages(resolveConfig('prpo', { kl: 'exact', groundingFloor: 0 }), [{ ...base, dependency: { blind: weakG, mild: [0, 0, 0] } }]);
+  close(noFloor.weights![2], 2, 1e-3);
+  // Tiny U everywhere (≤ 0.001 nats, far below U₀ = 0.05): û ≤ log1p(0.001)/log1p(0.05) ≈ 0.02, RVD ≈ ĝ.
+  const G = [0, Math.E - 1, Math.E * Math.E - 1];
+  const tinyU = [0.001, 0, 0.001];
+  const [stable] = computeAdvantages(resolveConfig('prpo', { kl: 'exact' }), [{ ...base, dependency: { blind: G, mild: tinyU } }]);
+  const g = [0, 1 / (2 + 1e-6), 2 / (2 + 1e-6)];
+  const u = tinyU.map((x) => Math.log1p(x) / Math.log1p(0.05));
+  closeAll(stable.scores!.rvd!, g.map((x, t) => x * Math.exp(-u[t])));
+  assert.ok(stable.scores!.rvd![2] > 0.97 * g[2], 'the grounded token keeps its RVD');
+  // Without the floor, the same tiny U is stretched to [1, 0, 1] and halves the grounded token's RVD.
+  const [unfloored] = computeAdvantages(resolveConfig('prpo', { kl: 'exact', instabilityFloor: 0 }), [{ ...base, dependency: { blind: G, mild: tinyU } }]);
+  close(unfloored.scores!.rvd![2], g[2] * Math.exp(-Math.log1p(0.001) / (Math.log1p(0.001) + 1e-6)), 1e-9);
+  assert.deepEqual(Array.from(minmaxFloor([0, 0.5, 1], 0)), Array.from(minmax([0, 0.5, 1])));
 });

@@ -36,6 +36,8 @@ function defaults(algorithm: string): Record<string, unknown> {
     rvd: 'soft',
     lambda: 1,
     quantile: 0.8,
+    groundingFloor: 0.01,
+    instabilityFloor: 0.05,
     kappa: 1,
     massConserving: false,
     threshold: null,
@@ -52,15 +54,18 @@ export function refK3(a: number, b: number): number {
   return v;
 }
 
-function refMinmax(x: number[]): number[] {
+/** minmax_f: `(x − min) / max(max − min + 1e-6, ln(1 + f))`; f = 0 is the plain minmax. */
+function refMinmax(x: number[], floor = 0): number[] {
   let lo = x[0];
   let hi = x[0];
   for (const v of x) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
+  let den = hi - lo + 1e-6;
+  if (Math.log(1 + floor) > den) den = Math.log(1 + floor);
   const out: number[] = [];
-  for (const v of x) out.push((v - lo) / (hi - lo + 1e-6));
+  for (const v of x) out.push((v - lo) / den);
   return out;
 }
 
@@ -218,12 +223,12 @@ export function referenceAdvantages(algorithm: string, config: Record<string, un
       } else {
         const G = scoresOf(r.logp.image, r.logp.blind!);
         const U = scoresOf(r.logp.image, r.logp.mild!);
-        const g = refMinmax(log1pAll(G));
+        const g = refMinmax(log1pAll(G), c.groundingFloor);
         if (c.rvd === 'gate') {
           const qU = refQuantile(U, c.quantile);
           for (let t = 0; t < L; t++) rvd.push(U[t] <= qU ? g[t] : 0);
         } else {
-          const u = refMinmax(log1pAll(U));
+          const u = refMinmax(log1pAll(U), c.instabilityFloor);
           for (let t = 0; t < L; t++) rvd.push(g[t] * Math.exp(-c.lambda * u[t]));
         }
         out.G = G;

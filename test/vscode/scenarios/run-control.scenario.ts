@@ -26,8 +26,9 @@ scenario('start, pause, checkpoint, stop and resume a run from the palette', { r
   await page.locator('.part.sidebar').getByText('No training runs yet').waitFor({ timeout: 60_000 });
   await screenshot('welcome-view');
 
-  // Start: preset, steps, seed, execution provider, name.
+  // Start: backend, preset, steps, seed, execution provider, name.
   await workbench.runCommand('prpoStudio.startRun');
+  await workbench.pickQuickItem('Built-in · onnxruntime');
   await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'PRPO-R' }).first().waitFor({ timeout: 15_000 });
   await screenshot('preset-pick');
   await workbench.pickQuickItem('PRPO-R');

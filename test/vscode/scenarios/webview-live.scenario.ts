@@ -17,6 +17,7 @@ const stepShown = async (webview: FrameLocator): Promise<number> => {
 scenario('live follow: the trajectory view and the charts follow a training run', { runs: [] }, async ({ workbench, screenshot }) => {
   await workbench.openViewContainer('PRPO Studio');
   await workbench.runCommand('prpoStudio.startRun');
+  await workbench.pickQuickItem('Built-in · onnxruntime');
   await workbench.pickQuickItem('PRPO-R');
   await workbench.answerInput('200');
   await workbench.answerInput('0');
