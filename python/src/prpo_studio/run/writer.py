@@ -309,8 +309,51 @@ def _ends_at_line_start(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
+WRITER_LOCK = "writer.lock"
+
+
+class RunBusyError(Exception):
+    """Another live process writes the run (its writer.lock; docs/run-format.md, "One writer at a time")."""
+
+    def __init__(self, run_dir: Path, pid: int, host: str) -> None:
+        where = "this machine" if host == socket.gethostname() else host
+        super().__init__(
+            f"{run_dir} is being written by process {pid} on {where}; stop that run first"
+            f" (if that process is gone, delete {run_dir / WRITER_LOCK})"
+        )
+        self.run_dir, self.pid, self.host = run_dir, pid, host
+
+
+def _take_writer_lock(run_dir: Path, is_alive: Callable[[int], bool] = pid_alive) -> None:
+    """The twin of writer.ts takeWriterLock: create writer.lock exclusively, or take over one whose process is
+    gone (or that is torn); refuse one held by a live process (another host's pid counts as live)."""
+    path = run_dir / WRITER_LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for attempt in range(4):
+        try:
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(json.dumps(me) + "\n")
+            return
+        except FileExistsError:
+            if attempt == 3:
+                raise
+        try:
+            holder = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            holder = None  # torn or vanished: nobody holds it
+        pid = holder.get("pid") if isinstance(holder, dict) else None
+        host = holder.get("host") if isinstance(holder, dict) and isinstance(holder.get("host"), str) else me["host"]
+        if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0:
+            if pid == me["pid"] and host == me["host"]:
+                return
+            if host != me["host"] or is_alive(pid):
+                raise RunBusyError(run_dir, pid, host)
+        path.unlink(missing_ok=True)  # stale: its writer died
+
+
 class RunWriter:
-    """One run directory. Use RunWriter.create (a new run) or RunWriter.open (resume)."""
+    """One run directory. Use RunWriter.create (a new run) or RunWriter.open (resume). Either takes writer.lock
+    first: a run another live process writes is refused with RunBusyError, before anything is written."""
 
     def __init__(self, run_dir: Path, manifest: dict) -> None:
         self.dir = run_dir
@@ -343,6 +386,7 @@ class RunWriter:
         run_dir = root / full["id"]
         for sub in ("rollouts", "images", "checkpoints"):
             (run_dir / sub).mkdir(exist_ok=True)
+        _take_writer_lock(run_dir)
         write_file_atomic(run_dir / "run.json", json.dumps(full, indent=2, ensure_ascii=False) + "\n")
         return cls(run_dir, full)
 
@@ -350,6 +394,7 @@ class RunWriter:
     def open(cls, run_dir: str | os.PathLike) -> "RunWriter":
         d = Path(run_dir).resolve()
         manifest = read_manifest(d)
+        _take_writer_lock(d)
         for sub in ("rollouts", "images", "checkpoints"):
             (d / sub).mkdir(exist_ok=True)
         clean_checkpoint_leftovers(d)
@@ -389,7 +434,19 @@ class RunWriter:
         text = json_line(e)
         validate_event(json.loads(text), "append_event")
         self._append(self.dir / "events.jsonl", text)
+        if e["type"] in ("stopped", "completed", "failed"):
+            self.release()  # a finished run has no live writer: another process may resume it
         return e
+
+    def release(self) -> None:
+        """Removes writer.lock if it is this process's (append_event does on stopped/completed/failed)."""
+        path = self.dir / WRITER_LOCK
+        try:
+            holder = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(holder, dict) and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            path.unlink(missing_ok=True)
 
     def write_image(self, name: str, png: bytes) -> str:
         if not is_plain_file_name(name):
