@@ -154,26 +154,32 @@ class Trainer:
         if status == "interrupted":
             mark_interrupted_as_failed(run_dir)
         writer = RunWriter.open(run_dir)
-        m = writer.manifest
-        if m["model"]["config"].get("backend") != "pytorch":
-            raise TrainerError(f"Cannot resume {run_dir} here: it was not written by the PyTorch backend (resume it with the built-in one).")
-        rc = resolve_run_config(m["algorithm"], {k: v for k, v in m["config"].items() if k not in ("estimator",)} | {"estimator": m["config"].get("estimator", m["algorithm"])})
-        dataset = Dataset(m["task"]["config"]["data"])
-        policy = _load_policy(m["model"]["config"]["path"], rc, device, dtype or m["model"]["config"].get("dtype", "auto"), hooks)
-        ckpt = (checkpoint if os.path.isabs(checkpoint) else str(writer.dir / checkpoint)) if checkpoint else latest_checkpoint(writer.dir)
-        t = cls(writer, rc, policy, dataset, 0, 0, steps, m["seed"], hooks)
-        if ckpt:
-            t._load_checkpoint(ckpt)
-            t.last_checkpoint_step = t.step
-        # Rollout files of steps after the checkpoint belong to the abandoned continuation: they are redone.
-        for f in (writer.dir / "rollouts").iterdir():
-            s = parse_step_name(f.name.removesuffix(".jsonl"))
-            if s is not None and s > t.step:
-                f.unlink()
-        if steps > (m.get("steps") or 0):
-            writer.update_manifest({"steps": steps})
-        writer.append_event({"type": "resumed", "step": t.step})
-        return t
+        # Until 'resumed' is written this process holds the run without writing it: a failure (a corrupt
+        # checkpoint, a missing model) lets go of it, so that another process can resume the run.
+        try:
+            m = writer.manifest
+            if m["model"]["config"].get("backend") != "pytorch":
+                raise TrainerError(f"Cannot resume {run_dir} here: it was not written by the PyTorch backend (resume it with the built-in one).")
+            rc = resolve_run_config(m["algorithm"], {k: v for k, v in m["config"].items() if k not in ("estimator",)} | {"estimator": m["config"].get("estimator", m["algorithm"])})
+            dataset = Dataset(m["task"]["config"]["data"])
+            policy = _load_policy(m["model"]["config"]["path"], rc, device, dtype or m["model"]["config"].get("dtype", "auto"), hooks)
+            ckpt = (checkpoint if os.path.isabs(checkpoint) else str(writer.dir / checkpoint)) if checkpoint else latest_checkpoint(writer.dir)
+            t = cls(writer, rc, policy, dataset, 0, 0, steps, m["seed"], hooks)
+            if ckpt:
+                t._load_checkpoint(ckpt)
+                t.last_checkpoint_step = t.step
+            # Rollout files of steps after the checkpoint belong to the abandoned continuation: they are redone.
+            for f in (writer.dir / "rollouts").iterdir():
+                s = parse_step_name(f.name.removesuffix(".jsonl"))
+                if s is not None and s > t.step:
+                    f.unlink()
+            if steps > (m.get("steps") or 0):
+                writer.update_manifest({"steps": steps})
+            writer.append_event({"type": "resumed", "step": t.step})
+            return t
+        except BaseException:
+            writer.release()
+            raise
 
     # ---- control (any thread) ----------------------------------------------------------------------------
     def status(self) -> dict:
