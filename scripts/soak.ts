@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { soakBuiltin } from '../test/soak/builtin';
+import { havePython, soakPytorch } from '../test/soak/pytorch';
 import { ensureCliBuilt } from '../test/unit/cliBuild';
 import type { SoakTally } from '../test/soak/checks';
 
@@ -29,11 +30,11 @@ async function main(): Promise<void> {
     }
   }
   if (values.only !== 'builtin') {
-    // Present once python/ is merged; a path held in a variable so that its absence is no type error.
-    const pytorchSoak = '../test/soak/pytorch';
-    const py = await import(pytorchSoak).catch(() => undefined);
-    if (!py) console.log('PyTorch backend: skipped (python/ and test/soak/pytorch.ts are not on this branch yet)');
-    else tallies.push(await py.soakPytorch({ kills, seed, log: (l: string) => console.log(`  ${l}`) }));
+    if (!havePython()) console.log('PyTorch backend: skipped (no python/ package or no .toolchain/python; set PRPO_STUDIO_PYTHON)');
+    else {
+      console.log(`PyTorch backend: ${kills} kills, seed ${seed}`);
+      tallies.push(await soakPytorch({ kills, seed, log: (l) => console.log(`  ${l}`) }));
+    }
   }
   console.log('\ntally');
   for (const t of tallies) {

@@ -115,7 +115,7 @@ export async function soakBuiltin(opts: SoakOptions): Promise<SoakTally> {
       tally.checkpointsVerified += result.verified;
       latestBefore = result.latest;
       if ((await readRun(dir)).status === 'interrupted') tally.interrupted++;
-      log(`kill ${round + 1}/${opts.kills}${stall ? ' (mid-checkpoint, stalled)' : ''}: latest complete checkpoint step ${result.latest}, metrics steps ${result.metricsSteps}${unfinished(dir, c.child.pid).length ? ', unfinished checkpoint left behind' : ''}`);
+      log(`kill ${round + 1}/${opts.kills}${stall ? ' (mid-checkpoint, stalled)' : ''}: latest complete checkpoint step ${result.latest}, metrics steps ${result.metricsSteps}, ${result.violations.length ? `PROBLEMS: ${result.violations.join('; ')}` : 'all checks hold'}${unfinished(dir, c.child.pid).length ? ', unfinished checkpoint left behind' : ''}`);
     } finally {
       c.kill();
     }
