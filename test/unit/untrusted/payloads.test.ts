@@ -5,7 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_TEXT_CHARS, MAX_TOKEN_CHARS, clipText, packRollouts } from '../../../src/core/view/pack';
-import { RunWriter, readRolloutStep } from '../../../src/core/run';
+import { RunWriter, readRolloutStep, readRun } from '../../../src/core/run';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { PYTHON, havePython } from '../../soak/pytorch';
 import { newManifest, rollout, tempDir } from '../run/helpers';
 
 export const HOSTILE = [
@@ -45,4 +48,32 @@ test('hostile token and prompt payloads reach the view as the same text (never a
   const packed = packRollouts(2, [read]);
   HOSTILE.forEach((s, t) => assert.equal(packed.text.slice(packed.textStart[t], packed.textStart[t + 1]), s));
   assert.equal(packed.meta[0].prompt, HOSTILE.join(' '));
+});
+
+test('hostile payloads in a run the PyTorch backend wrote (prpo_studio.run) read back and reach the view unchanged', { skip: !havePython() && 'needs python/ and .toolchain/python' }, async (t) => {
+  const root = tempDir(t);
+  const record = {
+    id: '1-0', step: 1, group: 'g0', prompt: HOSTILE.join(' '), answer: HOSTILE[4], response: HOSTILE.join(''), reward: 1, advantage: 0.5,
+    tokens: HOSTILE, logp: { image: HOSTILE.map(() => -1) }, tokenAdvantages: HOSTILE.map(() => 0.5),
+  };
+  const script = [
+    'import json, sys',
+    'from prpo_studio.run import RunWriter',
+    'root, record = sys.argv[1], json.loads(sys.stdin.read())',
+    'w = RunWriter.create(root, {"name": "py hostile", "source": "prpo-studio", "algorithm": "grpo", "config": {}, "model": {"name": "m", "config": {"backend": "pytorch"}}, "task": {"name": "t", "config": {}}, "seed": 1})',
+    'w.append_rollouts(1, [record])',
+    'w.append_event({"type": "completed", "step": 1})',
+    'print(w.dir)',
+  ].join('\n');
+  const r = spawnSync(PYTHON, ['-c', script, root], { input: JSON.stringify(record), encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(import.meta.dirname, '..', '..', '..', 'python', 'src') } });
+  assert.equal(r.status, 0, r.stderr);
+  const dir = r.stdout.trim();
+  const issues: unknown[] = [];
+  const [read] = await readRolloutStep(dir, 1, (i) => issues.push(i));
+  assert.deepEqual(issues, []);
+  assert.deepEqual(read.tokens, HOSTILE);
+  const packed = packRollouts(1, [read]);
+  HOSTILE.forEach((s, k) => assert.equal(packed.text.slice(packed.textStart[k], packed.textStart[k + 1]), s));
+  assert.equal(packed.meta[0].prompt, HOSTILE.join(' '));
+  assert.equal((await readRun(dir)).status, 'completed');
 });
