@@ -134,17 +134,27 @@ def encode_png(image: Any) -> bytes:
 # ---- reading ---------------------------------------------------------------------------------------------
 
 
+def _loads(text: str) -> Any:
+    """json.loads, with a document nested too deeply for Python's recursive decoder refused as bad JSON (a
+    hostile file must be an error naming it, not a RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
 def read_events(run_dir: str | os.PathLike) -> list[dict]:
     """events.jsonl's valid events (a torn or bad line is skipped, as the TS reader does)."""
     out: list[dict] = []
     path = Path(run_dir) / "events.jsonl"
     if not path.exists():
         return out
-    for n, text in enumerate(path.read_text("utf-8").splitlines(), 1):
+    # Invalid UTF-8 becomes U+FFFD, as the TS reader decodes (a damaged line is then skipped, not a crash).
+    for n, text in enumerate(path.read_text("utf-8", errors="replace").splitlines(), 1):
         if not text.strip():
             continue
         try:
-            out.append(validate_event(json.loads(text), f"{path}:{n}"))
+            out.append(validate_event(_loads(text), f"{path}:{n}"))
         except (ValueError, RunFormatError):
             continue
     return out
@@ -169,11 +179,11 @@ def derive_status(events: list[dict], is_alive: Callable[[int], bool] = pid_aliv
 def read_manifest(run_dir: str | os.PathLike) -> dict:
     path = Path(run_dir) / "run.json"
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8", errors="replace")
     except FileNotFoundError:
         raise RunFormatError(str(path), "is missing (not a run directory)") from None
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except json.JSONDecodeError as e:
         raise RunFormatError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg})") from None
     return validate_manifest(value, str(path))
@@ -195,13 +205,13 @@ def read_checkpoint_manifest(folder: str | os.PathLike) -> dict:
     folder = Path(folder)
     path = folder / CHECKPOINT_MANIFEST
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8", errors="replace")
     except FileNotFoundError:
         if not folder.exists():
             raise CheckpointError(str(folder), f"checkpoint {folder} does not exist") from None
         raise _fail(folder, f"{CHECKPOINT_MANIFEST} is missing (the checkpoint was not completely written)") from None
     try:
-        return validate_checkpoint_manifest(json.loads(text), CHECKPOINT_MANIFEST)
+        return validate_checkpoint_manifest(_loads(text), CHECKPOINT_MANIFEST)
     except RunFormatError as e:
         raise _fail(folder, str(e)) from None
     except json.JSONDecodeError as e:
