@@ -1,8 +1,8 @@
 /**
  * Crash soak of the PyTorch backend (issue #14): `python -m prpo_studio train`, then `resume` after every
  * kill -9, on a tiny random-weight Qwen2-VL (`tiny-model`) with a checkpoint every step, on the CPU. The run
- * it writes is checked by the TypeScript readers (test/soak/checks.ts), as the extension would read it. The
- * Python backend has no checkpoint stall hook, so mid-checkpoint kills are the random ones that land there.
+ * it writes is checked by the TypeScript readers (test/soak/checks.ts), as the extension would read it. Every
+ * third kill lands mid-checkpoint for sure (PRPO_STUDIO_TEST_CHECKPOINT_STALL_MS, the Python trainer's hook).
  * Needs the Python environment (.toolchain/python, or PRPO_STUDIO_PYTHON). Not a test file itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -62,7 +62,9 @@ export async function soakPytorch(opts: { kills: number; seed?: number; log?: (l
       const args = runDir
         ? ['-m', 'prpo_studio', 'resume', runDir, '--steps', '100000', ...common]
         : ['-m', 'prpo_studio', 'train', '--model', model, '--data', data, '--preset', 'prpo', '--steps', '100000', '--runs-dir', runsDir, '--config', config, '--dtype', 'fp32', '--seed', '3', ...common];
-      const child = spawn(PYTHON, args, { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Every third round holds a checkpoint open (the trainer's test hook): that kill lands mid-checkpoint for sure.
+      const stall = round % 3 === 2;
+      const child = spawn(PYTHON, args, { env: stall ? { ...ENV, PRPO_STUDIO_TEST_CHECKPOINT_STALL_MS: '60000' } : ENV, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
       try {
@@ -100,7 +102,8 @@ export async function soakPytorch(opts: { kills: number; seed?: number; log?: (l
           if (second.status === 2 && /in another process|is being written by process/.test(second.stderr)) tally.secondWriterRefused++;
           else tally.violations.push(`round ${round}: a second resume of the live run: exit ${second.status}, ${second.stderr.slice(-300)}`);
         }
-        await new Promise((r) => setTimeout(r, Math.floor(rand() * 1500)));
+        if (stall) await until(() => unfinished(dir, child.pid).length > 0, child);
+        else await new Promise((r) => setTimeout(r, Math.floor(rand() * 1500)));
         child.kill('SIGKILL');
         await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
         tally.kills++;
@@ -110,7 +113,7 @@ export async function soakPytorch(opts: { kills: number; seed?: number; log?: (l
         tally.checkpointsVerified += result.verified;
         latestBefore = result.latest;
         if ((await readRun(dir)).status === 'interrupted') tally.interrupted++;
-        log(`kill ${round + 1}/${opts.kills}: latest complete checkpoint step ${result.latest}, metrics steps ${result.metricsSteps}, ${result.violations.length ? `PROBLEMS: ${result.violations.join('; ')}` : 'all checks hold'}${unfinished(dir, child.pid).length ? ', killed mid-checkpoint' : ''}`);
+        log(`kill ${round + 1}/${opts.kills}${stall ? ' (mid-checkpoint, stalled)' : ''}: latest complete checkpoint step ${result.latest}, metrics steps ${result.metricsSteps}, ${result.violations.length ? `PROBLEMS: ${result.violations.join('; ')}` : 'all checks hold'}${unfinished(dir, child.pid).length ? ', killed mid-checkpoint' : ''}`);
       } finally {
         child.kill('SIGKILL');
       }

@@ -575,12 +575,12 @@ class Trainer:
                 rng[f"torch_cuda_{d}"] = s
         trainer_state = {"version": 1, "step": self.step, "cursor": self.cursor, "backend": "pytorch",
                          "optimizer": {"param_groups": opt["param_groups"]}, "lora": self.policy.lora}
-        path = self.writer.write_checkpoint(self.step, {
+        path = self.writer.write_checkpoint(self.step, _stalled_for_tests({
             CHECKPOINT_FILES["weights"]: st_save(self.policy.trainable_state()),
             CHECKPOINT_FILES["optimizer"]: st_save(tensors) if tensors else st_save({"empty": torch.zeros(0)}),
             CHECKPOINT_FILES["rng"]: st_save(rng),
             CHECKPOINT_FILES["trainer"]: (json.dumps(trainer_state, indent=2) + "\n").encode(),
-        })
+        }))
         self.last_checkpoint_step = self.step
         self.writer.append_event({"type": "checkpoint", "step": self.step, "checkpoint": f"checkpoints/{step_name(self.step)}"})
         info = {"runId": self.writer.manifest["id"], "step": self.step, "path": path}
@@ -652,3 +652,28 @@ def _pad(rows: list[torch.Tensor], L: int, device: torch.device) -> torch.Tensor
 def _sync(cuda: bool) -> None:
     if cuda:
         torch.cuda.synchronize()
+
+
+class _Stalled(dict):
+    """Checkpoint files whose items() are handed over late (see _stalled_for_tests)."""
+
+    stall_s = 0.0
+
+    def items(self):  # type: ignore[override]
+        time.sleep(self.stall_s)
+        return super().items()
+
+
+def _stalled_for_tests(files: dict) -> dict:
+    """A test hook, the twin of trainer.ts stalledForTests: with PRPO_STUDIO_TEST_CHECKPOINT_STALL_MS set, the
+    files are handed to RunWriter.write_checkpoint that much later — after it has created its temporary folder —
+    so a crash soak can kill the process mid-checkpoint for sure (test/soak/pytorch.ts). Unset: `files` as is."""
+    try:
+        ms = float(os.environ.get("PRPO_STUDIO_TEST_CHECKPOINT_STALL_MS", "0"))
+    except ValueError:
+        ms = 0.0
+    if not ms > 0:
+        return files
+    stalled = _Stalled(files)
+    stalled.stall_s = ms / 1000
+    return stalled
