@@ -4,6 +4,7 @@
  *   advantages   reshape a batch of rollouts' advantages (JSON in, JSON out)
  *   train        start a run            resume   continue a run from its latest checkpoint
  *   pretrain     supervised warm start of the built-in model
+ *   jobs         training runs on a Ray cluster (its Jobs REST API)
  *   serve        the backend process the extension forks (JSON-RPC over the IPC channel)
  *   export-task  write the built-in shapes task as a dataset folder (data.jsonl + images/) for the PyTorch backend
  * Each subcommand lives in its own module and is loaded on demand.
@@ -15,6 +16,7 @@ const subcommands: Record<string, { summary: string; load: () => Promise<{ main:
   train: { summary: 'start a training run: --preset prpo --steps N --runs-dir DIR …', load: () => import('./train') },
   resume: { summary: 'continue RUN_DIR from its latest checkpoint: resume RUN_DIR --steps N', load: () => import('./resume') },
   pretrain: { summary: 'supervised warm start of the built-in model on the shapes task', load: () => import('./pretrain') },
+  jobs: { summary: 'training runs on a Ray cluster: jobs submit|resume|list|status|logs|stop --address URL …', load: () => import('./jobs') },
   'export-task': { summary: 'write the shapes task as a dataset folder: export-task shapes --out DIR --n N', load: () => import('./exportTask') },
   serve: { summary: 'run as the backend of the VS Code extension (JSON-RPC over the IPC channel)', load: () => import('./serve') },
 };

@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { BackendManager } from './backend/backendManager';
+import { activateClusters, type ClusterApi } from './cluster';
 import { registerCommands } from './commands';
 import * as config from './config';
 import { ContextKeys } from './contextKeys';
@@ -20,6 +21,7 @@ export interface PrpoStudioApi {
   backends: BackendManager;
   treeView: vscode.TreeView<ExplorerNode>;
   log: vscode.LogOutputChannel;
+  cluster: ClusterApi;
 }
 
 let backendsForShutdown: BackendManager | undefined;
@@ -28,7 +30,17 @@ export function activate(context: vscode.ExtensionContext): PrpoStudioApi {
   const log = vscode.window.createOutputChannel('PRPO Studio', { log: true });
   const backends = new BackendManager(context.extensionPath, log);
   const runStore = new RunStore(backends, log);
-  const runExplorer = new RunExplorer(runStore);
+  const revealRun = async (runDir: string) => {
+    await runStore.refresh();
+    if (!treeView.visible) return;
+    try {
+      await treeView.reveal(runExplorer.runNode(runDir), { select: true, focus: false, expand: false });
+    } catch {
+      // The tree has not shown the new run yet; the next refresh shows it anyway.
+    }
+  };
+  const cluster = activateClusters(context, runStore, log, revealRun);
+  const runExplorer = new RunExplorer(runStore, cluster.runs);
   const treeView = vscode.window.createTreeView('prpoStudio.runs', { treeDataProvider: runExplorer, showCollapseAll: true, canSelectMany: true });
   const algorithmOf = (file: vscode.Uri) => runStore.findByPath(file.fsPath)?.info.manifest?.algorithm;
   const rolloutDocuments = new RolloutDocumentProvider(algorithmOf);
@@ -55,7 +67,8 @@ export function activate(context: vscode.ExtensionContext): PrpoStudioApi {
     vscode.languages.registerCodeLensProvider(ROLLOUT_FILE_SELECTOR, new RolloutLensProvider()),
     backends.onDidChange(describeView),
     runStore.onDidChange(describeView),
-    ...registerCommands({ context, store: runStore, backends, explorer: runExplorer, treeView, log }),
+    ...registerCommands({ context, store: runStore, backends, explorer: runExplorer, treeView, log, revealRun }),
+    ...cluster.disposables,
   );
   describeView();
   backendsForShutdown = backends;
@@ -73,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): PrpoStudioApi {
   }
 
   log.info(`PRPO Studio activated; runs directory: ${runStore.root ?? '(none)'}; workspace ${vscode.workspace.isTrusted ? 'trusted' : 'not trusted: runs are read only'}`);
-  return { runStore, runExplorer, backends, treeView, log };
+  return { runStore, runExplorer, backends, treeView, log, cluster };
 }
 
 /** Closing the window stops live runs with a checkpoint where there is time, and kills what is left. */

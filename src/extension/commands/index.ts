@@ -21,10 +21,12 @@ export interface CommandDeps {
   explorer: RunExplorer;
   treeView: vscode.TreeView<ExplorerNode>;
   log: vscode.LogOutputChannel;
+  /** Rescans the runs and selects the run in the explorer (when it is visible). */
+  revealRun: (runDir: string) => Promise<void>;
 }
 
 /** Starting a backend runs code from the workspace's configuration: only in a trusted workspace. */
-function requireTrust(what: string): boolean {
+export function requireTrust(what: string): boolean {
   if (vscode.workspace.isTrusted) return true;
   void vscode.window
     .showWarningMessage(`PRPO Studio cannot ${what} in an untrusted workspace: it reads runs but starts no training backend.`, 'Manage Workspace Trust')
@@ -40,11 +42,9 @@ function requireRunsDir(store: RunStore): string | undefined {
   return undefined;
 }
 
-export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  const { context, store, backends, treeView, log } = deps;
-
-  /** Errors a command meets are shown, never swallowed. */
-  const command = (id: string, run: (...args: any[]) => unknown): vscode.Disposable =>
+/** Registers `prpoStudio.<id>`; errors a command meets are shown and logged, never swallowed. */
+export function commandRegistrar(log: vscode.LogOutputChannel) {
+  return (id: string, run: (...args: any[]) => unknown): vscode.Disposable =>
     vscode.commands.registerCommand(`prpoStudio.${id}`, async (...args: unknown[]) => {
       try {
         return await run(...args);
@@ -55,16 +55,12 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         return undefined;
       }
     });
+}
 
-  const revealRun = async (runDir: string) => {
-    await store.refresh();
-    if (!treeView.visible) return;
-    try {
-      await treeView.reveal(deps.explorer.runNode(runDir), { select: true, focus: false, expand: false });
-    } catch {
-      // The tree has not shown the new run yet; the next refresh shows it anyway.
-    }
-  };
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { context, store, backends, log, revealRun } = deps;
+  const command = commandRegistrar(log);
+
 
   const start = async (params: StartParams | undefined): Promise<LiveRun | undefined> => {
     if (!params) return undefined;

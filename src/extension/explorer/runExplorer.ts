@@ -5,6 +5,8 @@
  *   run.running.external            written by another process (a terminal, another window): read only
  *   run.stopped | run.completed | run.failed | run.interrupted   resumable from a checkpoint
  *   run.broken                      run.json missing or invalid (children say why)
+ *   run.cluster.<ray status>        written by a Ray job (pending|running|stopped|succeeded|failed)
+ *   clusterJob.<ray status>         a Ray job whose run directory is not there yet (queued, starting, failed at start)
  *   checkpoint | checkpoint.live | checkpoint.incomplete,  step
  */
 import * as path from 'node:path';
@@ -12,6 +14,7 @@ import * as vscode from 'vscode';
 import type { CheckpointEntry, LineIssue, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
 import { presetLabel } from '../../core/presets';
 import { escapeMarkdown } from '../../core/format';
+import type { ClusterJobView, ClusterView } from '../cluster/view';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
 export type ExplorerNode =
@@ -20,7 +23,8 @@ export type ExplorerNode =
   | { readonly kind: 'checkpoint'; readonly runDir: string; readonly checkpoint: CheckpointEntry }
   | { readonly kind: 'step'; readonly runDir: string; readonly step: number; readonly metrics?: MetricsRow }
   | { readonly kind: 'issue'; readonly runDir: string; readonly issue: LineIssue }
-  | { readonly kind: 'more'; readonly runDir: string; readonly count: number };
+  | { readonly kind: 'more'; readonly runDir: string; readonly count: number }
+  | { readonly kind: 'clusterJob'; readonly runDir: string; readonly jobId: string };
 
 /** How many steps a run shows before "N older steps". */
 const MAX_STEPS = 300;
@@ -46,11 +50,18 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
   private readonly runNodes = new Map<string, ExplorerNode & { kind: 'run' }>();
   private readonly subscription: vscode.Disposable;
 
-  constructor(private readonly store: RunStore) {
+  private readonly clusterSubscription: vscode.Disposable | undefined;
+
+  constructor(
+    private readonly store: RunStore,
+    /** Ray jobs: their status beside ours, and jobs whose run is not on disk yet. */
+    private readonly cluster?: ClusterView,
+  ) {
     this.subscription = store.onDidChange((entry) => {
       const node = entry && this.runNodes.get(entry.info.dir);
       this.changeEmitter.fire(node);
     });
+    this.clusterSubscription = cluster?.onDidChange(() => this.changeEmitter.fire(undefined));
   }
 
   runNode(runDir: string): ExplorerNode & { kind: 'run' } {
@@ -61,7 +72,10 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
   }
 
   async getChildren(node?: ExplorerNode): Promise<ExplorerNode[]> {
-    if (!node) return this.store.runs().map((e) => this.runNode(e.info.dir));
+    if (!node) {
+      const jobs: ExplorerNode[] = (this.cluster?.unplaced() ?? []).map((j) => ({ kind: 'clusterJob', runDir: j.runDir ?? '', jobId: j.id }));
+      return jobs.concat(this.store.runs().map((e) => this.runNode(e.info.dir)));
+    }
     const entry = this.store.get(node.runDir);
     if (!entry) return [];
     if (node.kind === 'run') {
@@ -90,6 +104,7 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
   getParent(node: ExplorerNode): ExplorerNode | undefined {
     switch (node.kind) {
       case 'run':
+      case 'clusterJob':
         return undefined;
       case 'checkpoint':
         return { kind: 'group', runDir: node.runDir, group: 'checkpoints' };
@@ -105,7 +120,9 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
     const entry = this.store.get(node.runDir);
     switch (node.kind) {
       case 'run':
-        return entry ? runItem(entry) : new vscode.TreeItem(path.basename(node.runDir));
+        return entry ? runItem(entry, this.cluster?.forRunDir(entry.info.dir)) : new vscode.TreeItem(path.basename(node.runDir));
+      case 'clusterJob':
+        return clusterJobItem(node.jobId, this.cluster?.get(node.jobId));
       case 'group': {
         const n = node.group === 'checkpoints' ? entry?.info.checkpoints.length ?? 0 : entry?.info.rolloutSteps.length ?? 0;
         const item = new vscode.TreeItem(node.group === 'checkpoints' ? 'Checkpoints' : 'Steps', n ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
@@ -158,6 +175,7 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
 
   dispose(): void {
     this.subscription.dispose();
+    this.clusterSubscription?.dispose();
     this.changeEmitter.dispose();
   }
 }
@@ -166,15 +184,41 @@ function latestComplete(entry: RunEntry | undefined): number | undefined {
   return entry?.info.checkpoints.filter((c) => c.complete).at(-1)?.step;
 }
 
-export function runContextValue(entry: RunEntry): string {
+export function runContextValue(entry: RunEntry, job?: ClusterJobView): string {
   if (!entry.info.manifest) return 'run.broken';
   if (entry.imported) return 'run.imported';
+  if (job) return `run.cluster.${job.status.toLowerCase()}`;
   if (entry.live) return entry.status === 'paused' ? 'run.paused' : 'run.running';
   if (entry.status === 'running' || entry.status === 'paused') return `run.${entry.status}.external`;
   return `run.${entry.status}`;
 }
 
-function runItem(entry: RunEntry): vscode.TreeItem {
+const RAY_ICON: Record<ClusterJobView['status'], [string, string | undefined]> = {
+  PENDING: ['watch', 'charts.yellow'],
+  RUNNING: ['sync~spin', 'charts.green'],
+  STOPPED: ['debug-stop', 'descriptionForeground'],
+  SUCCEEDED: ['pass-filled', 'testing.iconPassed'],
+  FAILED: ['error', 'testing.iconFailed'],
+};
+
+/** A Ray job whose run directory is not in the runs directory (yet). */
+function clusterJobItem(id: string, job: ClusterJobView | undefined): vscode.TreeItem {
+  const item = new vscode.TreeItem(job?.runDir ? path.basename(job.runDir) : id);
+  item.id = `cluster#${id}`;
+  if (!job) return item;
+  const [icon, color] = RAY_ICON[job.status];
+  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+  item.description = `Ray ${job.status} on ${job.cluster}${job.status === 'FAILED' ? ' · failed at start' : job.status === 'RUNNING' ? ' · starting' : ''}`;
+  item.contextValue = `clusterJob.${job.status.toLowerCase()}`;
+  const md = new vscode.MarkdownString(undefined, false);
+  md.appendMarkdown(`**Ray job** ${escape(id)} on cluster **${escape(job.cluster)}** (${escape(job.address)}): ${job.status}\n\n`);
+  if (job.message) md.appendText(job.message);
+  item.tooltip = md;
+  item.command = { command: 'prpoStudio.followClusterLogs', title: 'Follow Cluster Logs', arguments: [id] };
+  return item;
+}
+
+function runItem(entry: RunEntry, job?: ClusterJobView): vscode.TreeItem {
   const { info, status, live } = entry;
   const item = new vscode.TreeItem(info.name, vscode.TreeItemCollapsibleState.Collapsed);
   item.id = info.dir;
@@ -183,7 +227,7 @@ function runItem(entry: RunEntry): vscode.TreeItem {
     : entry.imported
       ? new vscode.ThemeIcon('package')
       : statusIcon(status);
-  item.contextValue = runContextValue(entry);
+  item.contextValue = runContextValue(entry, job);
   const phase = live && live.phase !== 'running' && live.phase !== 'paused' ? live.phase : status;
   // Other trainers' logs do not say which estimator ran (unless the importer was told).
   const algorithmUnknown = entry.imported && info.manifest?.config.algorithmKnown === false;
@@ -194,9 +238,11 @@ function runItem(entry: RunEntry): vscode.TreeItem {
     // Imported logs say nothing about whether the run goes on: name where they came from instead.
     info.manifest && !entry.imported ? phase : undefined,
     entry.imported ? `imported from ${info.manifest!.source}` : undefined,
+    // Ray's word on the job beside ours: they differ while Ray starts or stops it.
+    job ? `Ray ${job.status}` : undefined,
   ];
   item.description = parts.filter(Boolean).join(' · ');
-  item.tooltip = runTooltip(entry);
+  item.tooltip = runTooltip(entry, job);
   item.accessibilityInformation = { label: `${info.name}, ${status}, ${item.description}` };
   return item;
 }
@@ -216,7 +262,7 @@ function describeRow(row: MetricsRow): string {
   return parts.join(' · ');
 }
 
-export function runTooltip(entry: RunEntry): vscode.MarkdownString {
+export function runTooltip(entry: RunEntry, job?: ClusterJobView): vscode.MarkdownString {
   const { info, status, live } = entry;
   const m = info.manifest;
   const md = new vscode.MarkdownString(undefined, true);
@@ -233,6 +279,7 @@ export function runTooltip(entry: RunEntry): vscode.MarkdownString {
     ['Reward', entry.lastMetrics?.reward?.toFixed(4)],
     ['Accuracy', entry.lastMetrics?.accuracy?.toFixed(4)],
     ['Execution provider', live?.status.ep],
+    ['Ray job', job && `${job.id} on ${job.cluster}: ${job.status}`],
     ['Checkpoints', String(info.checkpoints.length)],
     ['Folder', info.dir],
   ];

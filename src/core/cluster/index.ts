@@ -1,0 +1,6 @@
+/** Ray Jobs from TypeScript: the REST client, the WebSocket log follow, our jobs, and stop with a checkpoint first. */
+export * from './errors';
+export * from './client';
+export * from './follow';
+export * from './jobs';
+export * from './stop';
