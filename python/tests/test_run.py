@@ -35,7 +35,7 @@ MANIFEST = {
 def test_run_id_rule_and_layout(tmp_path: Path) -> None:
     w = RunWriter.create(tmp_path, MANIFEST)
     assert re.fullmatch(r"grpo-\d{8}-\d{6}-[0-9a-f]{4}", w.dir.name)
-    assert sorted(p.name for p in w.dir.iterdir()) == ["checkpoints", "images", "rollouts", "run.json"]
+    assert sorted(p.name for p in w.dir.iterdir()) == ["checkpoints", "images", "rollouts", "run.json", "writer.lock"]
     m = json.loads((w.dir / "run.json").read_text())
     assert m["schema"] == "prpo-studio/run@1" and m["id"] == w.dir.name and m["created"].endswith("Z")
     with pytest.raises(FileExistsError, match="already exists"):
@@ -130,3 +130,30 @@ def test_example_run_reads_back(tmp_path: Path) -> None:
     assert (run_dir / "images" / "train-000000.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [e["type"] for e in read_events(run_dir)] == ["started", "checkpoint", "completed"]
     assert read_checkpoint(latest_checkpoint(run_dir))[0]["step"] == 1
+
+
+def test_a_second_writer_on_a_live_run_is_refused_and_a_dead_ones_lock_taken_over(tmp_path: Path) -> None:
+    from prpo_studio.run import RunBusyError
+
+    w = RunWriter.create(tmp_path, MANIFEST)
+    w.append_metrics({"step": 1, "reward": 0.5})
+    w.release()
+    # Another process holds the run (it opens it and waits).
+    code = f"import sys, time; from prpo_studio.run import RunWriter; RunWriter.open({str(w.dir)!r}); print('open', flush=True); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert child.stdout.readline().strip() == "open"
+        before = {p.name: p.read_bytes() for p in w.dir.iterdir() if p.is_file()}
+        with pytest.raises(RunBusyError, match=rf"is being written by process {child.pid} on this machine; stop that run first"):
+            RunWriter.open(w.dir)
+        assert {p.name: p.read_bytes() for p in w.dir.iterdir() if p.is_file()} == before
+    finally:
+        child.kill()
+        child.wait()
+    again = RunWriter.open(w.dir)  # kill -9 left the lock behind: its process is gone, so it is taken over
+    assert json.loads((w.dir / "writer.lock").read_text())["pid"] == os.getpid()
+    again.append_event({"type": "completed", "step": 1})
+    assert not (w.dir / "writer.lock").exists(), "a completed run lets go of it"
+    (w.dir / "writer.lock").write_text(json.dumps({"pid": 4242, "host": "gpu-node-7"}))
+    with pytest.raises(RunBusyError, match="process 4242 on gpu-node-7"):
+        RunWriter.open(w.dir)

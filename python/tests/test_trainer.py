@@ -92,6 +92,7 @@ def test_cli_prints_the_run_dir(tiny_models: dict, shapes_data: str, tmp_path: P
     weights.write_bytes(weights.read_bytes()[:-1] + b"x")
     assert resume_main([str(run_dir), "--steps", "3", "--device", "cpu"]) == 2
     assert "checkpoint step-000002: weights.safetensors is corrupt (its sha256 does not match the manifest)" in capsys.readouterr().err
+    assert not (run_dir / "writer.lock").exists(), "the failed resume let go of the run"
 
 
 def test_errors_are_actionable(tiny_models: dict, shapes_data: str, tmp_path: Path, capsys) -> None:  # noqa: F811

@@ -34,20 +34,28 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Named
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
   if (8 + n > bytes.length) fail(`header length ${n} exceeds the file (${bytes.length} bytes)`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  let header: unknown;
   try { header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))); } catch (e) { return fail(`bad JSON header: ${(e as Error).message}`); }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) return fail('the header is not a JSON object');
   const base = 8 + n;
   const tensors = new Map<string, NamedTensor>();
+  const isIndex = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets: [b, e] } = info as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if (dtype !== 'F32') fail(`${name} is ${dtype}; only F32 is supported`);
-    const count = shape.reduce((x, y) => x * y, 1);
+    // A damaged or hostile header is refused before anything is allocated from its numbers.
+    const { dtype, shape, data_offsets: offsets } = (info ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (dtype !== 'F32') fail(`${name} is ${typeof dtype === 'string' ? dtype.slice(0, 40) : `of no dtype (${dtype === null ? 'null' : typeof dtype})`}; only F32 is supported`);
+    if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`${name}: shape must be a list of sizes`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) fail(`${name}: data_offsets must be [begin, end]`);
+    const [b, e] = offsets as [number, number];
+    const count = (shape as number[]).reduce((x, y) => x * y, 1);
     if (e - b !== 4 * count || base + e > bytes.length) fail(`${name}: offsets [${b}, ${e}] do not fit shape [${shape}] and the file`);
     // Copy: the source offset need not be 4-byte aligned.
     const data = new Float32Array(count);
     new Uint8Array(data.buffer).set(bytes.subarray(base + b, base + e));
-    tensors.set(name, { name, shape, data });
+    tensors.set(name, { name, shape: shape as number[], data });
   }
-  return { tensors, metadata: (header.__metadata__ as Record<string, string>) ?? {} };
+  const metadata = (header as Record<string, unknown>).__metadata__;
+  if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) fail('__metadata__ must be an object');
+  return { tensors, metadata: (metadata as Record<string, string> | undefined) ?? {} };
 }

@@ -122,12 +122,15 @@ const TASK_KEYS: Record<keyof ShapesConfig, Check> = {
   countPresentProb: num(0, 1),
 };
 
+/** A bad value for an error message: short, and never a throw (a 20,000-deep array overflows JSON.stringify and String). */
 function show(v: unknown): string {
+  let s: string;
   try {
-    return JSON.stringify(v) ?? String(v);
+    s = JSON.stringify(v) ?? String(v);
   } catch {
-    return String(v);
+    s = Array.isArray(v) ? 'an array' : typeof v;
   }
+  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
 }
 
 function checkKeys<T>(where: string, value: Record<string, unknown>, specs: Record<string, Check>, defaults: T): T {

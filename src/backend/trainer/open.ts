@@ -145,44 +145,51 @@ export async function openExistingRun(opts: ResumeOptions): Promise<OpenedRun> {
   }
   if (info.status === 'interrupted') await markInterruptedAsFailed(opts.runDir);
   const writer = RunWriter.open(opts.runDir);
-  const manifest = writer.manifest;
-  const config = runConfigFromManifest(manifest.algorithm, manifest.config, manifest.task.config);
-  const ckpt = opts.checkpoint ? (isAbsolute(opts.checkpoint) ? opts.checkpoint : join(writer.dir, opts.checkpoint)) : latestCheckpoint(writer.dir);
-  const modelConfig = manifest.model.config as unknown as ModelConfig;
-  const engine = await (opts.engineFactory ?? defaultEngineFactory)(modelConfig, { ep: opts.ep ?? 'cpu', seed: manifest.seed, lr: config.trainer.lr, onLog: warnings(opts.hooks) });
-  let position: Position = { step: 0, cursor: 0, rng: initialStreams(manifest.seed) };
-  let reference: Uint8Array | undefined;
-  if (ckpt) {
-    const { files } = readCheckpoint(ckpt);
-    for (const name of Object.values(CHECKPOINT_FILES)) {
-      if (!files[name]) throw new Error(`checkpoint ${ckpt}: ${name} is missing from its manifest`);
+  // Until 'resumed' is written this process holds the run without writing it: a failure (a corrupt
+  // checkpoint, a missing model) lets go of it, so that the run can be resumed by another process.
+  try {
+    const manifest = writer.manifest;
+    const config = runConfigFromManifest(manifest.algorithm, manifest.config, manifest.task.config);
+    const ckpt = opts.checkpoint ? (isAbsolute(opts.checkpoint) ? opts.checkpoint : join(writer.dir, opts.checkpoint)) : latestCheckpoint(writer.dir);
+    const modelConfig = manifest.model.config as unknown as ModelConfig;
+    const engine = await (opts.engineFactory ?? defaultEngineFactory)(modelConfig, { ep: opts.ep ?? 'cpu', seed: manifest.seed, lr: config.trainer.lr, onLog: warnings(opts.hooks) });
+    let position: Position = { step: 0, cursor: 0, rng: initialStreams(manifest.seed) };
+    let reference: Uint8Array | undefined;
+    if (ckpt) {
+      const { files } = readCheckpoint(ckpt);
+      for (const name of Object.values(CHECKPOINT_FILES)) {
+        if (!files[name]) throw new Error(`checkpoint ${ckpt}: ${name} is missing from its manifest`);
+      }
+      const st = parseTrainerState(files[CHECKPOINT_FILES.trainer], join(ckpt, CHECKPOINT_FILES.trainer));
+      engine.loadState({ weights: files[CHECKPOINT_FILES.weights], optimizer: files[CHECKPOINT_FILES.optimizer] });
+      position = {
+        step: st.step,
+        cursor: st.cursor,
+        rng: {
+          data: Rng.fromState(st.rng.data),
+          sampling: Rng.fromState(st.rng.sampling),
+          perturbation: Rng.fromState(st.rng.perturbation),
+          resample: st.rng.resample ? Rng.fromState(st.rng.resample) : new Rng(manifest.seed, 'resample'),
+        },
+      };
+      reference = files[REFERENCE_FILE];
+    } else {
+      // No checkpoint yet: start over from the initial weights (same seed, so the same run).
+      engine.loadState({ weights: loadModel(config.trainer.model).weights });
     }
-    const st = parseTrainerState(files[CHECKPOINT_FILES.trainer], join(ckpt, CHECKPOINT_FILES.trainer));
-    engine.loadState({ weights: files[CHECKPOINT_FILES.weights], optimizer: files[CHECKPOINT_FILES.optimizer] });
-    position = {
-      step: st.step,
-      cursor: st.cursor,
-      rng: {
-        data: Rng.fromState(st.rng.data),
-        sampling: Rng.fromState(st.rng.sampling),
-        perturbation: Rng.fromState(st.rng.perturbation),
-        resample: st.rng.resample ? Rng.fromState(st.rng.resample) : new Rng(manifest.seed, 'resample'),
-      },
-    };
-    reference = files[REFERENCE_FILE];
-  } else {
-    // No checkpoint yet: start over from the initial weights (same seed, so the same run).
-    engine.loadState({ weights: loadModel(config.trainer.model).weights });
+    // Rollout files of steps after the checkpoint belong to the abandoned continuation: they are redone.
+    for (const s of listRolloutSteps(writer.dir)) {
+      if (s > position.step) rmSync(runFiles.rollouts(writer.dir, s), { force: true });
+    }
+    if (opts.steps > (manifest.steps ?? 0)) writer.updateManifest({ steps: opts.steps });
+    // The reference policy: the one the checkpoint kept, else the model folder's weights (the initial ones).
+    if (config.algorithm.klCoef > 0) reference ??= loadModel(config.trainer.model).weights;
+    writer.appendEvent({ type: 'resumed', step: position.step });
+    return { writer, config, engine, seed: manifest.seed, steps: opts.steps, position, checkpointStep: ckpt ? position.step : -1, reference };
+  } catch (e) {
+    writer.release();
+    throw e;
   }
-  // Rollout files of steps after the checkpoint belong to the abandoned continuation: they are redone.
-  for (const s of listRolloutSteps(writer.dir)) {
-    if (s > position.step) rmSync(runFiles.rollouts(writer.dir, s), { force: true });
-  }
-  if (opts.steps > (manifest.steps ?? 0)) writer.updateManifest({ steps: opts.steps });
-  // The reference policy: the one the checkpoint kept, else the model folder's weights (the initial ones).
-  if (config.algorithm.klCoef > 0) reference ??= loadModel(config.trainer.model).weights;
-  writer.appendEvent({ type: 'resumed', step: position.step });
-  return { writer, config, engine, seed: manifest.seed, steps: opts.steps, position, checkpointStep: ckpt ? position.step : -1, reference };
 }
 
 /** The engine's warnings go to the hooks' log, when there is one. */

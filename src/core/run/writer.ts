@@ -11,6 +11,7 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -25,6 +26,7 @@ import { RUN_SCHEMA, stepName, type CheckpointManifest, type MetricsRow, type Ro
 import { isPlainFileName, validateEvent, validateManifest, validateMetricsRow, validateRollout } from './validate';
 import { deriveStatus, lastWriter, readEvents, readManifest, runFiles } from './reader';
 import { CHECKPOINT_MANIFEST, cleanCheckpointLeftovers, sha256 } from './checkpoint';
+import { pidAlive } from './pid';
 
 export type NewRunManifest = Omit<RunManifest, 'id' | 'schema' | 'created'> & { id?: string };
 export type ManifestPatch = Partial<Omit<RunManifest, 'id' | 'schema' | 'created'>>;
@@ -83,6 +85,55 @@ function endsAtLineStart(file: string): boolean {
   }
 }
 
+/** The file that says which process writes a run: `{"pid", "host"}` (run-format.md, "One writer at a time"). */
+export const WRITER_LOCK = 'writer.lock';
+
+/** Thrown when a run directory is being written by another live process. */
+export class RunBusyError extends Error {
+  constructor(
+    readonly runDir: string,
+    readonly pid: number,
+    readonly host: string,
+  ) {
+    super(
+      `${runDir} is being written by process ${pid} on ${host === hostname() ? 'this machine' : host}; stop that run first` +
+        ` (if that process is gone, delete ${join(runDir, WRITER_LOCK)})`,
+    );
+    this.name = 'RunBusyError';
+  }
+}
+
+/**
+ * Makes this process the run's one writer: creates writer.lock exclusively, or takes over one whose process
+ * is gone (or that is unreadable: torn by a crash). A lock held by a live process (on this host; a pid of
+ * another host cannot be checked and counts as live) is refused with RunBusyError, before anything is written.
+ */
+function takeWriterLock(dir: string, isAlive: (pid: number) => boolean): void {
+  const file = join(dir, WRITER_LOCK);
+  const me = { pid: process.pid, host: hostname() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, JSON.stringify(me) + '\n', { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw e;
+    }
+    let holder: { pid?: unknown; host?: unknown } | undefined;
+    try {
+      holder = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      holder = undefined; // torn or vanished: nobody holds it
+    }
+    const pid = holder?.pid;
+    const host = typeof holder?.host === 'string' ? holder.host : me.host;
+    if (typeof pid === 'number' && Number.isInteger(pid) && pid > 0) {
+      if (pid === me.pid && host === me.host) return;
+      if (host !== me.host || isAlive(pid)) throw new RunBusyError(dir, pid, host);
+    }
+    rmSync(file, { force: true }); // stale: its writer died
+  }
+}
+
 /** JSON with NaN/±Infinity written as null (what JSON.stringify does) — the reader turns null back to NaN. */
 const line = (v: unknown) => JSON.stringify(v) + '\n';
 
@@ -125,17 +176,37 @@ export class RunWriter {
     }
     const dir = join(root, full.id);
     for (const sub of ['rollouts', 'images', 'checkpoints']) mkdirSync(join(dir, sub), { recursive: true });
+    takeWriterLock(dir, pidAlive);
     writeFileAtomic(runFiles.manifest(dir), JSON.stringify(full, null, 2) + '\n');
     return new RunWriter(dir, full);
   }
 
-  /** Opens an existing run directory to append to it (resume). Throws RunFormatError for a bad run.json. */
-  static open(runDir: string): RunWriter {
+  /**
+   * Opens an existing run directory to append to it (resume). Throws RunFormatError for a bad run.json, and
+   * RunBusyError when another live process writes the run (its writer.lock), before touching anything.
+   */
+  static open(runDir: string, isAlive: (pid: number) => boolean = pidAlive): RunWriter {
     const dir = resolve(runDir);
     const manifest = readManifest(dir);
+    takeWriterLock(dir, isAlive);
     for (const sub of ['rollouts', 'images', 'checkpoints']) mkdirSync(join(dir, sub), { recursive: true });
     cleanCheckpointLeftovers(dir);
     return new RunWriter(dir, manifest);
+  }
+
+  /**
+   * Lets another process write the run: removes writer.lock if it is this process's. appendEvent calls it
+   * for 'stopped', 'completed' and 'failed'; a writer that exits need not (a lock whose process is gone is
+   * taken over); a long-lived process that wrote into a run it leaves open (a test fixture) must.
+   */
+  release(): void {
+    const file = join(this.dir, WRITER_LOCK);
+    try {
+      const holder = JSON.parse(readFileSync(file, 'utf8')) as { pid?: unknown; host?: unknown };
+      if (holder.pid === process.pid && holder.host === hostname()) rmSync(file, { force: true });
+    } catch {
+      // no lock, or not readable: nothing of ours to remove
+    }
   }
 
   /** Appends lines to a JSONL file; first repairs a torn last line (from a crashed writer) by ending it. */
@@ -174,6 +245,8 @@ export class RunWriter {
     }
     validateEvent({ ...event }, 'appendEvent');
     this.append(runFiles.events(this.dir), line(event));
+    // A run that stopped, completed or failed has no live writer: another process may resume it.
+    if (e.type === 'stopped' || e.type === 'completed' || e.type === 'failed') this.release();
     return event;
   }
 
@@ -265,5 +338,10 @@ export async function appendFailure(runDir: string, reason: string, step = 0, ev
   events ??= await readEvents(runDir);
   if (events.at(-1)?.type === 'failed') return undefined;
   const latest = events.reduce((m, e) => Math.max(m, e.step), 0);
-  return RunWriter.open(runDir).appendEvent({ type: 'failed', step: Math.max(step, latest), reason });
+  const writer = RunWriter.open(runDir);
+  try {
+    return writer.appendEvent({ type: 'failed', step: Math.max(step, latest), reason });
+  } finally {
+    writer.release();
+  }
 }

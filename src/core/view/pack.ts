@@ -41,9 +41,27 @@ export interface PackedRollouts {
   alternatives?: PackedAlternatives;
 }
 
+/**
+ * Longest token text, and longest prompt, answer, id or group, that reaches the view. A record may hold a
+ * megabyte in one token or prompt (a runaway generation, a hostile file); the view gets the start and a note
+ * of what was cut, so it stays responsive. The rollout file itself still has it all.
+ */
+export const MAX_TOKEN_CHARS = 2_000;
+export const MAX_TEXT_CHARS = 20_000;
+
+/** `s`, or its first `max` characters (not splitting a surrogate pair) and "… [N more characters not shown]". */
+export function clipText(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const end = /[\ud800-\udbff]/.test(s[max - 1]) ? max - 1 : max;
+  return `${s.slice(0, end)}… [${(s.length - end).toLocaleString('en-US')} more characters not shown]`;
+}
+
 function metaOf(ro: RolloutRecord): RolloutMeta {
   const meta: Record<string, unknown> = {};
-  for (const k of ROLLOUT_META_KEYS) if (ro[k] !== undefined) meta[k] = ro[k];
+  for (const k of ROLLOUT_META_KEYS) {
+    const v = ro[k];
+    if (v !== undefined) meta[k] = typeof v === 'string' ? clipText(v, MAX_TEXT_CHARS) : v;
+  }
   return meta as RolloutMeta;
 }
 
@@ -71,7 +89,7 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): 
     const n = ro.tokens.length;
     tokenStart[r] = t;
     for (let k = 0; k < n; k++) {
-      const s = String(ro.tokens[k] ?? '');
+      const s = clipText(String(ro.tokens[k] ?? ''), MAX_TOKEN_CHARS);
       textStart[t + k] = chars;
       chars += s.length;
       parts.push(s);
@@ -92,7 +110,8 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): 
         altTokenStart[t + k] = altLogp.length;
         const alts = ro.topAlternatives?.[k];
         if (!alts) continue;
-        for (const [text, logp] of alts) {
+        for (const [full, logp] of alts) {
+          const text = clipText(full, MAX_TOKEN_CHARS);
           altTextStart.push(altChars);
           altChars += text.length;
           altParts.push(text);

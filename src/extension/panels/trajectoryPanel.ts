@@ -3,8 +3,6 @@
  * hover card per token, filters, and live follow. Opened by `TrajectoryPanel.show` (commands/index.ts).
  */
 import * as vscode from 'vscode';
-import * as path from 'node:path';
-import { promises as fs } from 'node:fs';
 import type { RunSource } from './runSource';
 import {
   GetImageRequest,
@@ -21,11 +19,9 @@ import { packRollouts } from '../../core/view/pack';
 import { stepRanges, type SignalId } from '../../core/view/signals';
 import { webviewRunInfo } from '../../core/view/runInfo';
 import type { RolloutRecord } from '../../core/run/schema';
+import { readRunImage } from '../../core/run/images';
 import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
 
-const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif' };
-/** Images above this size are not inlined (the task images are a few KB). */
-const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
 /** Steps kept read per panel. */
 const STEP_CACHE = 3;
 /** Rollouts in the reply to GetStepRequest, and per part the webview pulls after it. */
@@ -147,23 +143,9 @@ export class TrajectoryPanel implements vscode.Disposable {
     this.ipc.notify(TrajectoryInitNotification, { run, steps: this.knownSteps, step: this.requestedStep });
   }
 
-  /** Reads a task image inside the run directory (never outside it) as a data: URL. */
-  private async readImage(image: string): Promise<{ dataUrl?: string; error?: string }> {
-    const root = path.resolve(this.source.runDir);
-    const file = path.resolve(root, image);
-    const type = IMAGE_TYPES[path.extname(file).toLowerCase()];
-    if (!file.startsWith(root + path.sep)) return { error: `The image path ${JSON.stringify(image)} leaves the run directory.` };
-    if (!type) return { error: `${image} is not a PNG, JPEG, WebP or GIF image.` };
-    try {
-      // A link inside the run directory must not lead out of it either.
-      const [realRoot, realFile] = await Promise.all([fs.realpath(root), fs.realpath(file)]);
-      if (!realFile.startsWith(realRoot + path.sep)) return { error: `The image ${JSON.stringify(image)} links outside the run directory.` };
-      const bytes = await vscode.workspace.fs.readFile(vscode.Uri.file(realFile));
-      if (bytes.byteLength > MAX_IMAGE_BYTES) return { error: `${image} is larger than 8 MB.` };
-      return { dataUrl: `data:${type};base64,${Buffer.from(bytes).toString('base64')}` };
-    } catch (err) {
-      return { error: `Cannot read ${image}: ${err instanceof Error ? err.message : String(err)}` };
-    }
+  /** Reads a task image inside the run directory (never outside it, never a bomb) as a data: URL. */
+  private readImage(image: string): Promise<{ dataUrl?: string; error?: string }> {
+    return readRunImage(this.source.runDir, image);
   }
 
   dispose(): void {

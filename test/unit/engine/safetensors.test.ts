@@ -32,3 +32,28 @@ test('AdamW matches the textbook update; clipping scales to the max norm', () =>
   assert.equal(clipGradNorm(gs, 1), 5);
   assert.ok(Math.abs(Math.hypot(gs[0][0], gs[1][0]) - 1) < 1e-5);
 });
+
+test('safetensors: a damaged header is refused with a named error, before anything is allocated from it', () => {
+  /** A file whose header is `header` (framed with its true length) and `data` bytes after it. */
+  const file = (header: unknown, data = 0) => {
+    const h = new TextEncoder().encode(JSON.stringify(header));
+    const out = new Uint8Array(8 + h.length + data);
+    new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+    out.set(h, 8);
+    return out;
+  };
+  const cases: Array<[unknown, RegExp]> = [
+    [null, /Error: safetensors: the header is not a JSON object$/],
+    [[1, 2], /Error: safetensors: the header is not a JSON object$/],
+    [{ a: null }, /Error: safetensors: a is of no dtype \(undefined\); only F32/],
+    [{ a: { dtype: 7 } }, /Error: safetensors: a is of no dtype \(number\); only F32/],
+    [{ a: { dtype: 'F32', shape: 3, data_offsets: [0, 12] } }, /Error: safetensors: a: shape must be a list of sizes$/],
+    [{ a: { dtype: 'F32', shape: [-1], data_offsets: [4, 0] } }, /Error: safetensors: a: shape must be a list of sizes$/],
+    [{ a: { dtype: 'F32', shape: [0.5], data_offsets: [0, 2] } }, /Error: safetensors: a: shape must be a list of sizes$/],
+    [{ a: { dtype: 'F32', shape: [1], data_offsets: null } }, /Error: safetensors: a: data_offsets must be \[begin, end\]$/],
+    // 10^9 values claimed: refused by the file size, not allocated.
+    [{ a: { dtype: 'F32', shape: [1000, 1000, 1000], data_offsets: [0, 4e9] } }, /Error: safetensors: a: offsets \[0, 4000000000\] do not fit/],
+    [{ __metadata__: 'x' }, /Error: safetensors: __metadata__ must be an object$/],
+  ];
+  for (const [header, expected] of cases) assert.throws(() => readSafetensors(file(header, 16)), expected, JSON.stringify(header));
+});

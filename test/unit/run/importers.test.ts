@@ -173,3 +173,16 @@ test('TRL: a file that is not parquet is reported, not thrown', async (t) => {
   assert.match(String(issues[0]), /completions_00001\.parquet:0: cannot be read as parquet/);
   assert.deepEqual(await importTrl(dir).readMetrics(), []);
 });
+
+test('TRL and EasyR1: a 20,000-deep metrics entry is read without overflowing the stack (the deep part skipped)', async (t) => {
+  const dir = tempDir(t);
+  const deep = '{"a":'.repeat(20_000) + '0' + '}'.repeat(20_000);
+  writeFileSync(join(dir, 'trainer_state.json'), `{"log_history":[{"step":1,"loss":0.5,"x":${deep}}]}`);
+  mkdirSync(join(dir, 'completions'));
+  writeFileSync(join(dir, 'completions', 'completions_00001.parquet'), '');
+  assert.deepEqual(await importTrl(dir).readMetrics(), [{ step: 1, loss: 0.5 }]);
+  writeFileSync(join(dir, 'experiment_log.jsonl'), `{"step":1,"actor":{"pg_loss":0.25},"x":${deep}}\n`);
+  const issues: LineIssue[] = [];
+  assert.deepEqual(await importEasyR1(dir).readMetrics((i) => issues.push(i)), [{ step: 1, 'actor/pg_loss': 0.25, pgLoss: 0.25 }]);
+  assert.deepEqual(issues, []);
+});

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { readMetrics, readRun } from '../../../src/core/run/reader';
 import { crc32, encodePng } from '../../../src/core/run/png';
-import { RunWriter, newRunId } from '../../../src/core/run/writer';
+import { RunBusyError, RunWriter, appendFailure, newRunId } from '../../../src/core/run/writer';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, writeFileSync } from 'node:fs';
 import { newManifest, rollout, tempDir } from './helpers';
 
 test('run ids are <preset>-<yyyymmdd-hhmmss>-<4 hex>', () => {
@@ -20,7 +23,7 @@ test('create writes run.json and the folders; ids do not collide', (t) => {
   assert.equal(ids.size, 30);
   const w = RunWriter.create(root, newManifest({ id: 'my-run' }));
   assert.equal(w.dir, join(root, 'my-run'));
-  assert.deepEqual(readdirSync(w.dir).sort(), ['checkpoints', 'images', 'rollouts', 'run.json']);
+  assert.deepEqual(readdirSync(w.dir).sort(), ['checkpoints', 'images', 'rollouts', 'run.json', 'writer.lock']);
   const json = JSON.parse(readFileSync(join(w.dir, 'run.json'), 'utf8'));
   assert.deepEqual(Object.keys(json).slice(0, 3), ['schema', 'id', 'created']);
   assert.equal(json.schema, 'prpo-studio/run@1');
@@ -122,4 +125,55 @@ test('encodePng writes CHW floats as an 8-bit PNG', () => {
 
 test('crc32 matches the standard check value', () => {
   assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
+});
+
+test('a second writer on a live run is refused with a message and changes nothing; a dead writer’s lock is taken over', async (t) => {
+  const w = RunWriter.create(tempDir(t), newManifest());
+  w.appendMetrics({ step: 1, reward: 0.5 });
+  w.release();
+  // Another process opens the run to write it, and stays alive.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'holdWriter.ts'), w.dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  await once(child.stdout!, 'data');
+  const before = readdirSync(w.dir).map((n) => [n, existsSync(join(w.dir, n)) && n.endsWith('l') ? readFileSync(join(w.dir, n), 'utf8') : '']);
+  assert.throws(
+    () => RunWriter.open(w.dir),
+    (e: unknown) => e instanceof RunBusyError && e.pid === child.pid && new RegExp(`is being written by process ${child.pid} on this machine; stop that run first`).test(e.message),
+  );
+  assert.deepEqual(readdirSync(w.dir).map((n) => [n, existsSync(join(w.dir, n)) && n.endsWith('l') ? readFileSync(join(w.dir, n), 'utf8') : '']), before, 'the refused writer wrote nothing');
+  // kill -9: the lock stays behind, names a dead process, and is taken over.
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const again = RunWriter.open(w.dir);
+  again.appendMetrics({ step: 2, reward: 0.6 });
+  assert.deepEqual((await readMetrics(w.dir)).map((r) => r.step), [1, 2]);
+  assert.equal(JSON.parse(readFileSync(join(w.dir, 'writer.lock'), 'utf8')).pid, process.pid);
+  // The same process may open it again; a torn lock (a crash mid-write) counts as free; release() frees it.
+  RunWriter.open(w.dir);
+  again.release();
+  assert.equal(existsSync(join(w.dir, 'writer.lock')), false);
+  writeFileSync(join(w.dir, 'writer.lock'), '{"pid":');
+  RunWriter.open(w.dir).release();
+  // A lock from another host cannot be checked: refused, naming the host.
+  writeFileSync(join(w.dir, 'writer.lock'), JSON.stringify({ pid: 4242, host: 'gpu-node-7' }));
+  assert.throws(() => RunWriter.open(w.dir), /is being written by process 4242 on gpu-node-7;.*delete .*writer\.lock/);
+});
+
+test('appendFailure (the extension recording a dead backend) does not keep the run locked', async (t) => {
+  const w = RunWriter.create(tempDir(t), newManifest());
+  w.appendEvent({ type: 'started', step: 0 });
+  writeFileSync(join(w.dir, 'writer.lock'), JSON.stringify({ pid: 999_999_999, host: (await import('node:os')).hostname() }));
+  await appendFailure(w.dir, 'the backend died');
+  assert.equal(existsSync(join(w.dir, 'writer.lock')), false);
+  assert.equal((await readRun(w.dir)).status, 'failed');
+});
+
+test('a writer that appends stopped, completed or failed lets go of the run', (t) => {
+  for (const type of ['stopped', 'completed', 'failed'] as const) {
+    const w = RunWriter.create(tempDir(t), newManifest());
+    w.appendEvent({ type: 'started', step: 0 });
+    assert.equal(existsSync(join(w.dir, 'writer.lock')), true);
+    w.appendEvent({ type, step: 0 });
+    assert.equal(existsSync(join(w.dir, 'writer.lock')), false, type);
+  }
 });

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readMetrics, readRolloutStep, readEvents, listCheckpoints } from '../../../src/core/run';
 import { Trainer } from '../../../src/backend/trainer/trainer';
 import { ConfigError } from '../../../src/core/algorithms';
@@ -144,4 +145,16 @@ test('the learning-rate warm-up reaches the engine through setLearningRate, and 
   await (await Trainer.resume({ runDir: first.dir, steps: 5, engineFactory: recording })).run();
   // Step k trains at lr · min(1, k / lrWarmupSteps).
   assert.deepEqual(rates.map((r) => Number(r.toFixed(12))), [0.1, 0.2, 0.3, 0.4, 0.4]);
+});
+
+test('a resume that fails (a corrupt checkpoint) lets go of the run, so another process can resume it', async () => {
+  const trainer = await Trainer.start({ runsDir: tempDir(), preset: 'grpo', steps: 1, config: { ...tinyConfig(model), valAtStart: false, checkpointEvery: 1 }, engineFactory: fakeFactory });
+  assert.equal(await trainer.run(), 'completed');
+  const ckpt = listCheckpoints(trainer.dir).at(-1)!.path;
+  const weights = join(ckpt, 'weights.safetensors');
+  const bytes = readFileSync(weights);
+  bytes[bytes.length - 1] ^= 1;
+  writeFileSync(weights, bytes);
+  await assert.rejects(Trainer.resume({ runDir: trainer.dir, steps: 2, engineFactory: fakeFactory }), /weights\.safetensors is corrupt/);
+  assert.equal(existsSync(join(trainer.dir, 'writer.lock')), false);
 });

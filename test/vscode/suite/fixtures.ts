@@ -55,7 +55,12 @@ export function fakeRollouts(step: number, n = 4): RolloutRecord[] {
 
 /** Writes checkpoints/step-NNNNNN (a fake weights file) through RunWriter, as the trainer does. */
 export function writeCheckpoint(runDir: string, step: number): string {
-  return RunWriter.open(runDir).writeCheckpoint(step, { 'weights.bin': Buffer.from(`fake weights at step ${step}\n`) });
+  const w = RunWriter.open(runDir);
+  try {
+    return w.writeCheckpoint(step, { 'weights.bin': Buffer.from(`fake weights at step ${step}\n`) });
+  } finally {
+    w.release(); // the fixture's writer is the test process, which lives on: let a backend resume the run
+  }
 }
 
 interface FixtureSpec {
@@ -104,6 +109,7 @@ export function writeFixtureRuns(runsDir: string): string[] {
     }
     if (spec.end === 'failed') w.appendEvent({ type: 'failed', step: spec.done, reason: 'the training backend exited unexpectedly (exit code 3)' });
     else if (spec.end !== 'interrupted') w.appendEvent({ type: spec.end, step: spec.done });
+    w.release();
     dirs.push(w.dir);
   });
   const broken = join(runsDir, 'broken-fixture');

@@ -99,5 +99,9 @@ def _reject_constant(name: str) -> float:
 
 
 def js_parse(text: str) -> Any:
-    """JSON.parse: strict JSON (no NaN/Infinity literals), every number a float as in JavaScript."""
-    return json.loads(text, parse_int=float, parse_constant=_reject_constant)
+    """JSON.parse: strict JSON (no NaN/Infinity literals), every number a float as in JavaScript. A document
+    nested deeper than Python's recursive decoder goes (JavaScript's is not recursive) is a ValueError too."""
+    try:
+        return json.loads(text, parse_int=float, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None

@@ -134,17 +134,27 @@ def encode_png(image: Any) -> bytes:
 # ---- reading ---------------------------------------------------------------------------------------------
 
 
+def _loads(text: str) -> Any:
+    """json.loads, with a document nested too deeply for Python's recursive decoder refused as bad JSON (a
+    hostile file must be an error naming it, not a RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
 def read_events(run_dir: str | os.PathLike) -> list[dict]:
     """events.jsonl's valid events (a torn or bad line is skipped, as the TS reader does)."""
     out: list[dict] = []
     path = Path(run_dir) / "events.jsonl"
     if not path.exists():
         return out
-    for n, text in enumerate(path.read_text("utf-8").splitlines(), 1):
+    # Invalid UTF-8 becomes U+FFFD, as the TS reader decodes (a damaged line is then skipped, not a crash).
+    for n, text in enumerate(path.read_text("utf-8", errors="replace").splitlines(), 1):
         if not text.strip():
             continue
         try:
-            out.append(validate_event(json.loads(text), f"{path}:{n}"))
+            out.append(validate_event(_loads(text), f"{path}:{n}"))
         except (ValueError, RunFormatError):
             continue
     return out
@@ -169,11 +179,11 @@ def derive_status(events: list[dict], is_alive: Callable[[int], bool] = pid_aliv
 def read_manifest(run_dir: str | os.PathLike) -> dict:
     path = Path(run_dir) / "run.json"
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8", errors="replace")
     except FileNotFoundError:
         raise RunFormatError(str(path), "is missing (not a run directory)") from None
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except json.JSONDecodeError as e:
         raise RunFormatError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg})") from None
     return validate_manifest(value, str(path))
@@ -195,13 +205,13 @@ def read_checkpoint_manifest(folder: str | os.PathLike) -> dict:
     folder = Path(folder)
     path = folder / CHECKPOINT_MANIFEST
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8", errors="replace")
     except FileNotFoundError:
         if not folder.exists():
             raise CheckpointError(str(folder), f"checkpoint {folder} does not exist") from None
         raise _fail(folder, f"{CHECKPOINT_MANIFEST} is missing (the checkpoint was not completely written)") from None
     try:
-        return validate_checkpoint_manifest(json.loads(text), CHECKPOINT_MANIFEST)
+        return validate_checkpoint_manifest(_loads(text), CHECKPOINT_MANIFEST)
     except RunFormatError as e:
         raise _fail(folder, str(e)) from None
     except json.JSONDecodeError as e:
@@ -309,8 +319,51 @@ def _ends_at_line_start(path: Path) -> bool:
         return f.read(1) == b"\n"
 
 
+WRITER_LOCK = "writer.lock"
+
+
+class RunBusyError(Exception):
+    """Another live process writes the run (its writer.lock; docs/run-format.md, "One writer at a time")."""
+
+    def __init__(self, run_dir: Path, pid: int, host: str) -> None:
+        where = "this machine" if host == socket.gethostname() else host
+        super().__init__(
+            f"{run_dir} is being written by process {pid} on {where}; stop that run first"
+            f" (if that process is gone, delete {run_dir / WRITER_LOCK})"
+        )
+        self.run_dir, self.pid, self.host = run_dir, pid, host
+
+
+def _take_writer_lock(run_dir: Path, is_alive: Callable[[int], bool] = pid_alive) -> None:
+    """The twin of writer.ts takeWriterLock: create writer.lock exclusively, or take over one whose process is
+    gone (or that is torn); refuse one held by a live process (another host's pid counts as live)."""
+    path = run_dir / WRITER_LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for attempt in range(4):
+        try:
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(json.dumps(me) + "\n")
+            return
+        except FileExistsError:
+            if attempt == 3:
+                raise
+        try:
+            holder = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            holder = None  # torn or vanished: nobody holds it
+        pid = holder.get("pid") if isinstance(holder, dict) else None
+        host = holder.get("host") if isinstance(holder, dict) and isinstance(holder.get("host"), str) else me["host"]
+        if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0:
+            if pid == me["pid"] and host == me["host"]:
+                return
+            if host != me["host"] or is_alive(pid):
+                raise RunBusyError(run_dir, pid, host)
+        path.unlink(missing_ok=True)  # stale: its writer died
+
+
 class RunWriter:
-    """One run directory. Use RunWriter.create (a new run) or RunWriter.open (resume)."""
+    """One run directory. Use RunWriter.create (a new run) or RunWriter.open (resume). Either takes writer.lock
+    first: a run another live process writes is refused with RunBusyError, before anything is written."""
 
     def __init__(self, run_dir: Path, manifest: dict) -> None:
         self.dir = run_dir
@@ -343,6 +396,7 @@ class RunWriter:
         run_dir = root / full["id"]
         for sub in ("rollouts", "images", "checkpoints"):
             (run_dir / sub).mkdir(exist_ok=True)
+        _take_writer_lock(run_dir)
         write_file_atomic(run_dir / "run.json", json.dumps(full, indent=2, ensure_ascii=False) + "\n")
         return cls(run_dir, full)
 
@@ -350,6 +404,7 @@ class RunWriter:
     def open(cls, run_dir: str | os.PathLike) -> "RunWriter":
         d = Path(run_dir).resolve()
         manifest = read_manifest(d)
+        _take_writer_lock(d)
         for sub in ("rollouts", "images", "checkpoints"):
             (d / sub).mkdir(exist_ok=True)
         clean_checkpoint_leftovers(d)
@@ -389,7 +444,19 @@ class RunWriter:
         text = json_line(e)
         validate_event(json.loads(text), "append_event")
         self._append(self.dir / "events.jsonl", text)
+        if e["type"] in ("stopped", "completed", "failed"):
+            self.release()  # a finished run has no live writer: another process may resume it
         return e
+
+    def release(self) -> None:
+        """Removes writer.lock if it is this process's (append_event does on stopped/completed/failed)."""
+        path = self.dir / WRITER_LOCK
+        try:
+            holder = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(holder, dict) and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            path.unlink(missing_ok=True)
 
     def write_image(self, name: str, png: bytes) -> str:
         if not is_plain_file_name(name):

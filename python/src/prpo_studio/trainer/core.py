@@ -154,27 +154,33 @@ class Trainer:
         if status == "interrupted":
             mark_interrupted_as_failed(run_dir)
         writer = RunWriter.open(run_dir)
-        m = writer.manifest
-        if m["model"]["config"].get("backend") != "pytorch":
-            raise TrainerError(f"Cannot resume {run_dir} here: it was not written by the PyTorch backend (resume it with the built-in one).")
-        rc = resolve_run_config(m["algorithm"], {k: v for k, v in m["config"].items() if k not in ("estimator",)} | {"estimator": m["config"].get("estimator", m["algorithm"])})
-        dataset = Dataset(m["task"]["config"]["data"])
-        torch.manual_seed(_seed(m["seed"], "init"))  # without a checkpoint, the run starts over from the same weights
-        policy = _load_policy(m["model"]["config"]["path"], rc, device, dtype or m["model"]["config"].get("dtype", "auto"), hooks)
-        ckpt = (checkpoint if os.path.isabs(checkpoint) else str(writer.dir / checkpoint)) if checkpoint else latest_checkpoint(writer.dir)
-        t = cls(writer, rc, policy, dataset, 0, 0, steps, m["seed"], hooks)
-        if ckpt:
-            t._load_checkpoint(ckpt)
-            t.last_checkpoint_step = t.step
-        # Rollout files of steps after the checkpoint belong to the abandoned continuation: they are redone.
-        for f in (writer.dir / "rollouts").iterdir():
-            s = parse_step_name(f.name.removesuffix(".jsonl"))
-            if s is not None and s > t.step:
-                f.unlink()
-        if steps > (m.get("steps") or 0):
-            writer.update_manifest({"steps": steps})
-        writer.append_event({"type": "resumed", "step": t.step})
-        return t
+        # Until 'resumed' is written this process holds the run without writing it: a failure (a corrupt
+        # checkpoint, a missing model) lets go of it, so that another process can resume the run.
+        try:
+            m = writer.manifest
+            if m["model"]["config"].get("backend") != "pytorch":
+                raise TrainerError(f"Cannot resume {run_dir} here: it was not written by the PyTorch backend (resume it with the built-in one).")
+            rc = resolve_run_config(m["algorithm"], {k: v for k, v in m["config"].items() if k not in ("estimator",)} | {"estimator": m["config"].get("estimator", m["algorithm"])})
+            dataset = Dataset(m["task"]["config"]["data"])
+            torch.manual_seed(_seed(m["seed"], "init"))  # without a checkpoint, the run starts over from the same weights
+            policy = _load_policy(m["model"]["config"]["path"], rc, device, dtype or m["model"]["config"].get("dtype", "auto"), hooks)
+            ckpt = (checkpoint if os.path.isabs(checkpoint) else str(writer.dir / checkpoint)) if checkpoint else latest_checkpoint(writer.dir)
+            t = cls(writer, rc, policy, dataset, 0, 0, steps, m["seed"], hooks)
+            if ckpt:
+                t._load_checkpoint(ckpt)
+                t.last_checkpoint_step = t.step
+            # Rollout files of steps after the checkpoint belong to the abandoned continuation: they are redone.
+            for f in (writer.dir / "rollouts").iterdir():
+                s = parse_step_name(f.name.removesuffix(".jsonl"))
+                if s is not None and s > t.step:
+                    f.unlink()
+            if steps > (m.get("steps") or 0):
+                writer.update_manifest({"steps": steps})
+            writer.append_event({"type": "resumed", "step": t.step})
+            return t
+        except BaseException:
+            writer.release()
+            raise
 
     # ---- control (any thread) ----------------------------------------------------------------------------
     def status(self) -> dict:
@@ -570,12 +576,12 @@ class Trainer:
                 rng[f"torch_cuda_{d}"] = s
         trainer_state = {"version": 1, "step": self.step, "cursor": self.cursor, "backend": "pytorch",
                          "optimizer": {"param_groups": opt["param_groups"]}, "lora": self.policy.lora}
-        path = self.writer.write_checkpoint(self.step, {
+        path = self.writer.write_checkpoint(self.step, _stalled_for_tests({
             CHECKPOINT_FILES["weights"]: st_save(self.policy.trainable_state()),
             CHECKPOINT_FILES["optimizer"]: st_save(tensors) if tensors else st_save({"empty": torch.zeros(0)}),
             CHECKPOINT_FILES["rng"]: st_save(rng),
             CHECKPOINT_FILES["trainer"]: (json.dumps(trainer_state, indent=2) + "\n").encode(),
-        })
+        }))
         self.last_checkpoint_step = self.step
         self.writer.append_event({"type": "checkpoint", "step": self.step, "checkpoint": f"checkpoints/{step_name(self.step)}"})
         info = {"runId": self.writer.manifest["id"], "step": self.step, "path": path}
@@ -647,3 +653,28 @@ def _pad(rows: list[torch.Tensor], L: int, device: torch.device) -> torch.Tensor
 def _sync(cuda: bool) -> None:
     if cuda:
         torch.cuda.synchronize()
+
+
+class _Stalled(dict):
+    """Checkpoint files whose items() are handed over late (see _stalled_for_tests)."""
+
+    stall_s = 0.0
+
+    def items(self):  # type: ignore[override]
+        time.sleep(self.stall_s)
+        return super().items()
+
+
+def _stalled_for_tests(files: dict) -> dict:
+    """A test hook, the twin of trainer.ts stalledForTests: with PRPO_STUDIO_TEST_CHECKPOINT_STALL_MS set, the
+    files are handed to RunWriter.write_checkpoint that much later — after it has created its temporary folder —
+    so a crash soak can kill the process mid-checkpoint for sure (test/soak/pytorch.ts). Unset: `files` as is."""
+    try:
+        ms = float(os.environ.get("PRPO_STUDIO_TEST_CHECKPOINT_STALL_MS", "0"))
+    except ValueError:
+        ms = 0.0
+    if not ms > 0:
+        return files
+    stalled = _Stalled(files)
+    stalled.stall_s = ms / 1000
+    return stalled

@@ -150,13 +150,19 @@ export function completeRollouts(partials: PartialRollout[]): RolloutRecord[] {
   });
 }
 
-/** Nested metric objects flattened to "a/b/c" keys (EasyR1 logs unflattened dicts); numbers only. */
-export function flattenNumbers(o: Record<string, unknown>, prefix = '', out: Record<string, number> = {}): Record<string, number> {
+/** How deep metric names nest ("val-core/task/acc/mean@4" is 4); deeper objects are not metrics and are skipped. */
+const MAX_METRIC_DEPTH = 16;
+
+/**
+ * Nested metric objects flattened to "a/b/c" keys (EasyR1 logs unflattened dicts); numbers only. Objects
+ * nested deeper than MAX_METRIC_DEPTH are skipped, so a hostile 20,000-deep log line cannot overflow the stack.
+ */
+export function flattenNumbers(o: Record<string, unknown>, prefix = '', out: Record<string, number> = {}, depth = 1): Record<string, number> {
   for (const [k, v] of Object.entries(o)) {
     const key = prefix ? `${prefix}/${k}` : k;
     if (typeof v === 'number') out[key] = v;
     else if (typeof v === 'boolean') out[key] = v ? 1 : 0;
-    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) flattenNumbers(v as Record<string, unknown>, key, out);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v) && depth < MAX_METRIC_DEPTH) flattenNumbers(v as Record<string, unknown>, key, out, depth + 1);
   }
   return out;
 }

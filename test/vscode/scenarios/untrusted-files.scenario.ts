@@ -1,0 +1,148 @@
+// Untrusted files in a run directory (issue #14): task images that are not PNGs, claim 100,000 × 100,000
+// pixels or link out of the run directory each show one sentence in place of the picture; a 1 MB token and
+// prompt show clipped with a note; a run of 100,000 steps lists a bounded number of steps and opens at its
+// last step. Nothing hangs, and hostile text (markup, bidi, template syntax) shows literally.
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { scenario } from '../harness/studio';
+import { RunWriter } from '../../../src/core/run/writer';
+import { crc32, encodePng } from '../../../src/core/run/png';
+import type { RolloutRecord } from '../../../src/core/run/schema';
+
+const BIG = 1 << 20;
+const HOSTILE_PROMPT = 'Count <img src=x onerror="document.title=\'pwned\'"> {{constructor}} ${x} \u202Eevil\u202C';
+
+/** A PNG header claiming width × height pixels (valid CRC), with a tiny IDAT: a decompression bomb's shape. */
+function pngClaiming(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, 'latin1');
+    data.copy(out, 8);
+    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+function rollout(step: number, i: number, over: Partial<RolloutRecord>): RolloutRecord {
+  const tokens = over.tokens ?? ['I', ' see', ' 3'];
+  return {
+    id: `s${step}-r${i}`,
+    step,
+    group: `g${i}`,
+    prompt: `Question ${i}`,
+    response: tokens.join(''),
+    reward: i % 2,
+    advantage: i % 2 ? 1 : -1,
+    tokens,
+    logp: { image: tokens.map(() => -0.5) },
+    tokenAdvantages: tokens.map(() => (i % 2 ? 1 : -1)),
+    ...over,
+  };
+}
+
+function writeRuns(workspace: string): void {
+  const runs = join(workspace, 'runs');
+  mkdirSync(runs, { recursive: true });
+  const manifest = (id: string, name: string, steps: number) => ({
+    id,
+    name,
+    source: 'prpo-studio' as const,
+    algorithm: 'grpo' as const,
+    config: {},
+    model: { name: 'tiny-vlm', config: {} },
+    task: { name: 'shapes', config: {} },
+    seed: 1,
+    steps,
+  });
+
+  const w = RunWriter.create(runs, manifest('untrusted-files', 'Untrusted files run', 1));
+  writeFileSync(join(workspace, 'outside.png'), encodePng(new Float32Array(4).fill(1), 2, 2, 1));
+  writeFileSync(join(w.dir, 'images', 'text.png'), '<svg onload="document.title=\'pwned\'">not a png</svg>');
+  writeFileSync(join(w.dir, 'images', 'bomb.png'), pngClaiming(100_000, 100_000));
+  symlinkSync(join(workspace, 'outside.png'), join(w.dir, 'images', 'link.png'));
+  const bigToken = 'W'.repeat(BIG);
+  w.appendEvent({ type: 'started', step: 0 });
+  w.appendRollouts(1, [
+    rollout(1, 0, { image: 'images/text.png' }),
+    rollout(1, 1, { image: 'images/bomb.png' }),
+    rollout(1, 2, { image: 'images/link.png' }),
+    rollout(1, 3, { prompt: HOSTILE_PROMPT + 'P'.repeat(BIG), tokens: ['Big', bigToken, ' end'] }),
+  ]);
+  w.appendMetrics({ step: 1, reward: 0.5 });
+  w.appendEvent({ type: 'completed', step: 1 });
+
+  // 100,000 steps: metrics for each, a rollouts file for each (empty but the last), as a long run leaves.
+  const many = RunWriter.create(runs, manifest('many-steps', 'Hundred thousand steps run', 100_000));
+  many.appendEvent({ type: 'started', step: 0 });
+  const rows: string[] = [];
+  for (let s = 1; s <= 100_000; s++) rows.push(JSON.stringify({ step: s, reward: (s % 100) / 100 }));
+  writeFileSync(join(many.dir, 'metrics.jsonl'), rows.join('\n') + '\n');
+  for (let s = 1; s < 100_000; s++) writeFileSync(join(many.dir, 'rollouts', `step-${String(s).padStart(6, '0')}.jsonl`), '');
+  many.appendRollouts(100_000, [rollout(100_000, 0, { tokens: ['Last', ' step'] })]);
+  many.appendEvent({ type: 'completed', step: 100_000 });
+}
+
+scenario('untrusted files: bad images, a 1 MB token and prompt, 100,000 steps — clear messages, bounded views', { runs: [], setup: writeRuns, timeoutMs: 360_000 }, async ({ workbench, page, screenshot }) => {
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await workbench.openViewContainer('PRPO Studio');
+  await workbench.treeItem('Runs', 'Untrusted files run', 90_000);
+
+  // The explorer lists a bounded number of the 100,000 steps.
+  await (await workbench.treeItem('Runs', 'Hundred thousand steps run', 90_000)).click();
+  await (await workbench.treeItem('Runs', /^Steps/, 30_000)).click();
+  // The tree renders only the rows in view: go to the last one.
+  await workbench.treeItem('Runs', /^step 99999/, 60_000);
+  await page.keyboard.press('End');
+  await workbench.treeItem('Runs', /older steps/, 30_000);
+  const items = await workbench.treeItems('Runs');
+  assert.ok(items.some((i) => /^… 99700 older steps$/.test(i.label)), `"… 99700 older steps" in ${JSON.stringify(items.map((i) => i.label).slice(-5))}`);
+  await screenshot('explorer-100000-steps');
+
+  await workbench.runCommand('prpoStudio.openRun');
+  await workbench.pickQuickItem('Untrusted files run');
+  const webview = await workbench.waitForWebview('.tokens .tok', 120_000);
+  const captions = webview.locator('.image-caption');
+  const expected = [
+    /The image "images\/text\.png" is not a PNG file \(its first bytes are not the PNG signature\)\./,
+    /The image "images\/bomb\.png" claims 100,000 × 100,000 pixels, more than this view decodes/,
+    /The image "images\/link\.png" links outside the run directory\./,
+  ];
+  for (const re of expected) {
+    await captions.filter({ hasText: re }).first().waitFor({ timeout: 30_000 });
+  }
+  const tokensText = await webview.locator('.tokens').allInnerTexts();
+  const big = tokensText.find((t) => t.startsWith('Big'));
+  assert.ok(big, 'the rollout with the 1 MB token is shown');
+  assert.match(big!, /W{100}… \[1,046,576 more characters not shown\]/);
+  assert.ok(big!.length < 5_000, `the token view is bounded (${big!.length} characters)`);
+  const prompts = await webview.locator('.prompt-body').allTextContents();
+  const hostile = prompts.find((p) => p.startsWith('Count'));
+  assert.ok(hostile && hostile.length < 25_000, 'the 1 MB prompt is clipped');
+  assert.match(hostile!, /^Count <img src=x onerror="document\.title='pwned'"> \{\{constructor\}\} \$\{x\} ⟨U\+202E⟩evil⟨U\+202C⟩P+… \[[\d,]+ more characters not shown\]$/);
+  assert.equal(await webview.locator('.prompt-body img, .task-image + img').count(), 0);
+  await screenshot('untrusted-images-and-big-token');
+
+  // The 100,000-step run opens at its last step.
+  await workbench.runCommand('prpoStudio.openRun');
+  // Typed and accepted: a tooltip of the picker's first row can sit over it and swallow a click.
+  await workbench.answerInput('Hundred thousand steps run');
+  const many = await workbench.waitForWebview('.tokens .tok:text("Last")', 120_000);
+  assert.ok((await many.locator('.tokens').first().innerText()).startsWith('Last'));
+  await screenshot('trajectory-100000-steps');
+
+  assert.doesNotMatch(await page.title(), /pwned/);
+  assert.deepEqual(dialogs, []);
+});
