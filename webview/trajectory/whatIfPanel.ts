@@ -8,9 +8,9 @@
 import { ALGORITHM_NAMES, ConfigError, resolveConfig, type AlgorithmConfig } from '../../src/core/algorithms';
 import { SaveWhatIfConfigCommand, StartWhatIfRunCommand } from '../../src/core/protocol/webview';
 import type { PackedRollouts } from '../../src/core/view/pack';
-import { runAlgorithmConfig, runWhatIf, whatIfMissing, whatIfRunConfig, type WhatIfKey, type WhatIfSummary } from '../../src/core/view/whatIf';
+import { runAlgorithmConfig, runWhatIf, whatIfFacts, whatIfMissing, whatIfRunConfig, type WhatIfKey, type WhatIfSummary } from '../../src/core/view/whatIf';
 import { HostIpc } from '../ipc';
-import { fmt, h, select } from '../elements';
+import { h, select } from '../elements';
 import type { Report } from './perf';
 import { field } from './toolbar';
 import type { ViewState } from './viewState';
@@ -257,20 +257,13 @@ export class WhatIfPanel {
   }
 
   private showSummary(s: WhatIfSummary): void {
-    const pct = (n: number): string => (s.tokens ? `${fmt((100 * n) / s.tokens, 3)} %` : '');
-    const fact = (cls: string, label: string, value: string, title: string): HTMLElement => {
-      const el = h('span', `what-if-fact ${cls}`);
-      el.title = title;
-      el.append(h('span', 'what-if-fact-label', label), h('span', 'what-if-fact-value', value));
-      return el;
-    };
     this.summaryEl.replaceChildren(
-      fact('boosted', 'Boosted', `${s.boosted} (${pct(s.boosted)})`, 'Tokens whose |Ã| exceeds |Aᵢ|'),
-      fact('masked', 'Masked', `${s.masked} (${pct(s.masked)})`, 'Tokens with Ã = 0 although Aᵢ ≠ 0 (no gradient)'),
-      fact('mass', 'Mass per rollout', Number.isFinite(s.mass.mean) ? `${fmt(s.mass.mean)} (${fmt(s.mass.min)} … ${fmt(s.mass.max)})` : 'no rollout with Aᵢ ≠ 0', 'Σₜ Ãᵢₜ / (Aᵢ · Lᵢ): mean (min … max) over rollouts'),
-      fact('sign', 'Sign changed', String(s.signChanged), 'Tokens whose Ã has the opposite sign of the logged Ã'),
-      fact('over50', 'Moved > 50 %', String(s.changedOver50), 'Tokens whose Ã moved by more than half the logged value'),
-      fact('tokens', 'Of', `${s.tokens} tokens, ${s.rollouts} rollouts`, 'What was re-reshaped (the rollouts of the step that have arrived)'),
+      ...whatIfFacts(s).map((f) => {
+        const el = h('span', `what-if-fact ${f.id}`);
+        el.title = f.title;
+        el.append(h('span', 'what-if-fact-label', f.label), h('span', 'what-if-fact-value', f.value));
+        return el;
+      }),
     );
   }
 

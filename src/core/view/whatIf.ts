@@ -9,6 +9,7 @@ import { CONFIG_KEYS, computeAdvantages, resolveConfig, viewsFor, type Algorithm
 import type { AlgorithmName } from '../run/schema';
 import type { PackedRollouts, RolloutMeta } from './pack';
 import type { TokenField } from '../run/tokenFields';
+import { fmt } from '../format';
 
 /** A rollout inside a packed batch (the webview's RolloutRef has this shape). */
 export interface PackedRolloutRef {
@@ -172,6 +173,24 @@ export function runWhatIf(config: AlgorithmConfig, rollouts: readonly PackedRoll
       changedOver50,
     },
   };
+}
+
+/** The summary as the panel shows it: one fact per entry (its class, label, value and what it means). */
+export function whatIfFacts(s: WhatIfSummary): Array<{ id: string; label: string; value: string; title: string }> {
+  const pct = (n: number): string => (s.tokens ? `${fmt((100 * n) / s.tokens, 1)} %` : '—');
+  return [
+    { id: 'boosted', label: 'Boosted', value: `${s.boosted} (${pct(s.boosted)})`, title: 'Tokens whose |Ã| exceeds |Aᵢ|' },
+    { id: 'masked', label: 'Masked', value: `${s.masked} (${pct(s.masked)})`, title: 'Tokens with Ã = 0 although Aᵢ ≠ 0 (no gradient)' },
+    {
+      id: 'mass',
+      label: 'Mass per rollout',
+      value: Number.isFinite(s.mass.mean) ? `${fmt(s.mass.mean)} (${fmt(s.mass.min)} … ${fmt(s.mass.max)})` : 'no rollout with Aᵢ ≠ 0',
+      title: 'Σₜ Ãᵢₜ / (Aᵢ · Lᵢ): mean (min … max) over rollouts',
+    },
+    { id: 'sign', label: 'Sign changed', value: String(s.signChanged), title: 'Tokens whose Ã has the opposite sign of the logged Ã' },
+    { id: 'over50', label: 'Moved > 50 %', value: String(s.changedOver50), title: 'Tokens whose Ã moved by more than half the logged value' },
+    { id: 'tokens', label: 'Of', value: `${s.tokens} tokens, ${s.rollouts} rollouts`, title: 'What was re-reshaped (the rollouts of the step that have arrived)' },
+  ];
 }
 
 /**
