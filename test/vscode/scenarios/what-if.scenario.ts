@@ -26,7 +26,7 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
     await showStudio(workbench);
     await workbench.treeItem('Runs', FIXTURE_RUN_NAME, 90_000);
     await workbench.runCommand('prpoStudio.whatIf');
-    await workbench.pickQuickItem(FIXTURE_RUN_NAME);
+    // The only run is taken at once; then which step.
     await workbench.pickQuickItem('step 2');
     const webview = await workbench.waitForWebview('.what-if:not([hidden])', 90_000);
 
