@@ -8,7 +8,7 @@
 import { ALGORITHM_NAMES, ConfigError, resolveConfig, type AlgorithmConfig } from '../../src/core/algorithms';
 import { SaveWhatIfConfigCommand, StartWhatIfRunCommand } from '../../src/core/protocol/webview';
 import type { PackedRollouts } from '../../src/core/view/pack';
-import { runAlgorithmConfig, runWhatIf, whatIfFacts, whatIfMissing, whatIfRunConfig, type WhatIfKey, type WhatIfSummary } from '../../src/core/view/whatIf';
+import { runAlgorithmConfig, runWhatIf, WHAT_IF_COLUMNS, whatIfFacts, whatIfMissing, whatIfRunConfig, type WhatIfColumn, type WhatIfKey, type WhatIfSummary } from '../../src/core/view/whatIf';
 import { HostIpc } from '../ipc';
 import { h, select } from '../elements';
 import type { Report } from './perf';
@@ -55,8 +55,8 @@ export class WhatIfPanel {
   private readonly messageEl = h('div', 'what-if-message');
   private readonly summaryEl = h('div', 'what-if-summary');
   private config: AlgorithmConfig | undefined;
-  /** The logged Ã column of each batch whose column holds what-if values now. */
-  private readonly logged = new Map<PackedRollouts, Float32Array>();
+  /** The logged columns of each batch whose columns hold what-if values now. */
+  private readonly logged = new Map<PackedRollouts, Partial<Record<WhatIfColumn, Float32Array>>>();
   /** What the last computation covered (a new step, or rollouts that arrived since, mean computing again). */
   private computedFor: { data: unknown; rollouts: number } | undefined;
   private scheduled = false;
@@ -80,7 +80,7 @@ export class WhatIfPanel {
     const actions = h('div', 'what-if-actions');
     actions.append(save, start, close);
     const title = h('div', 'what-if-title', 'What-if: re-reshape this step');
-    const note = h('div', 'what-if-note dim', 'Tokens are coloured by the what-if Ã (hover cards show it too) on the step\'s logged Ã scale; closing the panel puts the logged values back.');
+    const note = h('div', 'what-if-note dim', 'Tokens are coloured by the what-if Ã on the step\'s logged scale; Ã, the weights, the mask and RVD (colours and hover cards) show the what-if values until the panel is closed.');
     this.el.append(title, this.controlsEl, this.messageEl, this.summaryEl, note, actions);
   }
 
@@ -245,9 +245,13 @@ export class WhatIfPanel {
       return;
     }
     report('trajectory.whatIf', performance.now() - t0);
-    for (const [batch, column] of result.columns) {
-      this.logged.set(batch, batch.fields.tokenAdvantage ?? new Float32Array(column.length).fill(NaN));
-      batch.fields.tokenAdvantage = column;
+    for (const [batch, columns] of result.columns) {
+      const logged: Partial<Record<WhatIfColumn, Float32Array>> = {};
+      for (const f of WHAT_IF_COLUMNS) {
+        logged[f] = batch.fields[f];
+        batch.fields[f] = columns[f];
+      }
+      this.logged.set(batch, logged);
     }
     this.messageEl.textContent = '';
     this.messageEl.className = 'what-if-message';
@@ -268,7 +272,12 @@ export class WhatIfPanel {
   }
 
   private restoreLogged(): void {
-    for (const [batch, column] of this.logged) batch.fields.tokenAdvantage = column;
+    for (const [batch, logged] of this.logged) {
+      for (const f of WHAT_IF_COLUMNS) {
+        if (logged[f]) batch.fields[f] = logged[f];
+        else delete batch.fields[f];
+      }
+    }
     this.logged.clear();
   }
 

@@ -104,10 +104,17 @@ export interface WhatIfSummary {
   changedOver50: number;
 }
 
+/** The per-token fields the estimators produce, which the what-if replaces while it is shown. */
+export const WHAT_IF_COLUMNS = ['tokenAdvantage', 'weight', 'mask', 'rvd'] as const satisfies readonly TokenField[];
+export type WhatIfColumn = (typeof WHAT_IF_COLUMNS)[number];
+
 export interface WhatIfResult {
   config: AlgorithmConfig;
-  /** The what-if Ã of every batch, aligned with its columns (NaN for rollouts not re-reshaped). */
-  columns: Map<PackedRollouts, Float32Array>;
+  /**
+   * The what-if columns of every batch, aligned with its own (NaN for rollouts not re-reshaped, and where the
+   * estimator does not produce the field: GRPO has no weights).
+   */
+  columns: Map<PackedRollouts, Record<WhatIfColumn, Float32Array>>;
   /** The what-if Ã per rollout, in the order given. */
   tokenAdvantages: number[][];
   summary: WhatIfSummary;
@@ -119,7 +126,7 @@ export interface WhatIfResult {
  */
 export function runWhatIf(config: AlgorithmConfig, rollouts: readonly PackedRolloutRef[], logged: (ro: PackedRolloutRef) => ArrayLike<number> | undefined): WhatIfResult {
   const out = computeAdvantages(config, whatIfInputs(rollouts));
-  const columns = new Map<PackedRollouts, Float32Array>();
+  const columns = new Map<PackedRollouts, Record<WhatIfColumn, Float32Array>>();
   let tokens = 0,
     boosted = 0,
     masked = 0,
@@ -130,9 +137,17 @@ export function runWhatIf(config: AlgorithmConfig, rollouts: readonly PackedRoll
     massMin = Infinity,
     massMax = -Infinity;
   rollouts.forEach((ro, i) => {
-    let col = columns.get(ro.batch);
-    if (!col) columns.set(ro.batch, (col = new Float32Array(ro.batch.textStart.length - 1).fill(NaN)));
-    const { advantage: A, tokenAdvantages: adv } = out[i];
+    let cols = columns.get(ro.batch);
+    if (!cols) {
+      const n = ro.batch.textStart.length - 1;
+      const nan = () => new Float32Array(n).fill(NaN);
+      columns.set(ro.batch, (cols = { tokenAdvantage: nan(), weight: nan(), mask: nan(), rvd: nan() }));
+    }
+    const { advantage: A, tokenAdvantages: adv, weights, mask, scores } = out[i];
+    if (weights) cols.weight.set(weights, ro.start);
+    if (mask) cols.mask.set(mask, ro.start);
+    if (scores?.rvd) cols.rvd.set(scores.rvd, ro.start);
+    const col = cols.tokenAdvantage;
     const old = logged(ro);
     const absA = Math.abs(A);
     let sum = 0;
@@ -189,7 +204,7 @@ export function whatIfFacts(s: WhatIfSummary): Array<{ id: string; label: string
     },
     { id: 'sign', label: 'Sign changed', value: String(s.signChanged), title: 'Tokens whose Ã has the opposite sign of the logged Ã' },
     { id: 'over50', label: 'Moved > 50 %', value: String(s.changedOver50), title: 'Tokens whose Ã moved by more than half the logged value' },
-    { id: 'tokens', label: 'Of', value: `${s.tokens} tokens, ${s.rollouts} rollouts`, title: 'What was re-reshaped (the rollouts of the step that have arrived)' },
+    { id: 'size', label: 'Of', value: `${s.tokens} tokens, ${s.rollouts} rollouts`, title: 'What was re-reshaped (the rollouts of the step that have arrived)' },
   ];
 }
 

@@ -52,7 +52,15 @@ test('what-if Ã equals computeAdvantages on the logged log-probs, for every pre
     assert.equal(got.tokenAdvantages.length, records.length);
     got.tokenAdvantages.forEach((row, i) => assert.deepEqual(row, want[i].tokenAdvantages, `${config.estimator} rollout ${i}`));
     // The recolour columns carry the same numbers at each rollout's place in its batch.
-    ros.forEach((ro, i) => assert.deepEqual([...got.columns.get(ro.batch)!.subarray(ro.start, ro.end)], want[i].tokenAdvantages.map(Math.fround)));
+    ros.forEach((ro, i) => {
+      const cols = got.columns.get(ro.batch)!;
+      const at = (c: Float32Array) => [...c.subarray(ro.start, ro.end)];
+      const f32 = (row: number[] | undefined) => (row ? row.map(Math.fround) : at(cols.weight).map(() => NaN));
+      assert.deepEqual(at(cols.tokenAdvantage), f32(want[i].tokenAdvantages));
+      assert.deepEqual(at(cols.weight), f32(want[i].weights), `${config.estimator} weights`);
+      assert.deepEqual(at(cols.mask), f32(want[i].mask), `${config.estimator} mask`);
+      assert.deepEqual(at(cols.rvd), f32(want[i].scores?.rvd), `${config.estimator} rvd`);
+    });
   }
 });
 

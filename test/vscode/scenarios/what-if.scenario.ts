@@ -56,13 +56,14 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
       records.map((r) => ({ id: r.id, group: r.group, reward: r.reward, logp: { image: Float32Array.from(r.logp.image), blind: Float32Array.from(r.logp.blind!) } })),
     );
     // A token's card shows the what-if Ã.
-    await webview.locator('.rollout').first().locator('.tok').nth(3).hover();
+    const first = webview.locator('.rollout').first();
+    const id = /s2-r\d+/.exec(await first.innerText())?.[0];
+    await first.locator('.tok').nth(3).hover();
     const card = webview.locator('.hover-card:not([hidden])');
     await card.waitFor({ timeout: 10_000 });
     const text = await card.innerText();
-    const id = /s2-r\d+/.exec(text)?.[0];
     const want = core.find((c) => c.id === id)?.tokenAdvantages[3];
-    assert.ok(want !== undefined, `the card names a rollout of step 2: ${text}`);
+    assert.ok(want !== undefined, `the first card is a rollout of step 2 (${id})`);
     assert.ok(text.includes(signed(Math.fround(want))), `the card shows the what-if Ã ${signed(want)}: ${text}`);
     await screenshot(`pgpo-tau-${theme}`);
 
