@@ -38,7 +38,7 @@ export interface TrajectoryHooks {
   readonly renderedTokens: number;
   setSignal(id: SignalId): void;
   loadStep(step: number): Promise<void>;
-  /** The what-if panel: its summary and settings, and `set` to change one as the controls do. */
+  /** The what-if panel: its settings and summary now. */
   whatIf: WhatIfPanel;
 }
 

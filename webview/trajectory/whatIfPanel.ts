@@ -54,6 +54,8 @@ export class WhatIfPanel {
   private readonly controlsEl = h('div', 'what-if-controls');
   private readonly messageEl = h('div', 'what-if-message');
   private readonly summaryEl = h('div', 'what-if-summary');
+  /** What the colours mean while the panel is open: shown only when the what-if values are in place. */
+  private readonly noteEl = h('div', 'what-if-note dim', 'Tokens are coloured by the what-if Ã on the step\'s logged scale; Ã, the weights, the mask and RVD (colours and hover cards) show the what-if values until the panel is closed.');
   private config: AlgorithmConfig | undefined;
   /** The logged columns of each batch whose columns hold what-if values now. */
   private readonly logged = new Map<PackedRollouts, Partial<Record<WhatIfColumn, Float32Array>>>();
@@ -80,8 +82,7 @@ export class WhatIfPanel {
     const actions = h('div', 'what-if-actions');
     actions.append(save, start, close);
     const title = h('div', 'what-if-title', 'What-if: re-reshape this step');
-    const note = h('div', 'what-if-note dim', 'Tokens are coloured by the what-if Ã on the step\'s logged scale; Ã, the weights, the mask and RVD (colours and hover cards) show the what-if values until the panel is closed.');
-    this.el.append(title, this.controlsEl, this.messageEl, this.summaryEl, note, actions);
+    this.el.append(title, this.controlsEl, this.messageEl, this.summaryEl, this.noteEl, actions);
   }
 
   get isOpen(): boolean {
@@ -128,11 +129,6 @@ export class WhatIfPanel {
     this.restoreLogged();
     this.computedFor = undefined;
     this.p.recolour();
-  }
-
-  /** Sets one setting as if typed in its control (for the tests). */
-  set(key: WhatIfKey | 'preset', value: unknown): string | undefined {
-    return this.change(key, value);
   }
 
   /** The view changed (a step opened, rollouts arrived): compute again if what is shown is not what was computed. */
@@ -225,6 +221,7 @@ export class WhatIfPanel {
     this.restoreLogged();
     this.computedFor = { data, rollouts: data?.rollouts.length ?? 0 };
     this.lastSummary = undefined;
+    this.noteEl.hidden = true;
     const missing = data ? whatIfMissing(config, data.rollouts) : 'No step is open.';
     if (missing) {
       this.messageEl.textContent = missing;
@@ -256,6 +253,7 @@ export class WhatIfPanel {
     this.messageEl.textContent = '';
     this.messageEl.className = 'what-if-message';
     this.lastSummary = result.summary;
+    this.noteEl.hidden = false;
     this.showSummary(result.summary);
     this.p.recolour();
   }
