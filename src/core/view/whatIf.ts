@@ -5,7 +5,7 @@
  *
  * Pure: no Node, vscode or DOM imports (the webview bundles this file).
  */
-import { CONFIG_KEYS, computeAdvantages, resolveConfig, viewsFor, type AlgorithmConfig, type RolloutInput } from '../algorithms';
+import { CONFIG_KEYS, InputError, checkRollouts, getEstimator, outcomeAdvantages, resolveConfig, viewsFor, type AlgorithmConfig, type RolloutAdvantage, type RolloutInput } from '../algorithms';
 import type { AlgorithmName } from '../run/schema';
 import type { PackedRollouts, RolloutMeta } from './pack';
 import type { TokenField } from '../run/tokenFields';
@@ -93,6 +93,8 @@ export function whatIfInputs(rollouts: readonly PackedRolloutRef[]): RolloutInpu
 export interface WhatIfSummary {
   rollouts: number;
   tokens: number;
+  /** Aᵢ as logged, or recomputed from the rewards where some rollout had none. */
+  outcome: 'logged' | 'recomputed';
   /** Tokens whose |Ã| exceeds |Aᵢ| (amplified). */
   boosted: number;
   /** Tokens with Ã = 0 although Aᵢ ≠ 0 (no gradient: VPPO's mask, a zero weight). */
@@ -117,15 +119,44 @@ export interface WhatIfResult {
   columns: Map<PackedRollouts, Record<WhatIfColumn, Float32Array>>;
   /** The what-if Ã per rollout, in the order given. */
   tokenAdvantages: number[][];
+  /** Whether the outcome advantages Aᵢ were the logged ones or recomputed from the rewards. */
+  outcome: 'logged' | 'recomputed';
   summary: WhatIfSummary;
 }
 
 /**
- * Re-reshapes `rollouts` under `config` and compares with `logged` (the Ã the run logged, per rollout's token
- * range in its batch). Throws InputError/ConfigError from the core as they are; check `whatIfMissing` first.
+ * The configured estimator's per-token advantages of `inputs` (computeAdvantages' second half), on the outcome
+ * advantages the run logged: the settings offered here reshape, they do not change Aᵢ (and a logged Aᵢ may come
+ * from a batch the step file does not hold whole, e.g. after dynamic sampling). Where a rollout has no logged Aᵢ,
+ * all are recomputed from the rewards (§1), as computeAdvantages does.
+ */
+export function reshapeLogged(config: AlgorithmConfig, inputs: readonly RolloutInput[], logged: ArrayLike<number | undefined>): { out: RolloutAdvantage[]; outcome: 'logged' | 'recomputed' } {
+  const estimator = getEstimator(config.estimator);
+  checkRollouts(config, inputs, estimator.views(config));
+  const useLogged = inputs.every((_, i) => Number.isFinite(logged[i]));
+  const A = useLogged
+    ? Float64Array.from(inputs, (_, i) => logged[i] as number)
+    : outcomeAdvantages(
+        inputs.map((r) => r.reward),
+        inputs.map((r) => r.group),
+        config.normalizeByStd,
+      );
+  const out = estimator.reshape(config, inputs, A);
+  if (out.length !== inputs.length) throw new InputError(`estimator ${config.estimator} returned ${out.length} results for ${inputs.length} rollouts`);
+  return { out, outcome: useLogged ? 'logged' : 'recomputed' };
+}
+
+/**
+ * Re-reshapes `rollouts` under `config` (on their logged Aᵢ, see reshapeLogged) and compares with `logged` (the Ã
+ * the run logged, per rollout's token range in its batch). Throws InputError/ConfigError from the core as they
+ * are; check `whatIfMissing` first.
  */
 export function runWhatIf(config: AlgorithmConfig, rollouts: readonly PackedRolloutRef[], logged: (ro: PackedRolloutRef) => ArrayLike<number> | undefined): WhatIfResult {
-  const out = computeAdvantages(config, whatIfInputs(rollouts));
+  const { out, outcome } = reshapeLogged(
+    config,
+    whatIfInputs(rollouts),
+    rollouts.map((ro) => ro.meta.advantage),
+  );
   const columns = new Map<PackedRollouts, Record<WhatIfColumn, Float32Array>>();
   let tokens = 0,
     boosted = 0,
@@ -178,9 +209,11 @@ export function runWhatIf(config: AlgorithmConfig, rollouts: readonly PackedRoll
     config,
     columns,
     tokenAdvantages: out.map((o) => o.tokenAdvantages),
+    outcome,
     summary: {
       rollouts: rollouts.length,
       tokens,
+      outcome,
       boosted,
       masked,
       mass: massN ? { mean: massSum / massN, min: massMin, max: massMax } : { mean: NaN, min: NaN, max: NaN },
@@ -204,7 +237,12 @@ export function whatIfFacts(s: WhatIfSummary): Array<{ id: string; label: string
     },
     { id: 'sign', label: 'Sign changed', value: String(s.signChanged), title: 'Tokens whose Ã has the opposite sign of the logged Ã' },
     { id: 'over50', label: 'Moved > 50 %', value: String(s.changedOver50), title: 'Tokens whose Ã moved by more than half the logged value' },
-    { id: 'size', label: 'Of', value: `${s.tokens} tokens, ${s.rollouts} rollouts`, title: 'What was re-reshaped (the rollouts of the step that have arrived)' },
+    {
+      id: 'size',
+      label: 'Of',
+      value: `${s.tokens} tokens, ${s.rollouts} rollouts${s.outcome === 'recomputed' ? ', Aᵢ recomputed' : ''}`,
+      title: s.outcome === 'logged' ? 'What was re-reshaped (the rollouts of the step that have arrived), on their logged outcome advantages Aᵢ' : 'Some rollouts had no logged Aᵢ: all were recomputed from the rewards (§1)',
+    },
   ];
 }
 

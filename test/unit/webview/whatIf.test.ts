@@ -1,9 +1,9 @@
 // What-if reshaping (issue 15): the webview's pure logic against the core estimators, numbers equal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeAdvantages, resolveConfig } from '../../../src/core/algorithms';
+import { computeAdvantages, getEstimator, resolveConfig, type AlgorithmConfig } from '../../../src/core/algorithms';
 import { packRollouts } from '../../../src/core/view/pack';
-import { runAlgorithmConfig, runWhatIf, whatIfMissing, whatIfRunConfig, type PackedRolloutRef } from '../../../src/core/view/whatIf';
+import { runAlgorithmConfig, runWhatIf, whatIfFacts, whatIfMissing, whatIfRunConfig, type PackedRolloutRef } from '../../../src/core/view/whatIf';
 import type { RolloutRecord } from '../../../src/core/run/schema';
 import { makeStep } from '../../fixtures/webviewFixtures';
 
@@ -33,9 +33,11 @@ const asInput = (r: RolloutRecord) => ({
   logp: { image: f32(r.logp.image)!, blind: f32(r.logp.blind), mild: f32(r.logp.mild), perturbed: f32(r.logp.perturbed as number[]) },
   labels: r.perceptual,
 });
+/** The estimator on the logged outcome advantages (the what-if changes the reshaping, not Aᵢ). */
+const reshape = (config: AlgorithmConfig, records: RolloutRecord[]) => getEstimator(config.estimator).reshape(config, records.map(asInput), Float64Array.from(records, (r) => r.advantage));
 const logged = (ro: PackedRolloutRef) => ro.batch.fields.tokenAdvantage?.subarray(ro.start, ro.end);
 
-test('what-if Ã equals computeAdvantages on the logged log-probs, for every preset the packed view supports', () => {
+test('what-if Ã equals the core estimators on the logged log-probs and Aᵢ, for every preset the packed view supports', () => {
   const records = fullStep(12, 4, 20, 3);
   const ros = refs(records);
   for (const config of [
@@ -47,8 +49,9 @@ test('what-if Ã equals computeAdvantages on the logged log-probs, for every pre
     resolveConfig('prpo', { estimator: 'oracle' }),
   ]) {
     assert.equal(whatIfMissing(config, ros), undefined, config.estimator);
-    const want = computeAdvantages(config, records.map(asInput));
+    const want = reshape(config, records);
     const got = runWhatIf(config, ros, logged);
+    assert.equal(got.outcome, 'logged');
     assert.equal(got.tokenAdvantages.length, records.length);
     got.tokenAdvantages.forEach((row, i) => assert.deepEqual(row, want[i].tokenAdvantages, `${config.estimator} rollout ${i}`));
     // The recolour columns carry the same numbers at each rollout's place in its batch.
@@ -69,7 +72,7 @@ test('the summary counts what moved against the logged Ã', () => {
   const ros = refs(records, 3);
   const config = resolveConfig('vppo', { topK: 0.5 });
   const { summary, tokenAdvantages } = runWhatIf(config, ros, logged);
-  const want = computeAdvantages(config, records.map(asInput));
+  const want = reshape(config, records);
   let tokens = 0, boosted = 0, masked = 0, flips = 0, over = 0;
   const masses: number[] = [];
   records.forEach((r, i) => {
@@ -91,6 +94,16 @@ test('the summary counts what moved against the logged Ã', () => {
     { tokens, boosted, masked, flips, over, mean: masses.reduce((a, b) => a + b, 0) / masses.length, min: Math.min(...masses), max: Math.max(...masses) },
     { tokens: summary.tokens, boosted: summary.boosted, masked: summary.masked, flips: summary.signChanged, over: summary.changedOver50, ...summary.mass },
   );
+});
+
+test('without logged outcome advantages, Aᵢ are recomputed from the rewards: computeAdvantages exactly', () => {
+  const records = fullStep(8, 4, 12, 11);
+  for (const r of records) delete (r as { advantage?: number }).advantage;
+  const config = resolveConfig('prpo', { tau: 0.25 });
+  const got = runWhatIf(config, refs(records, 3), logged);
+  assert.equal(got.outcome, 'recomputed');
+  assert.deepEqual(got.tokenAdvantages, computeAdvantages(config, records.map(asInput)).map((o) => o.tokenAdvantages));
+  assert.match(whatIfFacts(got.summary).at(-1)!.value, /Aᵢ recomputed/);
 });
 
 test('a step without the views the settings need is named, not computed', () => {

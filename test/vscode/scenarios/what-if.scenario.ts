@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { computeAdvantages, resolveConfig } from '../../../src/core/algorithms';
+import { getEstimator, resolveConfig } from '../../../src/core/algorithms';
 import { signed } from '../../../src/core/format';
 import { runFiles } from '../../../src/core/run/reader';
 import type { RolloutRecord } from '../../../src/core/run/schema';
@@ -51,9 +51,11 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
       await webview.locator(`.what-if-fact.${f.id} .what-if-fact-value`, { hasText: f.value }).waitFor({ timeout: 10_000 });
     }
     assert.match(await webview.locator('.legend-title').innerText(), /Ã/);
-    const core = computeAdvantages(
+    // PGPO's estimator on the logged outcome advantages (the what-if changes the reshaping, not Aᵢ).
+    const core = getEstimator('pgpo').reshape(
       config,
       records.map((r) => ({ id: r.id, group: r.group, reward: r.reward, logp: { image: Float32Array.from(r.logp.image), blind: Float32Array.from(r.logp.blind!) } })),
+      Float64Array.from(records, (r) => r.advantage),
     );
     // A token's card shows the what-if Ã.
     const first = webview.locator('.rollout').first();
