@@ -72,6 +72,10 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
     // Save as Run Config…: the file Start Run from Config File… reads.
     const saved = join(workspaceDir, `what-if-${theme}.json`);
     await webview.locator('.what-if-save').click();
+    // The save dialog (a quick input here) offers the workspace and the run's name; typed before it has filled
+    // that in, a path would be overwritten.
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await until('the save dialog with its default path', async () => (await input.inputValue().catch(() => '')).endsWith(`${FIXTURE_RUN_NAME}-what-if.json`), 15_000);
     await workbench.answerInput(saved);
     await until('the run config on disk', async () => existsSync(saved), 15_000);
     assert.deepEqual(JSON.parse(readFileSync(saved, 'utf8')), { preset: 'pgpo', name: `${FIXTURE_RUN_NAME}-what-if`, config: { tau: TAU } });
