@@ -5,6 +5,7 @@
  * and status line (summary.ts), and the timing marks and test hooks (perf.ts); then it answers the host.
  */
 import {
+  OpenWhatIfNotification,
   RolloutsAppendedNotification,
   SetFollowCommand,
   ShowStepNotification,
@@ -25,6 +26,7 @@ import { attachTokenCursor } from './tokenCursor';
 import { Toolbar } from './toolbar';
 import { SavedView, chooseSignal, restoreView, savedView } from './viewState';
 import { WindowedList } from './windowedList';
+import { WhatIfPanel } from './whatIfPanel';
 
 export function startTrajectory(root: HTMLElement): void {
   const ipc = new HostIpc('trajectory');
@@ -37,8 +39,12 @@ export function startTrajectory(root: HTMLElement): void {
   const issues = h('div', 'issues');
   issues.hidden = true;
   const showLegend = (): void => renderLegend(legend, state);
-  const showStatus = (): void => updateStatus(status, state, list.shown);
+  const showStatus = (): void => {
+    updateStatus(status, state, list.shown);
+    whatIf.sync();
+  };
   const saveState = (): void => ipc.setState<SavedView>(savedView(state));
+  const whatIf = new WhatIfPanel({ ipc, state, report, showAdvantages: () => toolbar.chooseSignal('tokenAdvantage'), recolour: redraw });
 
   // The parts call each other through closures over `loader`, `list` and `card`, made below: none of them runs
   // before a control is used or the host speaks, after this function has returned.
@@ -50,7 +56,8 @@ export function startTrajectory(root: HTMLElement): void {
   });
   const list = new WindowedList(state, { loadImage: imageLoader(ipc), hideCard: () => card.hide(true), laidOut: showStatus });
   const loader = new StepLoader({ ipc, state, list, toolbar, status, issues, report, renderLegend: showLegend, updateStatus: showStatus, saveState });
-  root.replaceChildren(toolbar.el, legend, status, issues, list.el);
+  toolbar.el.querySelector('.toolbar-row')?.append(whatIf.toggle);
+  root.replaceChildren(toolbar.el, whatIf.el, legend, status, issues, list.el);
   const card = new HoverCard(() => state.run);
   attachTokenCursor(list, card);
 
@@ -59,6 +66,11 @@ export function startTrajectory(root: HTMLElement): void {
     chooseSignal(state, id);
     saveState();
     showLegend();
+    redraw();
+  }
+
+  /** Draws the tokens again after their colour values changed (a filter or sort on the signal lays them out again). */
+  function redraw(): void {
     if (Number.isFinite(state.filter.threshold) || state.filter.sort === 'signal-desc') {
       list.relayout();
       return;
@@ -105,6 +117,13 @@ export function startTrajectory(root: HTMLElement): void {
     toolbar.updateStepOptions();
     if (!state.data && state.loadingStep === undefined && state.steps.length) void loader.load(state.steps[state.steps.length - 1]);
   });
+  ipc.on(OpenWhatIfNotification, ({ step }) => {
+    if (step !== undefined && state.data?.step !== step) {
+      if (!state.steps.includes(step)) state.steps = [...state.steps, step].sort((a, b) => a - b);
+      void loader.load(step);
+    }
+    whatIf.open();
+  });
   ipc.on(RolloutsAppendedNotification, (p, m) => loader.onAppended(p.rollouts, m));
   ipc.on(StatusChangedNotification, (p) => {
     if (state.run && p.runId === state.run.id) {
@@ -131,6 +150,7 @@ export function startTrajectory(root: HTMLElement): void {
     },
     setSignal: (id) => toolbar.chooseSignal(id),
     loadStep: (s) => loader.load(s),
+    whatIf,
   });
 
   ipc.ready();

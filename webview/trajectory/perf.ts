@@ -6,6 +6,7 @@
 import { PerfReportCommand } from '../../src/core/protocol/webview';
 import { HostIpc } from '../ipc';
 import { SignalId } from '../scales';
+import type { WhatIfPanel } from './whatIfPanel';
 
 export type Report = (name: string, ms: number) => void;
 
@@ -37,6 +38,8 @@ export interface TrajectoryHooks {
   readonly renderedTokens: number;
   setSignal(id: SignalId): void;
   loadStep(step: number): Promise<void>;
+  /** The what-if panel: its settings and summary now. */
+  whatIf: WhatIfPanel;
 }
 
 export function exposeForTests(hooks: TrajectoryHooks): void {

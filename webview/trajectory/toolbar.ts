@@ -17,7 +17,8 @@ export interface ToolbarActions {
 /** The signal offered when the chosen one is absent from a step, in order of preference. */
 const SIGNAL_FALLBACKS: SignalId[] = ['rvd', 'S', 'G', 'tokenAdvantage', 'advantage'];
 
-const field = (label: string, control: HTMLElement, title?: string): HTMLElement => {
+/** A control with its label (the what-if panel's controls use it too). */
+export const field = (label: string, control: HTMLElement, title?: string): HTMLElement => {
   const w = h('label', 'field');
   w.append(h('span', 'field-label', label), control);
   if (title) w.title = title;

@@ -90,6 +90,8 @@ export interface WebviewRunInfo {
   mildSigma?: number;
   /** Perturbed-view patch drop probability, the run config's `patchDropProb` (ALGORITHMS.md: 0.5). */
   patchDropProb?: number;
+  /** The algorithm keys of run.json's config (the what-if panel starts from them). */
+  algorithmConfig?: Record<string, unknown>;
 }
 
 export interface ChartRun {
@@ -134,10 +136,24 @@ export const GetImageRequest = new IpcRequest<{ image: string }, { dataUrl?: str
 /** Live follow on/off: while on, the host streams new rollouts of the current step and moves to new steps. */
 export const SetFollowCommand = new IpcCommand<{ follow: boolean; step: number }>('trajectory', 'setFollow');
 
+/**
+ * A run config file's contents (commands/startRun.ts readStartConfig) with the what-if panel's settings: save it
+ * where the user picks, or start a run from it.
+ */
+export interface WhatIfRunConfig {
+  preset: RunManifest['algorithm'];
+  name: string;
+  config: Record<string, unknown>;
+}
+export const SaveWhatIfConfigCommand = new IpcCommand<{ runConfig: WhatIfRunConfig }>('trajectory', 'saveWhatIfConfig');
+export const StartWhatIfRunCommand = new IpcCommand<{ runConfig: WhatIfRunConfig }>('trajectory', 'startWhatIfRun');
+
 /** First message to a trajectory view: the run, its steps, and the step to show. */
 export const TrajectoryInitNotification = new IpcNotification<{ run: WebviewRunInfo; steps: number[]; step?: number }>('trajectory', 'init');
 /** Show another step (the host was asked to, e.g. from the run explorer). */
 export const ShowStepNotification = new IpcNotification<{ step: number }>('trajectory', 'showStep');
+/** Open the what-if panel (the command *What-If: Re-reshape This Step…*), at `step` when given. */
+export const OpenWhatIfNotification = new IpcNotification<{ step?: number }>('trajectory', 'openWhatIf');
 /** The set of steps changed (a live run wrote a new step file). */
 export const StepsChangedNotification = new IpcNotification<{ steps: number[] }>('trajectory', 'stepsChanged');
 /** New rollouts of a step (live). */

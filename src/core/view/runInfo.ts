@@ -5,6 +5,7 @@
  */
 import type { WebviewRunInfo } from '../protocol/webview';
 import type { RunManifest, RunStatus } from '../run/schema';
+import { CONFIG_KEYS } from '../algorithms/config';
 
 const finite = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
@@ -19,5 +20,6 @@ export function webviewRunInfo(m: RunManifest, status: RunStatus): WebviewRunInf
     patchSize: finite(m.model?.config?.patchSize),
     mildSigma: finite(config.mildSigma),
     patchDropProb: finite(config.patchDropProb),
+    algorithmConfig: Object.fromEntries(Object.entries(config).filter(([k]) => Object.hasOwn(CONFIG_KEYS, k))),
   };
 }

@@ -230,6 +230,16 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return TrajectoryPanel.show(context, sourceOf(target.entry), target.step);
     }),
 
+    command('whatIf', async (arg?: CommandArg) => {
+      const target = await runFor(arg, 'Re-reshape a step of which run?', (e) => !!e.info.manifest && e.info.rolloutSteps.length > 0);
+      if (!target) return undefined;
+      const step = target.step ?? (await pickStep(target.entry));
+      if (step === undefined) return undefined;
+      const panel = TrajectoryPanel.show(context, sourceOf(target.entry), step);
+      panel.openWhatIf(step);
+      return panel;
+    }),
+
     command('openRolloutFile', async (arg?: CommandArg) => {
       const target = await runFor(arg, 'Open a step of which run?');
       if (!target) return undefined;

@@ -3,17 +3,22 @@
  * hover card per token, filters, and live follow. Opened by `TrajectoryPanel.show` (commands/index.ts).
  */
 import * as vscode from 'vscode';
+import { promises as fs } from 'node:fs';
 import type { RunSource } from './runSource';
 import {
   GetImageRequest,
   GetStepPartRequest,
   GetStepRequest,
+  OpenWhatIfNotification,
   RolloutsAppendedNotification,
+  SaveWhatIfConfigCommand,
   SetFollowCommand,
+  StartWhatIfRunCommand,
   ShowStepNotification,
   StatusChangedNotification,
   StepsChangedNotification,
   TrajectoryInitNotification,
+  type WhatIfRunConfig,
 } from '../../core/protocol/webview';
 import { packRollouts } from '../../core/view/pack';
 import { stepRanges, type SignalId } from '../../core/view/signals';
@@ -21,6 +26,8 @@ import { webviewRunInfo } from '../../core/view/runInfo';
 import type { RolloutRecord } from '../../core/run/schema';
 import { readRunImage } from '../../core/run/images';
 import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
+
+const runConfigText = (c: WhatIfRunConfig): string => JSON.stringify(c, null, 2) + '\n';
 
 /** Steps kept read per panel. */
 const STEP_CACHE = 3;
@@ -104,6 +111,8 @@ export class TrajectoryPanel implements vscode.Disposable {
       return { rollouts: packRollouts(step, rollouts.slice(from, to)), last: to >= rollouts.length };
     });
     this.ipc.onRequest(GetImageRequest, ({ image }) => this.readImage(image));
+    this.ipc.onCommand(SaveWhatIfConfigCommand, ({ runConfig }) => void this.saveRunConfig(runConfig).catch((e) => void vscode.window.showErrorMessage(String(e instanceof Error ? e.message : e))));
+    this.ipc.onCommand(StartWhatIfRunCommand, ({ runConfig }) => void this.startRun(context, runConfig).catch((e) => void vscode.window.showErrorMessage(String(e instanceof Error ? e.message : e))));
     this.ipc.onCommand(SetFollowCommand, ({ follow, step }) => {
       this.follow = follow;
       this.viewedStep = step;
@@ -134,6 +143,35 @@ export class TrajectoryPanel implements vscode.Disposable {
   showStep(step: number): void {
     this.requestedStep = step;
     this.ipc.notify(ShowStepNotification, { step });
+  }
+
+  /** Opens the what-if panel (at `step` when given). */
+  openWhatIf(step?: number): void {
+    if (step !== undefined) this.requestedStep = step;
+    this.ipc.notify(OpenWhatIfNotification, { step });
+  }
+
+  /** Writes the what-if settings as a run config file where the user picks (the format Start Run from Config File… reads). */
+  private async saveRunConfig(runConfig: WhatIfRunConfig): Promise<vscode.Uri | undefined> {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const uri = await vscode.window.showSaveDialog({
+      title: 'Save the what-if settings as a run config',
+      filters: { 'Run config (JSON)': ['json'] },
+      defaultUri: folder ? vscode.Uri.joinPath(folder, `${runConfig.name}.json`) : undefined,
+    });
+    if (!uri) return undefined;
+    await fs.writeFile(uri.fsPath, runConfigText(runConfig), 'utf8');
+    void vscode.window.showInformationMessage(`Saved the what-if settings as ${uri.fsPath} (start it with Start Run from Config File…).`);
+    return uri;
+  }
+
+  /** Starts a run with the what-if settings: a run config file in the extension's storage, through Start Run from Config File…. */
+  private async startRun(context: vscode.ExtensionContext, runConfig: WhatIfRunConfig): Promise<void> {
+    const dir = vscode.Uri.joinPath(context.globalStorageUri, 'what-if');
+    await fs.mkdir(dir.fsPath, { recursive: true });
+    const file = vscode.Uri.joinPath(dir, `${runConfig.name}-${Date.now()}.json`);
+    await fs.writeFile(file.fsPath, runConfigText(runConfig), 'utf8');
+    await vscode.commands.executeCommand('prpoStudio.startRunFromConfig', file);
   }
 
   private async sendInit(): Promise<void> {
