@@ -81,13 +81,11 @@ export class ChartsPanel implements vscode.Disposable {
   private async sendInit(): Promise<void> {
     const generation = this.generation;
     const runs: ChartRun[] = await Promise.all(
-      this.sources.map(async (s) => ({
-        id: s.manifest.id,
-        name: s.manifest.name,
-        algorithm: s.manifest.algorithm,
-        status: s.status(),
-        rows: await s.readMetrics(),
-      })),
+      this.sources.map(async (s) => {
+        const issues: string[] = [];
+        const rows = await s.readMetrics((message) => issues.push(message));
+        return { id: s.manifest.id, name: s.manifest.name, algorithm: s.manifest.algorithm, status: s.status(), rows, issues };
+      }),
     );
     if (this.disposed || generation !== this.generation) return;
     this.ipc.notify(ChartsInitNotification, { runs });
