@@ -21,6 +21,7 @@ import type { MetricsRow, RolloutRecord, RunManifest } from '../../core/run/sche
 import * as config from '../config';
 import { appendFailure } from '../../core/run/writer';
 import { StepTimer } from '../../core/run/stepTimer';
+import { latestCheckpoint } from '../../core/run/checkpoint';
 import { escapeNotice } from '../../core/format';
 import { BackendCancelled, BackendClient, describeExit, type BackendCommand, type BackendExit, type BackendKind } from './backendClient';
 import { checkInterpreter, describeInterpreter, explainBackendError, packagePath, PythonSetupError, resolveInterpreter } from './python';
@@ -270,7 +271,12 @@ export class BackendManager implements vscode.Disposable {
   private reportFailure(run: LiveRun, reason: string): void {
     this.log.error(`${run.runDir}: ${reason}`);
     vscode.window
-      .showErrorMessage(`PRPO Studio: run "${escapeNotice(run.name)}" failed at step ${run.status.step}: ${escapeNotice(reason.split('\n')[0])}`, RESUME_FROM_CHECKPOINT, SHOW_LOG)
+      // Resuming needs a complete checkpoint: a run that failed before its first one is not offered it.
+      .showErrorMessage(
+        `PRPO Studio: run "${escapeNotice(run.name)}" failed at step ${run.status.step}: ${escapeNotice(reason.split('\n')[0])}`,
+        ...(latestCheckpoint(run.runDir) ? [RESUME_FROM_CHECKPOINT] : []),
+        SHOW_LOG,
+      )
       .then((choice) => {
         if (choice === RESUME_FROM_CHECKPOINT) vscode.commands.executeCommand('prpoStudio.resumeFromCheckpoint', run.runDir);
         if (choice === SHOW_LOG) this.log.show();

@@ -11,6 +11,7 @@ import { rolloutTokensUri } from '../hovers/rolloutDocument';
 import { ChartsPanel, TrajectoryPanel } from '../panels';
 import type { RunEntry, RunStore } from '../runs/runStore';
 import { askStartParams, defaultStartParams, readStartConfig } from './startRun';
+import { preferredRun } from '../explorer/runText';
 import { liveRunFor, pickRun, runDescription, targetOf, type CommandArg } from './targets';
 import type { StartParams } from '../../core/protocol/backend';
 import { escapeLabel, escapeNotice } from '../../core/format';
@@ -264,7 +265,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         }
         if (all.length === 1) entries = all;
         else {
-          const active = backends.active?.runDir ?? all[0].info.dir;
+          const active = preferredRun(all, TrajectoryPanel.runOnScreen(), backends.active?.runDir);
           const picked = await vscode.window.showQuickPick(
             all.map((e) => ({ label: escapeLabel(e.info.name), description: runDescription(e), picked: e.info.dir === active, entry: e })),
             { canPickMany: true, placeHolder: 'Chart which runs? (several are overlaid)' },

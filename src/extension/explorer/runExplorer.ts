@@ -3,7 +3,8 @@
  * under each its checkpoints and steps. Context menus key on `viewItem` (contextValue):
  *   run.running | run.paused        a run live in this window (pause/resume, checkpoint, stop)
  *   run.running.external            written by another process (a terminal, another window): read only
- *   run.stopped | run.completed | run.failed | run.interrupted   resumable from a checkpoint
+ *   run.stopped | run.completed | run.failed | run.interrupted   resumable from a checkpoint (with
+ *                                   `.nocheckpoint` appended when it has no complete one: not resumable)
  *   run.broken                      run.json missing or invalid (children say why)
  *   run.cluster.<ray status>        written by a Ray job (pending|running|stopped|succeeded|failed)
  *   clusterJob.<ray status>         a Ray job whose run directory is not there yet (queued, starting, failed at start)
@@ -13,7 +14,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CheckpointEntry, LineIssue, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
 import { displayString } from '../../core/visibleText';
-import { clusterJobTooltipMarkdown, describeRow, issueText, runDescription, runLabel, runTooltipMarkdown, STATUS_ICON } from './runText';
+import { clusterJobTooltipMarkdown, describeRow, issueText, runContextValue, runDescription, runLabel, runTooltipMarkdown, STATUS_ICON } from './runText';
+export { runContextValue } from './runText';
 import type { ClusterJobView, ClusterView } from '../cluster/view';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
@@ -174,15 +176,6 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
 
 function latestComplete(entry: RunEntry | undefined): number | undefined {
   return entry?.info.checkpoints.filter((c) => c.complete).at(-1)?.step;
-}
-
-export function runContextValue(entry: RunEntry, job?: ClusterJobView): string {
-  if (!entry.info.manifest) return 'run.broken';
-  if (entry.imported) return 'run.imported';
-  if (job) return `run.cluster.${job.status.toLowerCase()}`;
-  if (entry.live) return entry.status === 'paused' ? 'run.paused' : 'run.running';
-  if (entry.status === 'running' || entry.status === 'paused') return `run.${entry.status}.external`;
-  return `run.${entry.status}`;
 }
 
 const RAY_ICON: Record<ClusterJobView['status'], [string, string | undefined]> = {

@@ -109,3 +109,27 @@ export function clusterJobTooltipMarkdown(id: string, job: ClusterJobView): stri
   const head = `**Ray job** ${escapeMarkdown(id)} on cluster **${escapeMarkdown(job.cluster)}** (${escapeMarkdown(job.address)}): ${escapeMarkdown(job.status)}`;
   return job.message ? `${head}\n\n${escapeMarkdown(job.message)}` : head;
 }
+
+/**
+ * The run a picker ticks first: the one on screen (its trajectory view), else the one training in this window,
+ * else the newest (`runs` come newest first).
+ */
+export function preferredRun(runs: readonly RunEntry[], onScreen: string | undefined, live: string | undefined): string | undefined {
+  const has = (dir: string | undefined) => dir !== undefined && runs.some((e) => e.info.dir === dir);
+  return has(onScreen) ? onScreen : has(live) ? live : runs[0]?.info.dir;
+}
+
+/** The run row's contextValue, on which its menus key (see the list at the top of runExplorer.ts). */
+export function runContextValue(entry: RunEntry, job?: ClusterJobView): string {
+  if (!entry.info.manifest) return 'run.broken';
+  if (entry.imported) return 'run.imported';
+  if (job) return `run.cluster.${job.status.toLowerCase()}${resumable(entry)}`;
+  if (entry.live) return entry.status === 'paused' ? 'run.paused' : 'run.running';
+  if (entry.status === 'running' || entry.status === 'paused') return `run.${entry.status}.external`;
+  return `run.${entry.status}${resumable(entry)}`;
+}
+
+/** "Resume from Checkpoint…" keys on this: a finished run without a complete checkpoint has nothing to resume. */
+function resumable(entry: RunEntry): string {
+  return entry.info.checkpoints.some((c) => c.complete) ? '' : '.nocheckpoint';
+}

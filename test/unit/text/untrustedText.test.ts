@@ -161,3 +161,34 @@ test('the run description puts the step and reward first: the side bar shows abo
   assert.match(d.slice(0, 30), /^step 3\/400 · R 0\.50/);
   assert.match(d, /running · PRPO-R$/);
 });
+
+test('"Resume from Checkpoint…" is offered on a finished run with a complete checkpoint, not on one without', async () => {
+  const { runContextValue } = await import('../../../src/extension/explorer/runText');
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+  const whens: string[] = pkg.contributes.menus['view/item/context']
+    .filter((m: { command: string }) => m.command === 'prpoStudio.resumeFromCheckpoint' || m.command === 'prpoStudio.resumeClusterRun')
+    .map((m: { when: string }) => m.when);
+  // The `viewItem =~ /…/` and `viewItem == …` clauses, evaluated against a context value.
+  const offered = (value: string) =>
+    whens.some((w) => {
+      const re = /viewItem =~ \/(.+?)\/(?: |$)/.exec(w);
+      if (re) return new RegExp(re[1]).test(value);
+      const eq = /viewItem == (\S+)/.exec(w);
+      return eq?.[1] === value;
+    });
+  for (const status of ['stopped', 'completed', 'failed', 'interrupted'] as const) {
+    const withCk = { ...entry('n', 'x'), status, info: { ...entry('n', 'x').info, checkpoints: [{ step: 2, path: '/c', complete: true }] } } as RunEntry;
+    const without = { ...entry('n', 'x'), status, info: { ...entry('n', 'x').info, checkpoints: [{ step: 2, path: '/c', complete: false }] } } as RunEntry;
+    assert.ok(offered(runContextValue(withCk)), `${status} with a checkpoint: ${runContextValue(withCk)}`);
+    assert.ok(!offered(runContextValue(without)), `${status} without one: ${runContextValue(without)}`);
+  }
+});
+
+test('Open Metrics ticks the run on screen first, then the live one, then the newest', async () => {
+  const { preferredRun } = await import('../../../src/extension/explorer/runText');
+  const runs = [entry('new', 'a'), entry('old', 'b')];
+  assert.equal(preferredRun(runs, '/runs/b', '/runs/a'), '/runs/b');
+  assert.equal(preferredRun(runs, undefined, '/runs/b'), '/runs/b');
+  assert.equal(preferredRun(runs, '/elsewhere', undefined), '/runs/a');
+});
