@@ -32,3 +32,33 @@ test('high-contrast themes get a subdued grid (the foreground at a quarter), oth
   assert.equal(withAlpha('rgb(1, 2, 3)', 0.5), 'rgba(1, 2, 3, 0.5)');
   assert.equal(withAlpha('var(--x)', 0.5), undefined);
 });
+
+test('token text keeps ≥ 4.5:1 on every bin of every scale in the stock themes (Dark Modern orange was 3.45:1)', async () => {
+  const { BINS, binShare, binTextColour, scaleCss } = await import('../../../webview/scales');
+  const { DIVERGING } = await import('../../../src/core/view/signals');
+  const hex = (h: string) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+  const lin = (c: number) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  const lum = (c: number[]) => 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+  const ratio = (a: number[], b: number[]) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+  const VIRIDIS = ['#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#fde725'];
+  const css = scaleCss();
+  for (const v of VIRIDIS) assert.ok(css.includes(v), 'the test uses the scale the CSS uses');
+  const themes: Array<[string, string, string, 'dark' | 'light' | 'hc-dark' | 'hc-light']> = [
+    ['Dark Modern', '#1f1f1f', '#cccccc', 'dark'], ['Dark+', '#1e1e1e', '#d4d4d4', 'dark'], ['Light Modern', '#ffffff', '#3b3b3b', 'light'],
+    ['Light+', '#ffffff', '#000000', 'light'], ['High Contrast', '#000000', '#ffffff', 'hc-dark'], ['High Contrast Light', '#ffffff', '#292929', 'hc-light'],
+  ];
+  for (const [name, bg, fg, theme] of themes) {
+    const dark = theme === 'dark' || theme === 'hc-dark';
+    for (let b = 1; b <= BINS; b++) {
+      const share = binShare(b) / 100;
+      const scales = { dp: DIVERGING.positive, dn: DIVERGING.negative, s: dark ? VIRIDIS[b - 1] : VIRIDIS[BINS - b] } as const;
+      for (const [k, c] of Object.entries(scales) as Array<['dp' | 'dn' | 's', string]>) {
+        const cell = hex(c).map((x, i) => share * x + (1 - share) * hex(bg)[i]);
+        const text = binTextColour(k, b, theme) ?? fg;
+        const r = ratio(cell, hex(text));
+        assert.ok(r >= 4.5, `${name}: ${k}${b} text ${text} at ${r.toFixed(2)}:1`);
+        if (binTextColour(k, b, theme)) assert.ok(css.includes(`.${k}${b}`) && css.includes(`color: ${text}`), `${k}${b} in the CSS`);
+      }
+    }
+  }
+});
