@@ -102,7 +102,7 @@ async function fwdBwdSession(c: ModelConfig, B: number, Tt: number) {
   const w = initWeights(c, 1);
   const feeds: Record<string, ort.Tensor> = {};
   for (const [n, shape] of paramShapes(c)) feeds[n] = new ort.Tensor('float32', w.get(n)!, shape);
-  const scalars: Record<string, number> = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0, invTokens: 1 / (B * Tt * 0.75) };
+  const scalars: Record<string, number> = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0, entropyBonus: 0, klCoef: 0, invTokens: 1 / (B * Tt * 0.75) };
   for (const k of POLICY_SCALARS) feeds[k] = new ort.Tensor('float32', new Float32Array([scalars[k]]), []);
   for (const inp of g.inputs) {
     if (feeds[inp.name]) continue;
@@ -187,7 +187,7 @@ async function main() {
     const old = (await e.score(seqs)).logp;
     const adv = seqs.map((s) => Float32Array.from(s.response, () => r() * 2 - 1));
     const fwd = () => e.score(seqs);
-    const step = () => e.policyStep({ sequences: seqs, advantages: adv, oldLogp: old }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0 });
+    const step = () => e.policyStep({ sequences: seqs, advantages: adv, oldLogp: old }, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0, entropyBonus: 0, klCoef: 0 });
     const fb = await fwdBwdSession(c, BATCH, Tt);
     await fwd(); await step(); await step(); await fb.run();
     if (torch) await torch.ask({ name, config: c, batch: BATCH, text: Tt });

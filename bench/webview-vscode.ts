@@ -12,7 +12,7 @@ import { withStudio } from '../test/vscode/harness/studio';
 import { RunWriter } from '../src/core/run/writer';
 import { encodePng } from '../src/core/run/png';
 import type { MetricsRow, RolloutRecord } from '../src/core/run/schema';
-import { makeRollout, rng } from './webviewFixtures';
+import { makeRollout, rng } from '../test/fixtures/webviewFixtures';
 
 const q = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);

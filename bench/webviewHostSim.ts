@@ -28,7 +28,7 @@ import {
 } from '../src/core/protocol/webview';
 import { packRollouts } from '../src/core/view/pack';
 import { stepRanges } from '../src/core/view/signals';
-import { makeRollout, makeStep } from './webviewFixtures';
+import { makeRollout, makeStep } from '../test/fixtures/webviewFixtures';
 
 interface Sim {
   steps: Map<number, RolloutRecord[]>;

@@ -1,6 +1,7 @@
 // `npm start`: PRPO Studio in real VS Code (code-server), in your browser.
 //
-//   npm ci && npm start                   provisions .toolchain/ when missing (~2 min once), then serves
+//   npm ci && npm start                   provisions code-server when missing (~2 min once), then serves; the
+//                                         PyTorch backend's Python environment is set up in the background
 //   npm start -- --port 8080              a fixed port (default 3140, or a free one when that is taken)
 //   npm start -- --no-auto-start          do not start the built-in PRPO-R run on launch
 //   npm start -- --workspace ../my-runs   another workspace folder (runs are read from <folder>/runs)
@@ -11,8 +12,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { ensureToolchain } from './toolchain/provision';
+import { spawn, spawnSync } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { checkPython, ensureToolchain, toolchainDir } from './toolchain/provision';
 import { isShuttingDown } from '../test/vscode/harness/cleanup';
 import { launchCodeServer, repoRoot } from '../test/vscode/harness/launcher';
 
@@ -39,7 +41,21 @@ async function main(): Promise<void> {
     console.log('npm start [-- --port N] [--workspace DIR] [--no-auto-start]');
     return;
   }
-  await ensureToolchain();
+  // The built-in default needs only code-server; the PyTorch backend's environment (several GB cold) must not
+  // hold the studio up, so it is provisioned by a detached `npm run toolchain` while the studio serves.
+  await ensureToolchain({ python: false });
+  const pythonMissing = checkPython();
+  if (pythonMissing) {
+    mkdirSync(toolchainDir, { recursive: true });
+    const log = join(toolchainDir, 'python-setup.log');
+    const out = openSync(log, 'a');
+    spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts', 'toolchain', 'provision.ts')], {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', out, out],
+    }).unref();
+    console.log(`[studio] setting up the PyTorch backend's Python environment in the background (${pythonMissing}); progress: ${log}`);
+  }
   if (!existsSync(join(repoRoot, 'dist', 'extension.js')) || flag('build')) {
     console.log('[studio] building dist/ …');
     const r = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: repoRoot, stdio: 'inherit' });

@@ -37,7 +37,7 @@ def test_the_output_text_is_the_typescript_clis():
         '{"algorithm":"dapo","config":{"preset":"dapo","estimator":"dapo","normalizeByStd":false,"kl":"k3","topK":0.4,'
         '"betaMin":0.9,"tau":0.4,"beta":1,"rvd":"soft","lambda":1,"groundingFloor":0.01,"instabilityFloor":0.05,'
         '"quantile":0.8,"kappa":1,"masks":4,"massConserving":false,"threshold":null,"clipLow":0.2,"clipHigh":0.28,'
-        '"dualClip":3,"entropyCoef":0,"klCoef":0,"dynamicSampling":true,"maxResampleTries":3,"accuracyLow":0.01,'
+        '"dualClip":3,"sampledNllCoef":0,"entropyBonus":0,"klCoef":0,"dynamicSampling":true,"maxResampleTries":3,"accuracyLow":0.01,'
         '"accuracyHigh":0.99},"rollouts":[{"id":"a","advantage":0.5,"tokenAdvantages":[0.5,0.5]},'
         '{"id":"b","advantage":-0.5,"tokenAdvantages":[-0.5]}]}\n'
     )

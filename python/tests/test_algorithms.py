@@ -213,7 +213,7 @@ def test_config_defaults_messages_and_round_trip():
     assert (prpo.rvd, prpo.lambda_, prpo.quantile, prpo.kappa, prpo.masks, prpo.tau, prpo.beta, prpo.mass_conserving, prpo.threshold) == (
         "soft", 1, 0.8, 1, 4, 0.4, 1.0, False, None)
     assert (prpo.grounding_floor, prpo.instability_floor) == (0.01, 0.05)
-    assert resolve_config("pgpo").beta == 2.0 and resolve_config("vppo").entropy_coef == 0.06
+    assert resolve_config("pgpo").beta == 2.0 and resolve_config("vppo").sampled_nll_coef == 0.06
     assert resolve_config("grpo").clip_high == 0.2 and resolve_config("grpo").dynamic_sampling is False
     c = resolve_config("prpo", {"tau": 0.3, "rvd": "gate", "threshold": {"quantile": 0.7}, "normalizeByStd": False, "masks": 3.0})
     assert isinstance(c.masks, int)

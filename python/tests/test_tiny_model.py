@@ -35,9 +35,14 @@ def test_tiny_model_loads_back_and_generates(family: str, tiny_models: dict, sha
 
 
 def test_cli_writes_a_folder(tmp_path: Path, capsys) -> None:
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
     assert main(["--family", "qwen2.5-vl", "--out", str(tmp_path / "m")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model_type"] == "qwen2_5_vl"
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "m", local_files_only=True)
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert type(AutoProcessor.from_pretrained(tmp_path / "m", local_files_only=True)).__name__ == "Qwen2_5_VLProcessor"
 
 
 def test_the_2b_architecture_has_the_real_size() -> None:
@@ -62,3 +67,15 @@ def test_gpucheck_cpu_smoke(tmp_path: Path, capsys) -> None:
     tiny = result["tiny"]
     assert tiny["rollouts"] >= 4 and tiny["timeSampleMs"] > 0 and tiny["timeProbeMs"] > 0 and tiny["timeUpdateMs"] > 0
     assert 0 < tiny["probeShare"] < 1 and "real" not in result
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_token_texts_concatenate_to_the_response(family: str, tiny_models: dict) -> None:  # noqa: F811
+    from prpo_studio.models import ModelSettings, Policy
+
+    p = Policy(tiny_models[family], ModelSettings(device="cpu"))
+    for text in ["see 2 red answer 2", " how many blue ? see 1 answer 1", "héllo wörld 日本 ✓ answer 3", "The answer is: 7.\nDone"]:
+        ids = p.tokenizer(text, add_special_tokens=False)["input_ids"] + [p.eos_ids[0]]
+        pieces = p.pieces(ids)
+        assert len(pieces) == len(ids) and "".join(pieces) == p.tokenizer.decode(ids, skip_special_tokens=False)
+    assert p.pieces(p.tokenizer(" see 2", add_special_tokens=False)["input_ids"])[-1] == " 2"  # the space stays with its word

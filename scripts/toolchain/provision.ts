@@ -106,7 +106,7 @@ export function checkCodeServer(dir = toolchainDir): string | undefined {
 /** The extras the project's set-up installs: the tests, the Ray Jobs client, the verl plugin. */
 export const PYTHON_EXTRAS = 'test,ray,verl';
 /** Import names the backend and its tests need (found, not imported: the check stays well under a second). */
-const PYTHON_MODULES = ['prpo_studio', 'torch', 'transformers', 'peft', 'safetensors', 'PIL', 'numpy', 'pytest', 'hypothesis', 'ray', 'verl'];
+const PYTHON_MODULES = ['prpo_studio', 'torch', 'torchvision', 'transformers', 'peft', 'safetensors', 'PIL', 'numpy', 'pytest', 'hypothesis', 'ray', 'verl'];
 const PYTHON_STAMP = '.prpo-studio-stamp';
 const MIN_PYTHON: [number, number] = [3, 10];
 

@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     tiny = build("qwen2-vl", str(work / "tiny-qwen2-vl"))
     small_data = write_shapes_dataset(str(work / "data-small"), n=8, size=56)
-    tiny_cfg = {"promptsPerStep": 2, "groupSize": 4, "maxNewTokens": 16, "microBatchSize": 4}
+    # No DAPO re-sampling: a random model's groups are all wrong, and re-sampling them would only repeat the sample.
+    tiny_cfg = {"promptsPerStep": 2, "groupSize": 4, "maxNewTokens": 16, "microBatchSize": 4, "maxResampleTries": 0}
     result["tiny"] = one_step(tiny, small_data, str(work / "runs"), device, dtype, tiny_cfg)
     print(f"tiny: {json.dumps(result['tiny'])}", file=sys.stderr, flush=True)
     if not a.cpu_smoke and not a.skip_real:
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         real = build("qwen2-vl", str(work / "qwen2-vl-2b-random"), size="2b")
         result["realBuildS"] = round(time.perf_counter() - tb, 1)
         data = write_shapes_dataset(str(work / "data-448"), n=16, size=448)
-        real_cfg = {"promptsPerStep": 4, "groupSize": 8, "maxNewTokens": 128, "microBatchSize": 8, "loraRank": 64, "loraAlpha": 128}
+        real_cfg = {"promptsPerStep": 4, "groupSize": 8, "maxNewTokens": 128, "microBatchSize": 8, "loraRank": 64, "loraAlpha": 128,
+                    "maxResampleTries": 0}
         result["real"] = {"config": real_cfg, **one_step(real, data, str(work / "runs"), device, dtype, real_cfg)}
         print(f"real: {json.dumps(result['real'])}", file=sys.stderr, flush=True)
     result["totalS"] = round(time.perf_counter() - t0, 1)

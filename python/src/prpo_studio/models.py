@@ -244,19 +244,26 @@ class Policy:
 
     # ---- text --------------------------------------------------------------------------------------------
     def pieces(self, ids: list[int]) -> list[str]:
-        """Token texts that concatenate to the decoded response: each is the growth of the decoded prefix, so a
-        token that completes a multi-byte character carries it, and the leading space stays with its word."""
-        out, prev = [], ""
+        """Token texts (special tokens included) that concatenate to the decoded response: each is what the
+        token adds to the text decoded so far (incremental detokenization, as vLLM's: the decoded window starts
+        one emitted token back, so the leading space stays with its word); a token that begins a multi-byte
+        character adds "" and the one that completes it carries the character. Linear in the length."""
+        out: list[str] = []
+        prefix, read = 0, 0
         for t in range(len(ids)):
-            cur = self.tokenizer.decode(ids[: t + 1], skip_special_tokens=False, clean_up_tokenization_spaces=False)
-            if cur.startswith(prev):
-                out.append(cur[len(prev) :])
-                prev = cur
-            else:  # an incomplete byte sequence decoded as U+FFFD and replaced now: keep the sum right
+            before = self._decode(ids[prefix:read])
+            after = self._decode(ids[prefix : t + 1])
+            if len(after) > len(before) and not after.endswith("\ufffd"):
+                out.append(after[len(before) :])
+                prefix, read = read, t + 1
+            else:
                 out.append("")
-        if out:
-            out[-1] += self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)[len(prev) :]
+        if ids and read < len(ids):  # an unfinished byte sequence at the end: its replacement characters
+            out[-1] += self._decode(ids[prefix:])[len(self._decode(ids[prefix:read])) :]
         return out
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def answer_text(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)

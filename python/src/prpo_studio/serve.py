@@ -39,6 +39,11 @@ def log(message: str) -> None:
     print(f"[prpo_studio serve] {message}", file=sys.stderr, flush=True)
 
 
+def _device(p: dict) -> str:
+    """`device` when given, else the protocol's `ep` ('cuda' or 'cpu'; 'webgpu' means nothing here), else auto."""
+    return p.get("device") or {"cuda": "cuda", "cpu": "cpu"}.get(p.get("ep", ""), "auto")
+
+
 class Server:
     def __init__(self, out: MessageWriter, exit_fn: Callable[[int], None]) -> None:
         self.out = out
@@ -104,7 +109,7 @@ class Server:
         for k in ("runsDir", "preset", "steps", "model", "data"):
             if k not in p:
                 raise RpcError(ERR_INVALID_PARAMS, f"run/start: params.{k} is missing (the PyTorch backend needs runsDir, preset, steps, model and data)")
-        device = p.get("device") or {"cuda": "cuda", "cpu": "cpu"}.get(p.get("ep", ""), "auto")
+        device = _device(p)
         return self._begin(lambda core: core.Trainer.start(
             model=p["model"], data=p["data"], runs_dir=p["runsDir"], preset=p["preset"], steps=int(p["steps"]), seed=int(p.get("seed", 0)),
             name=p.get("name"), config=p.get("config") or {}, checkpoint_every=p.get("checkpointEvery"), device=device,
@@ -114,7 +119,7 @@ class Server:
         for k in ("runDir", "steps"):
             if k not in p:
                 raise RpcError(ERR_INVALID_PARAMS, f"run/resumeFrom: params.{k} is missing")
-        device = p.get("device") or {"cuda": "cuda", "cpu": "cpu"}.get(p.get("ep", ""), "auto")
+        device = _device(p)
         return self._begin(lambda core: core.Trainer.resume(run_dir=p["runDir"], steps=int(p["steps"]), checkpoint=p.get("checkpoint"),
                                                             device=device, dtype=p.get("dtype"), hooks=self.hooks()))
 

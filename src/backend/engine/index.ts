@@ -145,7 +145,7 @@ export class Engine implements PolicyEngine {
     });
     const grads = this.newGrads();
     const scalars: Record<(typeof POLICY_SCALARS)[number], number> = {
-      clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, entropyCoef: loss.entropyCoef, klCoef: loss.klCoef, invTokens: 1 / N,
+      clipLow: loss.clipLow, clipHigh: loss.clipHigh, dualClip: loss.dualClip, sampledNllCoef: loss.sampledNllCoef, entropyBonus: loss.entropyBonus, klCoef: loss.klCoef, invTokens: 1 / N,
     };
     const logpNew: Float32Array[] = [];
     let entropySum = 0;

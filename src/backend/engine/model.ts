@@ -227,18 +227,19 @@ export function buildScoreGraph(c: ModelConfig, B: number, Tt: number, full: boo
   return g;
 }
 
-export const POLICY_SCALARS = ['clipLow', 'clipHigh', 'dualClip', 'entropyCoef', 'klCoef', 'invTokens'] as const;
+export const POLICY_SCALARS = ['clipLow', 'clipHigh', 'dualClip', 'sampledNllCoef', 'entropyBonus', 'klCoef', 'invTokens'] as const;
 export type PolicyScalars = Record<(typeof POLICY_SCALARS)[number], Tensor>;
 
 /**
  * The clipped surrogate of ALGORITHMS.md §5 over per-token tensors (mask m marks valid response tokens):
  * r = exp(clamp(logp − logp_old, ±20)), pg = max(−Ã r, −Ã clip(r, 1−ε_low, 1+ε_high)), for Ã < 0
- * pg = min(pg, −C Ã); loss = Σ m·pg / N + c_ent · Σ m·(−logp) / N + c_kl · Σ m·k3(logp, logp_ref) / N,
+ * pg = min(pg, −C Ã); loss = Σ m·pg / N + c_nll · Σ m·(−logp) / N + c_kl · Σ m·k3(logp, logp_ref) / N
+ * − c_H · Σ m·H / N when the full-vocabulary entropy H is given (`entropyBonus`, verl's entropy_coeff),
  * where N (`invTokens` = 1/N) counts all valid tokens of the whole step batch, so chunks sum to the batch
  * loss. The ±20 clamps and k3's cap of 10 are core's (K3_LOG_RATIO_CLAMP, K3_MAX in algorithms/kl.ts); the
  * clamp of the ratio's log is verl's and only acts on a diverged policy.
  */
-export function policyLoss(logp: Tensor, mask: Tensor, adv: Tensor, oldLogp: Tensor, refLogp: Tensor, s: PolicyScalars) {
+export function policyLoss(logp: Tensor, mask: Tensor, adv: Tensor, oldLogp: Tensor, refLogp: Tensor, s: PolicyScalars, entropy?: Tensor) {
   const g = logp.g;
   const one = g.scalar(1), zero = g.scalar(0);
   const clampLogRatio = (x: Tensor) => clip(x, g.scalar(-K3_LOG_RATIO_CLAMP), g.scalar(K3_LOG_RATIO_CLAMP));
@@ -252,7 +253,8 @@ export function policyLoss(logp: Tensor, mask: Tensor, adv: Tensor, oldLogp: Ten
   const entropyLoss = tokenMean(neg(logp));
   const dRef = clampLogRatio(sub(refLogp, logp));
   const klLoss = tokenMean(clip(sub(sub(exp(dRef), dRef), one), zero, g.scalar(K3_MAX)));
-  const loss = add(add(pgLoss, mul(s.entropyCoef, entropyLoss)), mul(s.klCoef, klLoss));
+  const base = add(add(pgLoss, mul(s.sampledNllCoef, entropyLoss)), mul(s.klCoef, klLoss));
+  const loss = entropy ? sub(base, mul(s.entropyBonus, tokenMean(entropy))) : base;
   return { loss, pgLoss, entropyLoss, klLoss };
 }
 
@@ -273,13 +275,14 @@ export function buildPolicyGraph(c: ModelConfig, B: number, Tt: number): Graph {
   const { h } = forward(g, c, W, inp.patches, inp.text, inp.blind);
   const lp = textLogProbs(c, W, h, Tt);
   const logp = reduceSum(mul(lp, oneHot(inp.text, c.vocabSize)), [-1]);
-  const L = policyLoss(logp, mask, adv, oldLogp, refLogp, s);
+  const entropy = neg(reduceSum(mul(exp(lp), lp), [-1]));
+  const L = policyLoss(logp, mask, adv, oldLogp, refLogp, s, entropy);
   g.output(L.loss, 'loss');
   g.output(L.pgLoss, 'pgLoss');
   g.output(L.entropyLoss, 'entropyLoss');
   g.output(L.klLoss, 'klLoss');
   g.output(logp, 'logp');
-  g.output(neg(reduceSum(mul(exp(lp), lp), [-1])), 'entropy');
+  g.output(entropy, 'entropy');
   outputGradients(g, c, W, L.loss);
   return g;
 }

@@ -4,7 +4,7 @@
  * algorithm keys or trainer keys, plus an optional nested `task` object; every key is checked, and an
  * unknown key or a wrong type is reported with its path (`config.groupSize: expected an integer ≥ 1, got 0`).
  */
-import { CONFIG_KEYS, ConfigError, resolveConfig, type AlgorithmConfig } from '../../core/algorithms/config';
+import { CONFIG_KEYS, CONFIG_KEY_ALIASES, ConfigError, resolveConfig, type AlgorithmConfig } from '../../core/algorithms/config';
 import type { AlgorithmName } from '../../core/run/schema';
 import { QUESTION_TYPES, defaultShapesConfig, type ShapesConfig } from '../task/shapes';
 
@@ -37,6 +37,13 @@ export interface TrainerSettings {
   mildSigma: number;
   /** The model folder (weights.safetensors + config.json); 'builtin' is models/tiny-vlm-shapes. */
   model: string;
+  /**
+   * Score every probe view (exact KL too) for every preset and log the dependency diagnostics
+   * (diagnostics.ts) in the metrics rows; the loss is untouched.
+   */
+  diagnostics: boolean;
+  /** Validation examples scored greedily (the primary endpoint; 0: valSize). */
+  valGreedySize: number;
 }
 
 export const defaultTrainerSettings = (): TrainerSettings => ({
@@ -56,6 +63,8 @@ export const defaultTrainerSettings = (): TrainerSettings => ({
   patchDropProb: 0.5,
   mildSigma: 0.1,
   model: 'builtin',
+  diagnostics: false,
+  valGreedySize: 0,
 });
 
 /** The whole configuration of a run, as stored in run.json (`config`: algorithm + trainer keys flat). */
@@ -92,6 +101,8 @@ const TRAINER_KEYS: Record<keyof TrainerSettings, Check> = {
   patchDropProb: num(0, 1),
   mildSigma: num(0, 1),
   model: str,
+  diagnostics: bool,
+  valGreedySize: int(0),
 };
 
 const TASK_KEYS: Record<keyof ShapesConfig, Check> = {
@@ -107,6 +118,8 @@ const TASK_KEYS: Record<keyof ShapesConfig, Check> = {
   },
   valFraction: num(0, 1, true),
   seed: int(0),
+  fillers: int(0),
+  countPresentProb: num(0, 1),
 };
 
 function show(v: unknown): string {
@@ -148,7 +161,7 @@ export function resolveRunConfig(
       if (!isObject(v)) throw new ConfigError('config.task', `config.task: expected an object, got ${show(v)}`);
       task = v;
     } else if (Object.hasOwn(TRAINER_KEYS, key)) trainer[key] = v;
-    else if (key === 'preset' || Object.hasOwn(CONFIG_KEYS, key)) algo[key] = v;
+    else if (key === 'preset' || Object.hasOwn(CONFIG_KEYS, key) || Object.hasOwn(CONFIG_KEY_ALIASES, key)) algo[key] = v;
     else {
       const known = [...Object.keys(TRAINER_KEYS), ...Object.keys(CONFIG_KEYS), 'task'];
       throw new ConfigError(`config.${key}`, `config.${key}: unknown key (known: ${known.join(', ')})`);
@@ -156,9 +169,18 @@ export function resolveRunConfig(
   }
   const algorithm = resolveConfig(preset, algo);
   const t = checkKeys('config', trainer, TRAINER_KEYS as Record<string, Check>, defaultTrainerSettings());
-  const taskConfig = checkKeys('config.task', task, TASK_KEYS as Record<string, Check>, taskBase);
+  // A model folder written before a task key existed holds no value for it: the default (the old task) applies.
+  const taskConfig = checkKeys('config.task', task, TASK_KEYS as Record<string, Check>, { ...defaultShapesConfig(), ...taskBase });
   if (taskConfig.gridMax < taskConfig.gridMin) throw new ConfigError('config.task.gridMax', `config.task.gridMax: expected ≥ gridMin (${taskConfig.gridMin}), got ${taskConfig.gridMax}`);
   if (taskConfig.maxObjects < taskConfig.minObjects) throw new ConfigError('config.task.maxObjects', `config.task.maxObjects: expected ≥ minObjects (${taskConfig.minObjects}), got ${taskConfig.maxObjects}`);
+  // The ratio's π_old is the sampler's log-prob and π_θ the policy graph's, both of the untempered,
+  // untruncated policy; sampling from a tempered or nucleus-truncated policy would make π_old not the
+  // behaviour policy (verl divides the logits by T in both terms; this trainer does not), so it is refused.
+  for (const key of ['temperature', 'topP'] as const) {
+    if (t[key] !== 1) {
+      throw new ConfigError(`config.${key}`, `config.${key}: the built-in trainer samples at 1.0 only (its ratio's old log-prob is the untempered, untruncated policy's), got ${t[key]}`);
+    }
+  }
   return { algorithm, trainer: t, task: taskConfig };
 }
 

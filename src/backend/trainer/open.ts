@@ -57,11 +57,15 @@ export interface ResumeOptions extends ResumeFromParams {
   hooks?: TrainerHooks;
 }
 
-/** The three random streams; every random draw of a run comes from one of them. */
+/**
+ * The random streams; every random draw of a run comes from one of them. `resample` draws the prompts of
+ * DAPO's retries, so `data` gives every preset of a seed the same first prompts at every step.
+ */
 export interface Streams {
   data: Rng;
   sampling: Rng;
   perturbation: Rng;
+  resample: Rng;
 }
 
 /** Where a run stands between steps: what a checkpoint must hold besides the engine's state. */
@@ -78,10 +82,13 @@ export interface TrainerState {
   step: number;
   /** How many training prompts have been drawn. */
   cursor: number;
-  rng: { data: RngState; sampling: RngState; perturbation: RngState };
+  /** `resample` is absent in checkpoints written before it existed (it then starts afresh from the seed). */
+  rng: { data: RngState; sampling: RngState; perturbation: RngState; resample?: RngState };
 }
 
 export const CHECKPOINT_FILES = { weights: 'weights.safetensors', optimizer: 'optimizer.safetensors', trainer: 'trainer.json' };
+/** The frozen reference policy of a run with klCoef > 0 (the run's initial weights), in its checkpoints. */
+export const REFERENCE_FILE = 'reference.safetensors';
 
 /** An opened run, ready to train. */
 export interface OpenedRun {
@@ -93,6 +100,8 @@ export interface OpenedRun {
   position: Position;
   /** The step of the checkpoint the run was restored from; -1 when it starts from the initial weights. */
   checkpointStep: number;
+  /** The reference policy's weights (the run's initial weights) when klCoef > 0. */
+  reference?: Uint8Array;
 }
 
 /** Creates a run directory at step 0 and appends its 'started' event. */
@@ -117,7 +126,8 @@ export async function openNewRun(opts: StartOptions): Promise<OpenedRun> {
     steps: opts.steps,
   });
   writer.appendEvent({ type: 'started', step: 0 });
-  return { writer, config, engine, seed, steps: opts.steps, position: { step: 0, cursor: 0, rng: initialStreams(seed) }, checkpointStep: -1 };
+  const reference = config.algorithm.klCoef > 0 ? model.weights : undefined;
+  return { writer, config, engine, seed, steps: opts.steps, position: { step: 0, cursor: 0, rng: initialStreams(seed) }, checkpointStep: -1, reference };
 }
 
 /**
@@ -141,6 +151,7 @@ export async function openExistingRun(opts: ResumeOptions): Promise<OpenedRun> {
   const modelConfig = manifest.model.config as unknown as ModelConfig;
   const engine = await (opts.engineFactory ?? defaultEngineFactory)(modelConfig, { ep: opts.ep ?? 'cpu', seed: manifest.seed, lr: config.trainer.lr, onLog: warnings(opts.hooks) });
   let position: Position = { step: 0, cursor: 0, rng: initialStreams(manifest.seed) };
+  let reference: Uint8Array | undefined;
   if (ckpt) {
     const { files } = readCheckpoint(ckpt);
     for (const name of Object.values(CHECKPOINT_FILES)) {
@@ -151,8 +162,14 @@ export async function openExistingRun(opts: ResumeOptions): Promise<OpenedRun> {
     position = {
       step: st.step,
       cursor: st.cursor,
-      rng: { data: Rng.fromState(st.rng.data), sampling: Rng.fromState(st.rng.sampling), perturbation: Rng.fromState(st.rng.perturbation) },
+      rng: {
+        data: Rng.fromState(st.rng.data),
+        sampling: Rng.fromState(st.rng.sampling),
+        perturbation: Rng.fromState(st.rng.perturbation),
+        resample: st.rng.resample ? Rng.fromState(st.rng.resample) : new Rng(manifest.seed, 'resample'),
+      },
     };
+    reference = files[REFERENCE_FILE];
   } else {
     // No checkpoint yet: start over from the initial weights (same seed, so the same run).
     engine.loadState({ weights: loadModel(config.trainer.model).weights });
@@ -162,8 +179,10 @@ export async function openExistingRun(opts: ResumeOptions): Promise<OpenedRun> {
     if (s > position.step) rmSync(runFiles.rollouts(writer.dir, s), { force: true });
   }
   if (opts.steps > (manifest.steps ?? 0)) writer.updateManifest({ steps: opts.steps });
+  // The reference policy: the one the checkpoint kept, else the model folder's weights (the initial ones).
+  if (config.algorithm.klCoef > 0) reference ??= loadModel(config.trainer.model).weights;
   writer.appendEvent({ type: 'resumed', step: position.step });
-  return { writer, config, engine, seed: manifest.seed, steps: opts.steps, position, checkpointStep: ckpt ? position.step : -1 };
+  return { writer, config, engine, seed: manifest.seed, steps: opts.steps, position, checkpointStep: ckpt ? position.step : -1, reference };
 }
 
 /** The engine's warnings go to the hooks' log, when there is one. */
@@ -172,13 +191,13 @@ function warnings(hooks: TrainerHooks | undefined): ((message: string) => void) 
 }
 
 function initialStreams(seed: number): Streams {
-  return { data: new Rng(seed, 'data'), sampling: new Rng(seed, 'sampling'), perturbation: new Rng(seed, 'perturbation') };
+  return { data: new Rng(seed, 'data'), sampling: new Rng(seed, 'sampling'), perturbation: new Rng(seed, 'perturbation'), resample: new Rng(seed, 'resample') };
 }
 
 /** trainer.json's bytes for `position`. */
 export function trainerStateBytes(position: Position): Uint8Array {
   const { step, cursor, rng } = position;
-  const state: TrainerState = { version: 1, step, cursor, rng: { data: rng.data.state(), sampling: rng.sampling.state(), perturbation: rng.perturbation.state() } };
+  const state: TrainerState = { version: 1, step, cursor, rng: { data: rng.data.state(), sampling: rng.sampling.state(), perturbation: rng.perturbation.state(), resample: rng.resample.state() } };
   return new TextEncoder().encode(JSON.stringify(state, null, 2) + '\n');
 }
 

@@ -50,6 +50,7 @@ export class RolloutRecords {
     if (input.logp.perturbed) {
       const rows = Array.isArray(input.logp.perturbed) ? (input.logp.perturbed as ArrayLike<number>[]) : [input.logp.perturbed as ArrayLike<number>];
       logp.perturbed = Array.from(rows[0]);
+      if (rows.length > 1) logp.perturbedMasks = rows.map((r) => Array.from(r));
     }
     // Token texts carry the space before them, so they concatenate to the response (schema.ts) and read as words.
     const tokens = s.words.map((w, t) => (t === 0 ? w : ` ${w}`));

@@ -6,9 +6,9 @@
  *
  * The parts: open.ts opens a run (start, resume, compatibility checks, trainer.json); control.ts runs the
  * loop and answers pause, checkpoint and stop between steps; step.ts holds the stages of a step;
- * records.ts turns a step into rollout records and a metrics row. Every random draw comes from one of
- * three serializable streams (data, sampling, perturbation), so resuming from a checkpoint reproduces the
- * straight run.
+ * records.ts turns a step into rollout records and a metrics row; diagnostics.ts scores every view for
+ * every preset when asked. Every random draw comes from one of four serializable streams (data,
+ * resample, sampling, perturbation), so resuming from a checkpoint reproduces the straight run.
  */
 import { computeAdvantages, type AlgorithmConfig } from '../../core/algorithms';
 import type { BackendStatus } from '../../core/protocol/backend';
@@ -19,6 +19,7 @@ import type { RunConfig } from './config';
 import { RunControl } from './control';
 import {
   CHECKPOINT_FILES,
+  REFERENCE_FILE,
   openExistingRun,
   openNewRun,
   trainerStateBytes,
@@ -28,6 +29,8 @@ import {
   type StartOptions,
   type TrainerHooks,
 } from './open';
+import { Rng } from '../rng';
+import { diagnosticsMetrics } from './diagnostics';
 import { RolloutRecords, metricsRow } from './records';
 import { StepPipeline } from './step';
 import { validationAccuracy, type ValidationResult } from './validate';
@@ -47,6 +50,9 @@ export class Trainer extends RunControl {
   private readonly pipeline: StepPipeline;
   private readonly records: RolloutRecords;
   private readonly valExamples: ShapesExample[];
+  private readonly greedyExamples: ShapesExample[];
+  /** The frozen reference policy (klCoef > 0): the run's initial weights. */
+  private readonly reference: Uint8Array | undefined;
   private lastReward: number | undefined;
 
   private constructor(run: OpenedRun, hooks: TrainerHooks) {
@@ -60,6 +66,9 @@ export class Trainer extends RunControl {
     this.tokenizer = new Tokenizer();
     this.task = new ShapesTask(this.config.task, this.tokenizer);
     this.valExamples = Array.from({ length: this.config.trainer.valSize }, (_, i) => this.task.example('val', i));
+    const greedySize = this.config.trainer.valGreedySize || this.config.trainer.valSize;
+    this.greedyExamples = greedySize === this.valExamples.length ? this.valExamples : Array.from({ length: greedySize }, (_, i) => this.task.example('val', i));
+    this.reference = run.reference;
     this.pipeline = new StepPipeline(this.engine, this.config, this.task, this.position);
     this.records = new RolloutRecords(this.writer, this.task.config.imageSize);
   }
@@ -111,6 +120,7 @@ export class Trainer extends RunControl {
       temperature: tr.temperature,
       samples: tr.valSamples,
       seed: this.seed,
+      greedyExamples: this.greedyExamples,
     });
   }
 
@@ -137,17 +147,27 @@ export class Trainer extends RunControl {
     const probes = await this.pipeline.probe(sampled.batch);
     const t2 = performance.now();
 
-    // 3. Advantages (§1–§4), then the update (§5).
+    // 3. Advantages (§1–§4), then the update (§5), with the reference policy's log-probs when klCoef > 0.
     const inputs = this.pipeline.advantageInputs(step, sampled.batch, probes);
     const adv = computeAdvantages(this.config.algorithm, inputs);
-    const stats = await this.pipeline.update(step, sampled.batch, adv);
+    // Diagnostics: every view scored again under the policy that sampled the batch (so before the update),
+    // with a random stream of their own (the training draws stay the same); timed apart.
+    const td = performance.now();
+    const diagProbes = tr.diagnostics ? await this.pipeline.probe(sampled.batch, this.pipeline.diagnosticsPlan, new Rng(this.seed, `diagnostics:${step}`)) : undefined;
+    const diagnostics = diagProbes
+      ? { ...diagnosticsMetrics(this.config.algorithm, sampled.batch, diagProbes, (views) => this.pipeline.advantageInputs(step, sampled.batch, diagProbes, views)), timeDiagnosticsMs: performance.now() - td }
+      : undefined;
+    const tu = performance.now();
+    const refLogp = this.reference ? await this.pipeline.referenceLogp(sampled.batch, this.reference) : undefined;
+    const stats = await this.pipeline.update(step, sampled.batch, adv, refLogp);
     const t3 = performance.now();
 
     // 4. Records: rollouts (with images written once), metrics.
     this.position.step = step;
     const records = this.records.append(step, sampled.batch, inputs, adv);
     this.hooks.onRollouts?.(step, records);
-    const row = metricsRow(step, sampled, tr.groupSize, stats, records, this.config.algorithm.tau, { sample: t1 - t0, probe: t2 - t1, update: t3 - t2 });
+    const row = metricsRow(step, sampled, tr.groupSize, stats, records, this.config.algorithm.tau, { sample: t1 - t0, probe: t2 - t1, update: t3 - tu });
+    if (diagnostics) Object.assign(row, diagnostics);
     this.lastReward = row.reward;
     if (tr.valEvery > 0 && (step % tr.valEvery === 0 || step === this.steps)) {
       const val = await this.validate();
@@ -167,6 +187,7 @@ export class Trainer extends RunControl {
       [CHECKPOINT_FILES.weights]: weights,
       [CHECKPOINT_FILES.optimizer]: optimizer,
       [CHECKPOINT_FILES.trainer]: trainerStateBytes(this.position),
+      ...(this.reference ? { [REFERENCE_FILE]: this.reference } : {}),
     };
     return this.writer.writeCheckpoint(this.position.step, stalledForTests(files));
   }

@@ -62,8 +62,13 @@ export interface AlgorithmConfig {
   clipHigh: number;
   /** Dual-clip constant C (> 1), applied to tokens with Ã < 0. */
   dualClip: number;
-  /** Entropy penalty coefficient c_ent (loss term c_ent · mean(−logp_new)). */
-  entropyCoef: number;
+  /**
+   * c_nll of §5's sampled-token NLL term `+ c_nll · mean(−logp_new)`: VPPO-RL's `entropy_penalty` (0.06 for
+   * vppo). Not an entropy regulariser (zero-mean on-policy). Read from the first version's `entropyCoef` too.
+   */
+  sampledNllCoef: number;
+  /** c_H of §5's entropy bonus `− c_H · mean_t H(π_new(·|s_t))` over the full vocabulary (verl's entropy_coeff). */
+  entropyBonus: number;
   /** Coefficient of the k3 KL to the reference policy. */
   klCoef: number;
   /** DAPO dynamic sampling: keep groups whose mean accuracy lies strictly in (accuracyLow, accuracyHigh). */
@@ -171,7 +176,13 @@ export const CONFIG_KEYS: Record<Key, KeySpec> = {
   clipLow: { expected: 'a number in [0, 1)', ok: inRange(0, 1, false, true), default: constant(0.2), doc: '§5 ε_low' },
   clipHigh: { expected: 'a number ≥ 0', ok: nonNegative, default: (p) => (p === 'grpo' ? 0.2 : 0.28), doc: '§5 ε_high' },
   dualClip: { expected: 'a number > 1', ok: (v) => isNum(v) && v > 1, default: constant(3.0), doc: '§5 dual-clip C' },
-  entropyCoef: { expected: 'a number ≥ 0', ok: nonNegative, default: (p) => (p === 'vppo' ? 0.06 : 0), doc: '§5 entropy penalty' },
+  sampledNllCoef: {
+    expected: 'a number ≥ 0',
+    ok: nonNegative,
+    default: (p) => (p === 'vppo' ? 0.06 : 0),
+    doc: '§5 sampled-NLL term c·mean(−logp) (VPPO-RL entropy_penalty; old name entropyCoef)',
+  },
+  entropyBonus: { expected: 'a number ≥ 0', ok: nonNegative, default: constant(0), doc: '§5 full-vocabulary entropy bonus −c_H·mean H' },
   klCoef: { expected: 'a number ≥ 0', ok: nonNegative, default: constant(0), doc: '§5 k3 KL to the reference policy' },
   dynamicSampling: { expected: 'true or false', ok: isBool, default: (p) => p !== 'grpo', doc: '§5 DAPO dynamic sampling' },
   maxResampleTries: {
@@ -198,6 +209,31 @@ export function isAlgorithmName(name: unknown): name is AlgorithmName {
   return typeof name === 'string' && (ALGORITHM_NAMES as readonly string[]).includes(name);
 }
 
+/** Keys of the first version that are still read, and their current names (ALGORITHMS.md §5). */
+export const CONFIG_KEY_ALIASES: Readonly<Record<string, Key>> = { entropyCoef: 'sampledNllCoef' };
+
+/**
+ * `overrides` with the old key names read as the current ones; an old and a new name that disagree is an
+ * error naming both (the same message as the Python side's).
+ */
+export function withCurrentNames(overrides: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.keys(overrides).some((k) => Object.hasOwn(CONFIG_KEY_ALIASES, k))) return overrides;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = Object.hasOwn(CONFIG_KEY_ALIASES, key) ? CONFIG_KEY_ALIASES[key] : undefined;
+    if (!current) {
+      if (!(key in out)) out[key] = value;
+      continue;
+    }
+    const given = overrides[current];
+    if (given !== undefined && value !== undefined && given !== value) {
+      throw new ConfigError(`config.${current}`, `config.${current}: ${show(given)} and its old name ${key} ${show(value)} disagree (give one of them)`);
+    }
+    out[current] = given ?? value;
+  }
+  return out;
+}
+
 /**
  * The full configuration of a preset with `overrides` applied. Throws ConfigError naming the first bad
  * key: an unknown preset or key, a value of the wrong type or out of range. `overrides` may be a resolved
@@ -210,6 +246,7 @@ export function resolveConfig(preset: string, overrides: Record<string, unknown>
   if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
     throw new ConfigError('config', `config: expected an object, got ${show(overrides)}`);
   }
+  overrides = withCurrentNames(overrides);
   for (const [key, value] of Object.entries(overrides)) {
     if (key === 'preset') {
       if (value !== preset) throw new ConfigError('config.preset', `config.preset: expected ${show(preset)}, got ${show(value)}`);

@@ -12,6 +12,7 @@ export * from './outcome';
 export * from './vppo';
 export * from './pgpo';
 export * from './prpo';
+export * from './controls';
 export * from './dependency';
 export * from './registry';
 export * from './advantages';

@@ -15,12 +15,18 @@ export interface PolicyLossInput {
   advantages: readonly Row[];
   /** Under the reference policy, for the KL term (omit when klCoef = 0). */
   logpRef?: readonly Row[];
+  /**
+   * Per token, the full-vocabulary entropy H(π_new(·|s_t)), for the value of the entropy bonus (omit when
+   * entropyBonus = 0). Its gradient runs through the whole distribution, not logp_new, so gradLogpNew
+   * does not include it; the engine's graph differentiates it.
+   */
+  entropy?: readonly Row[];
 }
 
-export type PolicyLossOptions = Pick<AlgorithmConfig, 'clipLow' | 'clipHigh' | 'dualClip' | 'entropyCoef' | 'klCoef'>;
+export type PolicyLossOptions = Pick<AlgorithmConfig, 'clipLow' | 'clipHigh' | 'dualClip' | 'sampledNllCoef' | 'entropyBonus' | 'klCoef'>;
 
 export interface PolicyLossResult {
-  /** pgLoss + entropyCoef · entropyLoss + klCoef · klLoss. */
+  /** pgLoss + sampledNllCoef · entropyLoss + klCoef · klLoss − entropyBonus · mean H (when entropy is given). */
   loss: number;
   pgLoss: number;
   /** mean(−logp_new) over valid tokens (the sampled entropy estimate). */
@@ -44,15 +50,15 @@ export interface PolicyLossResult {
  *   pg1 = −Ã r,  pg2 = −Ã clip(r, 1 − ε_low, 1 + ε_high),  pg = max(pg1, pg2),
  *   and for Ã < 0 the dual clip pg = min(pg, −C · Ã).
  * Token-mean over all N valid tokens of the batch (a masked token adds 0 but counts):
- *   loss = Σ pg / N + c_ent · Σ(−logp_new) / N + c_kl · Σ k3(logp_new, logp_ref) / N.
+ *   loss = Σ pg / N + c_nll · Σ(−logp_new) / N + c_kl · Σ k3(logp_new, logp_ref) / N − c_H · Σ H / N.
  */
 export function policyLossReference(input: PolicyLossInput, options: PolicyLossOptions): PolicyLossResult {
-  const { clipLow, clipHigh, dualClip: C, entropyCoef, klCoef } = options;
-  const { logpNew, logpOld, advantages, logpRef } = input;
+  const { clipLow, clipHigh, dualClip: C, sampledNllCoef, entropyBonus, klCoef } = options;
+  const { logpNew, logpOld, advantages, logpRef, entropy } = input;
   let N = 0;
   for (let i = 0; i < logpNew.length; i++) {
     const L = logpNew[i].length;
-    if (logpOld[i].length !== L || advantages[i].length !== L || (logpRef && logpRef[i].length !== L)) {
+    if (logpOld[i].length !== L || advantages[i].length !== L || (logpRef && logpRef[i].length !== L) || (entropy && entropy[i].length !== L)) {
       throw new RangeError(`policyLossReference: rollout ${i} has rows of different lengths`);
     }
     N += L;
@@ -60,6 +66,7 @@ export function policyLossReference(input: PolicyLossInput, options: PolicyLossO
   let pgSum = 0;
   let entSum = 0;
   let klSum = 0;
+  let hSum = 0;
   let clipped = 0;
   let dualClipped = 0;
   let logRatioSum = 0;
@@ -84,7 +91,8 @@ export function policyLossReference(input: PolicyLossInput, options: PolicyLossO
       pgSum += pg;
       entSum -= lpNew;
       logRatioSum += logpOld[i][t] - lpNew;
-      g -= entropyCoef;
+      g -= sampledNllCoef;
+      if (entropy) hSum += entropy[i][t];
       if (logpRef) {
         const d = logpRef[i][t] - lpNew;
         const kl = k3(lpNew, logpRef[i][t]);
@@ -100,7 +108,7 @@ export function policyLossReference(input: PolicyLossInput, options: PolicyLossO
   const entropyLoss = entSum * inv;
   const klLoss = klSum * inv;
   return {
-    loss: pgLoss + entropyCoef * entropyLoss + klCoef * klLoss,
+    loss: pgLoss + sampledNllCoef * entropyLoss + klCoef * klLoss - entropyBonus * hSum * inv,
     pgLoss,
     entropyLoss,
     klLoss,

@@ -1,8 +1,9 @@
 /**
- * Advantage estimators keyed by name (verl's `register_adv_est`). The five presets' estimators are
- * built in; `registerEstimator` adds a user's own, which a configuration then selects with
+ * Advantage estimators keyed by name (verl's `register_adv_est`). The five presets' estimators and the
+ * study's two controls (oracle, random) are built in; `registerEstimator` adds a user's own, which a configuration then selects with
  * `estimator: "<name>"`.
  */
+import { oracleEstimator, randomEstimator } from './controls';
 import { outcomeEstimator } from './outcome';
 import { pgpoEstimator } from './pgpo';
 import { prpoEstimator } from './prpo';
@@ -15,6 +16,9 @@ const builtIn: Record<string, Estimator> = {
   vppo: vppoEstimator,
   pgpo: pgpoEstimator,
   prpo: prpoEstimator,
+  // The study's controls (controls.ts), selected with `estimator` on the prpo preset.
+  oracle: oracleEstimator,
+  random: randomEstimator,
 };
 
 const registry = new Map<string, Estimator>(Object.entries(builtIn));

@@ -22,6 +22,11 @@ export interface RolloutInput {
    * `config.kl === 'exact'` (the full-vocabulary KL, see `exactKl`).
    */
   dependency?: { blind?: Row; perturbed?: Row | Row[]; mild?: Row };
+  /**
+   * Ground-truth perceptual flags per token (1: the image decides it), where the task knows them (the
+   * built-in one): read only by the study's controls `oracle` and `random` (controls.ts).
+   */
+  labels?: Row;
 }
 
 export interface RolloutAdvantage {

@@ -107,7 +107,8 @@ export interface RolloutRecord {
   alpha?: number;
   tokens: string[];
   tokenIds?: number[];
-  logp: Partial<Record<ViewName, number[]>> & { image: number[] };
+  /** `perturbedMasks`: every perturbed mask's row where several were scored (PRPO-R multimask); `perturbed` is the first. */
+  logp: Partial<Record<ViewName, number[]>> & { image: number[]; perturbedMasks?: number[][] };
   /** Dependency scores: S (VPPO/PGPO), G (grounding), U (instability), rvd (PRPO-R). */
   scores?: { S?: number[]; G?: number[]; U?: number[]; rvd?: number[] };
   /** Reshaping weight per token: PGPO ω̃_t or PRPO-R w_t. */

@@ -210,6 +210,14 @@ export function validateRollout(v: unknown, where: string): RolloutRecord {
     if (!groups.has(key)) groups.set(key, f.sub(key, !FIELD_DEFS.some((d) => d.path[0] === key && d.required)));
     groups.get(key)?.numbers(sub, L, !def.required);
   }
+  // Every perturbed mask's row (PRPO-R multimask), where the trainer recorded several.
+  const masks: unknown = (o.logp as Obj | undefined)?.perturbedMasks;
+  if (masks !== undefined) {
+    const logp = groups.get('logp') ?? f.sub('logp')!;
+    if (!Array.isArray(masks)) return logp.fail('perturbedMasks', `must be an array of per-token arrays, got ${show(masks)}`);
+    const rows = new Fields(Object.fromEntries(masks.map((m, i) => [String(i), m])), where, 'logp.perturbedMasks.');
+    masks.forEach((_, i) => rows.numbers(String(i), L, false));
+  }
   if (o.topAlternatives !== undefined) {
     const alts = o.topAlternatives;
     if (!Array.isArray(alts)) f.fail('topAlternatives', `must be an array, got ${show(alts)}`);

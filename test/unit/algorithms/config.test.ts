@@ -18,12 +18,12 @@ test('presets carry the documented defaults (ALGORITHMS.md §1–§6)', () => {
   assert.equal(grpo.dynamicSampling, false);
   assert.equal(grpo.normalizeByStd, true);
   const dapo = resolveConfig('dapo');
-  assert.deepEqual([dapo.clipLow, dapo.clipHigh, dapo.dualClip, dapo.entropyCoef, dapo.klCoef], [0.2, 0.28, 3, 0, 0]);
+  assert.deepEqual([dapo.clipLow, dapo.clipHigh, dapo.dualClip, dapo.sampledNllCoef, dapo.klCoef], [0.2, 0.28, 3, 0, 0]);
   assert.deepEqual([dapo.dynamicSampling, dapo.maxResampleTries, dapo.accuracyLow, dapo.accuracyHigh], [true, 3, 0.01, 0.99]);
   const vppo = resolveConfig('vppo');
-  assert.deepEqual([vppo.topK, vppo.betaMin, vppo.entropyCoef, vppo.clipHigh, vppo.dynamicSampling], [0.4, 0.9, 0.06, 0.28, true]);
+  assert.deepEqual([vppo.topK, vppo.betaMin, vppo.sampledNllCoef, vppo.clipHigh, vppo.dynamicSampling], [0.4, 0.9, 0.06, 0.28, true]);
   const pgpo = resolveConfig('pgpo');
-  assert.deepEqual([pgpo.tau, pgpo.beta, pgpo.entropyCoef], [0.4, 2.0, 0]);
+  assert.deepEqual([pgpo.tau, pgpo.beta, pgpo.sampledNllCoef], [0.4, 2.0, 0]);
   const prpo = resolveConfig('prpo');
   assert.deepEqual(
     [prpo.rvd, prpo.lambda, prpo.quantile, prpo.kappa, prpo.masks, prpo.tau, prpo.beta, prpo.massConserving, prpo.threshold],
@@ -93,4 +93,16 @@ test('a user estimator is registered by name and selected by config.estimator', 
   }
   assert.ok(!estimatorNames().includes('flip'));
   assert.throws(() => registerEstimator('bad name', flip), /invalid name/);
+});
+
+test('§5 keys: sampledNllCoef (vppo 0.06), the old name entropyCoef still read, entropyBonus default 0', () => {
+  assert.equal(resolveConfig('vppo').sampledNllCoef, 0.06);
+  for (const p of ['grpo', 'dapo', 'vppo', 'pgpo', 'prpo']) assert.equal(resolveConfig(p).entropyBonus, 0, p);
+  assert.equal(resolveConfig('vppo', { entropyCoef: 0 }).sampledNllCoef, 0, 'old key read');
+  assert.equal(resolveConfig('dapo', { entropyCoef: 0.02 }).sampledNllCoef, 0.02);
+  assert.ok(!('entropyCoef' in resolveConfig('dapo', { entropyCoef: 0.02 })), 'resolved under the new name only');
+  assert.equal(resolveConfig('dapo', { entropyBonus: 0.01 }).entropyBonus, 0.01);
+  assert.equal(resolveConfig('dapo', { entropyCoef: 0.1, sampledNllCoef: 0.1 }).sampledNllCoef, 0.1, 'both names agreeing is fine');
+  assert.throws(() => resolveConfig('dapo', { entropyCoef: 0.1, sampledNllCoef: 0.2 }), (e: Error) => e instanceof ConfigError && /config.sampledNllCoef: 0.2 and its old name entropyCoef 0.1 disagree \(give one of them\)/.test(e.message));
+  assert.throws(() => resolveConfig('dapo', { entropyBonus: -1 }), /config.entropyBonus: expected a number ≥ 0/);
 });

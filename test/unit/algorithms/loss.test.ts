@@ -4,7 +4,7 @@ import { filterGroupsForDynamicSampling, k3, policyLossReference, resolveConfig 
 import { rng } from './random';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} ≉ ${b} (tol ${tol})`);
-const opts = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0 };
+const opts = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0, entropyBonus: 0, klCoef: 0 };
 
 test('§5 clipped surrogate, per token: unclipped, clipped above/below, dual clip', () => {
   const ln = Math.log;
@@ -37,9 +37,9 @@ test('§5 clipped surrogate, per token: unclipped, clipped above/below, dual cli
   close(policyLossReference({ logpNew: [[ln(1.5)]], logpOld: [[0]], advantages: [[1]] }, grpo).pgLoss, -1.2);
 });
 
-test('§5 entropy and KL terms: loss = pg + c_ent · mean(−logp_new) + c_kl · mean k3(new, ref)', () => {
+test('§5 sampled-NLL and KL terms: loss = pg + c_nll · mean(−logp_new) + c_kl · mean k3(new, ref)', () => {
   const input = { logpNew: [[-0.5, -1.5], [-2]], logpOld: [[-0.5, -1.5], [-2]], advantages: [[1, 1], [-1]], logpRef: [[-0.7, -1.0], [-2]] };
-  const out = policyLossReference(input, { ...opts, entropyCoef: 0.06, klCoef: 0.1 });
+  const out = policyLossReference(input, { ...opts, sampledNllCoef: 0.06, entropyBonus: 0, klCoef: 0.1 });
   const pg = (-1 - 1 + 1) / 3;
   const ent = (0.5 + 1.5 + 2) / 3;
   const kl = (k3(-0.5, -0.7) + k3(-1.5, -1.0) + 0) / 3;
@@ -48,7 +48,13 @@ test('§5 entropy and KL terms: loss = pg + c_ent · mean(−logp_new) + c_kl ·
   close(out.klLoss, kl);
   close(out.loss, pg + 0.06 * ent + 0.1 * kl);
   const vppo = resolveConfig('vppo');
-  close(policyLossReference(input, vppo).loss, pg + 0.06 * ent); // vppo preset: entropy 0.06, no KL
+  close(policyLossReference(input, vppo).loss, pg + 0.06 * ent); // vppo preset: sampled-NLL 0.06, no KL
+  // The entropy bonus: − c_H · mean H over the given full-vocabulary entropies; it leaves ∂/∂logp_new alone.
+  const entropy = [[1.2, 0.4], [2.0]];
+  const withBonus = policyLossReference({ ...input, entropy }, { ...opts, entropyBonus: 0.05 });
+  close(withBonus.loss, pg - 0.05 * (1.2 + 0.4 + 2.0) / 3);
+  assert.deepEqual(withBonus.gradLogpNew, policyLossReference(input, opts).gradLogpNew);
+  assert.throws(() => policyLossReference({ ...input, entropy: [[1], [2]] }, opts), /different lengths/);
 });
 
 test('§5 gradient with respect to logp_new matches finite differences', () => {
@@ -60,7 +66,7 @@ test('§5 gradient with respect to logp_new matches finite differences', () => {
   const adv = Array.from({ length: n }, () => (rand() - 0.5) * 4);
   adv[3] = -2;
   logpNew[3] = logpOld[3] + 1.5; // dual clip region
-  const o = { ...opts, entropyCoef: 0.06, klCoef: 0.2 };
+  const o = { ...opts, sampledNllCoef: 0.06, entropyBonus: 0, klCoef: 0.2 };
   const f = (lp: number[]) => policyLossReference({ logpNew: [lp.slice(0, 25), lp.slice(25)], logpOld: [logpOld.slice(0, 25), logpOld.slice(25)], advantages: [adv.slice(0, 25), adv.slice(25)], logpRef: [logpRef.slice(0, 25), logpRef.slice(25)] }, o);
   const grad = f(logpNew).gradLogpNew.flat();
   const h = 1e-6;

@@ -180,11 +180,11 @@ export async function startRayHead(options: RayHeadOptions = {}): Promise<RayHea
       });
     let r = await runStart();
     // `ray start` gives the raylet a fixed 30 s to register with the GCS (ray/_private/node.py); on a loaded
-    // machine that can pass. Once more, from a clean slate.
-    if (r.code !== 0 && /timed out during startup/.test(r.out)) {
-      log(`ray start timed out during startup; retrying once`);
+    // machine that can pass. Again from a clean slate, at most twice more.
+    for (let retry = 1; retry <= 2 && r.code !== 0 && /timed out during startup/.test(r.out); retry++) {
+      log(`ray start timed out during startup; retry ${retry} of 2`);
       signalAll(processesOf(tmp), 'SIGKILL');
-      await new Promise((res) => setTimeout(res, 2000));
+      await new Promise((res) => setTimeout(res, 5000));
       for (const e of readdirSync(tmp)) rmSync(join(tmp, e), { recursive: true, force: true });
       r = await runStart();
     }

@@ -146,7 +146,7 @@ test('the §5 policy loss: values and ∂loss/∂logp against policyLossReferenc
   lpOld[0][1] = lpNew[0][1] - 1.4; // r ≈ 4 > C with Ã < 0: the dual clip holds
   A[0][1] = -1;
   const lpRef = lpNew.map((row) => row.map((v) => v + r() - 0.5));
-  const opts = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0.06, klCoef: 0.1 };
+  const opts = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0.06, entropyBonus: 0, klCoef: 0.1 };
   const grid = (rs: number[][]) => {
     const a = new Float64Array(Bn * Tt);
     rs.forEach((row, b) => row.forEach((v, t) => { a[b * Tt + t] = v; }));

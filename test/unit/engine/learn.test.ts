@@ -54,7 +54,7 @@ test('supervised steps learn counting and copying to 100% (greedy), then policy 
     const old = await e.score([good, bad]);
     const stats = await e.policyStep(
       { sequences: [good, bad], advantages: [Float32Array.of(1, 1), Float32Array.of(-1, -1)], oldLogp: old.logp },
-      { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0, klCoef: 0 },
+      { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0, entropyBonus: 0, klCoef: 0 },
     );
     assert.ok(Number.isFinite(stats.loss) && stats.gradNorm > 0);
   }

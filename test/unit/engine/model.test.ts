@@ -30,7 +30,7 @@ test('whole-model gradients of the policy loss agree with tfjs autodiff of the s
   const N = mask.reduce((a, b) => a + b, 0);
   const grid = (f: () => number) => Float32Array.from({ length: B * Tt }, (_, i) => (mask[i] ? f() : 0));
   const adv = grid(() => 4 * r() - 2), old = grid(() => -Math.log(c.vocabSize) + 1.2 * r() - 0.6), ref = grid(() => -Math.log(c.vocabSize) + r() - 0.5);
-  const o = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0.05, klCoef: 0.1, invTokens: 1 / N };
+  const o = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0.05, entropyBonus: 0, klCoef: 0.1, invTokens: 1 / N };
 
   const session = await ort.InferenceSession.create(buildPolicyGraph(c, B, Tt).toBytes());
   const feeds: Record<string, ort.Tensor> = {
@@ -157,7 +157,7 @@ test('policyStep over two chunks: loss terms equal the §5 reference on the scor
   const oldLogp = now.map((row) => row.map((v) => v + 0.8 * r() - 0.4));
   const refLogp = now.map((row) => row.map((v) => v + 0.4 * r() - 0.2));
   const advantages = seqs.map((s) => Float32Array.from(s.response, () => 2 * r() - 1));
-  const loss = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, entropyCoef: 0.05, klCoef: 0.1 };
+  const loss = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, sampledNllCoef: 0.05, entropyBonus: 0, klCoef: 0.1 };
   const want = policyLossReference({ logpNew: now.map((x) => Array.from(x)), logpOld: oldLogp.map((x) => Array.from(x)), advantages: advantages.map((x) => Array.from(x)), logpRef: refLogp.map((x) => Array.from(x)) }, loss);
   const got = await e.policyStep({ sequences: seqs, advantages, oldLogp, refLogp }, loss);
   for (const k of ['loss', 'pgLoss', 'entropyLoss', 'klLoss', 'clipFraction', 'approxKl'] as const) {

@@ -15,7 +15,7 @@ export interface TfBatch {
   Tt: number;
 }
 
-export interface LossOpts { clipLow: number; clipHigh: number; dualClip: number; entropyCoef: number; klCoef: number; invTokens: number }
+export interface LossOpts { clipLow: number; clipHigh: number; dualClip: number; sampledNllCoef: number; klCoef: number; invTokens: number }
 
 export async function tfPolicyGradients(c: ModelConfig, weights: Map<string, Float32Array>, shapes: Map<string, number[]>, x: TfBatch, o: LossOpts) {
   await tf.setBackend('cpu');
@@ -70,7 +70,7 @@ export async function tfPolicyGradients(c: ModelConfig, weights: Map<string, Flo
     const mean = (t: tf.Tensor) => tf.mul(tf.sum(tf.mul(t, mask)), o.invTokens);
     const dRef = tf.clipByValue(tf.sub(ref, logp), -20, 20);
     const k3 = tf.clipByValue(tf.sub(tf.sub(tf.exp(dRef), dRef), 1), 0, 10);
-    return tf.add(tf.add(mean(pg), tf.mul(o.entropyCoef, mean(tf.neg(logp)))), tf.mul(o.klCoef, mean(k3))) as tf.Scalar;
+    return tf.add(tf.add(mean(pg), tf.mul(o.sampledNllCoef, mean(tf.neg(logp)))), tf.mul(o.klCoef, mean(k3))) as tf.Scalar;
   };
   const { value, grads } = tf.valueAndGrads(lossFn)(vars);
   const out = new Map<string, Float32Array>();

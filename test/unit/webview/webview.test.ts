@@ -5,7 +5,7 @@ import { displaySegments, displayString, isPlain, codepointEscape } from '../../
 import { SIGNALS, binClass, scaleHi, signalDef, scaleCss, aboveThreshold, BINS } from '../../../webview/scales';
 import { StepData, arrange, defaultFilter, isCorrect, signalHiOf, textMatches, passes, alternatives, tokenText } from '../../../webview/trajectory/model';
 import { packRollouts, TOKEN_FIELDS } from '../../../src/core/view/pack';
-import { makeRollout, makeStep, HOSTILE_TOKENS } from '../../../bench/webviewFixtures';
+import { makeRollout, makeStep, HOSTILE_TOKENS } from '../../fixtures/webviewFixtures';
 
 test('plain tokens pass through; markup stays text', () => {
   for (const s of ['hello', ' world', '<img src=x onerror=alert(1)>', '</script>', '&amp;', '\t']) {

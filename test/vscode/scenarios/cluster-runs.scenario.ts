@@ -26,7 +26,8 @@ let dataDir = '';
 let configFile = '';
 
 /** User settings for code-server; setup() fills in the cluster once its port is known (they are read after it). */
-const settings: Record<string, unknown> = {};
+// No periodic checkpoints: the one the stop writes is the run's only one.
+const settings: Record<string, unknown> = { 'prpoStudio.checkpointEvery': 0 };
 
 /** The tiny model, the dataset and the Ray head, prepared before the workbench opens. */
 async function setup(workspaceDir: string): Promise<void> {
@@ -62,9 +63,10 @@ async function runRow(workbench: Workbench, description: RegExp, timeoutMs: numb
   );
 }
 
-/** The text of the output panel's editor (the channel shown). */
-async function outputText(workbench: Workbench): Promise<string> {
-  return workbench.page.locator('.part.panel .monaco-editor .view-lines').first().innerText().catch(() => '');
+/** What the output channel "PRPO Studio: Cluster Logs" holds: VS Code writes each channel to a file in its logs. */
+function channelText(userDataDir: string): string {
+  const file = filesUnder(join(userDataDir, 'logs')).find((f) => f.endsWith('PRPO Studio Cluster Logs.log'));
+  return file ? readFileSync(file, 'utf8') : '';
 }
 
 scenario(
@@ -75,9 +77,9 @@ scenario(
     timeoutMs: 900_000,
     settings,
   },
-  async ({ workbench, page, screenshot, workspaceDir, runsDir }) => {
+  async ({ workbench, page, screenshot, workspaceDir, runsDir, server }) => {
     await showStudio(workbench);
-    await widenSideBar(page, 560);
+    await widenSideBar(page, 700);
 
     // The token goes into the secret store through a password box, and the cluster accepts it.
     await workbench.runCommand('prpoStudio.setClusterToken');
@@ -106,10 +108,12 @@ scenario(
     assert.equal((JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { config: { maxNewTokens: number } }).config.maxNewTokens, 4);
 
     await workbench.runCommand('prpoStudio.followClusterLogs');
-    await until('the trainer\'s steps in the output channel', async () => /step \d+: reward=/.test(await outputText(workbench)), 300_000);
-    const shown = await outputText(workbench);
+    await until('the trainer\'s steps in the output channel', async () => /step \d+: reward=/.test(channelText(server.userDataDir)), 300_000);
+    const shown = channelText(server.userDataDir);
     assert.match(shown, /following/);
     assert.ok(shown.includes(runDir), 'the log shows the run directory line');
+    // For the screenshot: the panel shows the lines once it has drawn them.
+    await page.locator('.part.panel').getByText(/step \d+: reward=/).first().waitFor({ timeout: 20_000 }).catch(() => undefined);
     await screenshot('following-cluster-logs');
 
 
@@ -117,7 +121,7 @@ scenario(
     const done = await workbench.waitForNotification(/Ray STOPPED, checkpoint at step \d+ \(written now\)/, 240_000);
     const step = Number(/checkpoint at step (\d+)/.exec(done.message)![1]);
     await runRow(workbench, /stopped · Ray STOPPED/, 60_000);
-    await until('the follow to end', async () => /ended: STOPPED/.test(await outputText(workbench)), 60_000);
+    await until('the follow to end', async () => /ended: STOPPED/.test(channelText(server.userDataDir)), 60_000);
     await screenshot('stopped-with-checkpoint');
     assert.deepEqual(listCheckpoints(runDir).map((c) => [c.step, c.complete]), [[step, true]]);
     assert.equal((await readEvents(runDir)).at(-1)?.type, 'stopped');

@@ -45,15 +45,20 @@ scenario(
     await widenSideBar(page, 480);
 
     await workbench.runCommand('prpoStudio.startRun');
+    const quickRow = (text: string | RegExp) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+    await quickRow('PyTorch').waitFor({ timeout: 15_000 });
+    await screenshot('backend-pick');
     await workbench.pickQuickItem('PyTorch');
     await workbench.pickQuickItem('PRPO-R');
     // The model: a path typed into the pick becomes its first item; a folder that is not a model is refused in place.
     await workbench.answerInput(workspaceDir);
-    await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /not a usable model folder: config\.json is missing/ }).first().waitFor({ timeout: 15_000 });
+    await quickRow(/not a usable model folder: config\.json is missing/).waitFor({ timeout: 15_000 });
     await screenshot('model-folder-refused');
     await workbench.answerInput(modelDir);
     // The dataset: the built-in shapes task, exported for the PyTorch backend.
-    await workbench.pickQuickItem('Export the built-in shapes task', 30_000);
+    await quickRow('Export the built-in shapes task').waitFor({ timeout: 30_000 });
+    await screenshot('dataset-pick');
+    await workbench.pickQuickItem('Export the built-in shapes task');
     await workbench.answerInput('400', 60_000);
     await workbench.answerInput('0');
     await workbench.pickQuickItem('cpu');
@@ -72,6 +77,12 @@ scenario(
     const webview = await workbench.waitForWebview('.tok', 120_000);
     await webview.locator('.rollout').first().waitFor({ timeout: 60_000 });
     assert.ok((await webview.locator('.rollout').count()) >= 2, 'a group of rollouts');
+    // A live run opens following new steps; hold this one still to read a token's card.
+    const following = () => webview.locator('.follow').evaluate((el) => (el as HTMLElement & { checked: boolean }).checked);
+    await until('the view following the live run', following, 30_000);
+    await webview.locator('.follow').click();
+    await until('the view held on one step', async () => !(await following()), 10_000);
+    await sleep(500);
     await webview.locator('.rollout').first().locator('.tok').first().hover();
     const card = webview.locator('.hover-card:not([hidden])');
     await card.waitFor({ timeout: 15_000 });

@@ -63,9 +63,11 @@ class AlgorithmConfig:
     clip_high: float
     #: Dual-clip constant C (> 1), applied to tokens with Ã < 0.
     dual_clip: float
-    #: c_nll of the sampled-token NLL term c_nll · mean(−logp_new) (ALGORITHMS.md §5 `sampledNllCoef`; this
-    #: round's key is still the first version's `entropyCoef`).
-    entropy_coef: float
+    #: c_nll of the sampled-token NLL term c_nll · mean(−logp_new) (ALGORITHMS.md §5 `sampledNllCoef`; the first
+    #: version's key `entropyCoef` is still read).
+    sampled_nll_coef: float
+    #: c_H of the full-vocabulary entropy bonus − c_H · mean H (ALGORITHMS.md §5 `entropyBonus`).
+    entropy_bonus: float
     #: Coefficient of the k3 KL to the reference policy.
     kl_coef: float
     #: DAPO dynamic sampling: keep groups whose mean accuracy lies strictly in (accuracy_low, accuracy_high).
@@ -169,8 +171,9 @@ CONFIG_KEYS: dict[str, KeySpec] = {
     "clipLow": KeySpec("clip_low", "a number in [0, 1)", _in_range(0, 1, False, True), _constant(0.2), "§5 ε_low"),
     "clipHigh": KeySpec("clip_high", "a number ≥ 0", _non_negative, lambda p, _e: 0.2 if p == "grpo" else 0.28, "§5 ε_high"),
     "dualClip": KeySpec("dual_clip", "a number > 1", lambda v: _is_num(v) and v > 1, _constant(3.0), "§5 dual-clip C"),
-    "entropyCoef": KeySpec("entropy_coef", "a number ≥ 0", _non_negative, lambda p, _e: 0.06 if p == "vppo" else 0.0,
-                           "§5 entropy penalty"),
+    "sampledNllCoef": KeySpec("sampled_nll_coef", "a number ≥ 0", _non_negative, lambda p, _e: 0.06 if p == "vppo" else 0.0,
+                              "§5 sampled-NLL term c·mean(−logp) (VPPO-RL entropy_penalty; old name entropyCoef)"),
+    "entropyBonus": KeySpec("entropy_bonus", "a number ≥ 0", _non_negative, _constant(0.0), "§5 full-vocabulary entropy bonus −c_H·mean H"),
     "klCoef": KeySpec("kl_coef", "a number ≥ 0", _non_negative, _constant(0.0), "§5 k3 KL to the reference policy"),
     "dynamicSampling": KeySpec("dynamic_sampling", "true or false", _is_bool, lambda p, _e: p != "grpo", "§5 DAPO dynamic sampling"),
     "maxResampleTries": KeySpec("max_resample_tries", "an integer ≥ 0", lambda v: _is_int(v) and v >= 0, _constant(3),
@@ -209,6 +212,28 @@ def is_algorithm_name(name: Any) -> bool:
     return isinstance(name, str) and name in ALGORITHM_NAMES
 
 
+#: Keys of the first version that are still read, and their current names (ALGORITHMS.md §5).
+CONFIG_KEY_ALIASES: dict[str, str] = {"entropyCoef": "sampledNllCoef"}
+
+
+def with_current_names(overrides: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`overrides` with the old key names read as the current ones (as the TypeScript side); an old and a new name
+    that disagree is an error naming both."""
+    if not any(k in CONFIG_KEY_ALIASES for k in overrides):
+        return overrides
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        current = CONFIG_KEY_ALIASES.get(key)
+        if current is None:
+            out.setdefault(key, value)
+            continue
+        given = overrides.get(current)
+        if given is not None and value is not None and given != value:
+            raise ConfigError(f"config.{current}", f"config.{current}: {show(given)} and its old name {key} {show(value)} disagree (give one of them)")
+        out[current] = given if given is not None else value
+    return out
+
+
 def resolve_config(preset: Any, overrides: Mapping[str, Any] | None = None) -> AlgorithmConfig:
     """The full configuration of a preset with `overrides` (camelCase keys) applied. Raises ConfigError naming
     the first bad key: an unknown preset or key, a value of the wrong type or out of range. `overrides` may be a
@@ -219,6 +244,7 @@ def resolve_config(preset: Any, overrides: Mapping[str, Any] | None = None) -> A
         overrides = {}
     if not isinstance(overrides, Mapping):
         raise ConfigError("config", f"config: expected an object, got {show(overrides)}")
+    overrides = with_current_names(overrides)
     for key in js_keys(dict(overrides)):
         value = overrides[key]
         if key == "preset":

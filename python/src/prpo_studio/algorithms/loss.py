@@ -50,7 +50,7 @@ def loss_options(source: AlgorithmConfig | Mapping[str, Any] | PolicyLossOptions
     if isinstance(source, PolicyLossOptions):
         base = source
     elif isinstance(source, AlgorithmConfig):
-        base = PolicyLossOptions(source.clip_low, source.clip_high, source.dual_clip, source.entropy_coef, 0.0, source.kl_coef)
+        base = PolicyLossOptions(source.clip_low, source.clip_high, source.dual_clip, source.sampled_nll_coef, source.entropy_bonus, source.kl_coef)
     else:
         new, old = source.get("sampledNllCoef"), source.get("entropyCoef")
         if new is not None and old is not None and new != old:

@@ -159,6 +159,7 @@ class Trainer:
             raise TrainerError(f"Cannot resume {run_dir} here: it was not written by the PyTorch backend (resume it with the built-in one).")
         rc = resolve_run_config(m["algorithm"], {k: v for k, v in m["config"].items() if k not in ("estimator",)} | {"estimator": m["config"].get("estimator", m["algorithm"])})
         dataset = Dataset(m["task"]["config"]["data"])
+        torch.manual_seed(_seed(m["seed"], "init"))  # without a checkpoint, the run starts over from the same weights
         policy = _load_policy(m["model"]["config"]["path"], rc, device, dtype or m["model"]["config"].get("dtype", "auto"), hooks)
         ckpt = (checkpoint if os.path.isabs(checkpoint) else str(writer.dir / checkpoint)) if checkpoint else latest_checkpoint(writer.dir)
         t = cls(writer, rc, policy, dataset, 0, 0, steps, m["seed"], hooks)

@@ -35,7 +35,24 @@ export interface ShapesConfig {
   valFraction: number;
   /** The task's own seed: fixes the example streams (independent of a run's seed). */
   seed: number;
+  /**
+   * Reward-irrelevant filler words written after `see` in every reference trace (drawn uniformly from
+   * FILLER_WORDS, flagged not perceptual): they dilute the perceptual tokens, as the long chains of thought
+   * of the papers do. 0 (the shipped model's task) writes none.
+   */
+  fillers: number;
+  /**
+   * countColor/countShape: probability that the queried colour/shape is one present in the image (so the
+   * answer needs the image more often than "0"). 0 (the shipped model's task) draws it uniformly.
+   */
+  countPresentProb: number;
 }
+
+/**
+ * The filler words: words of the vocabulary that no reference trace uses otherwise, so no new token is
+ * needed and a model trained without fillers keeps the same vocabulary.
+ */
+export const FILLER_WORDS: readonly string[] = ['a', 'is', 'there', 'at'];
 
 export const defaultShapesConfig = (): ShapesConfig => ({
   imageSize: 32,
@@ -47,6 +64,20 @@ export const defaultShapesConfig = (): ShapesConfig => ({
   questionTypes: [...QUESTION_TYPES],
   valFraction: 0.2,
   seed: 1234,
+  fillers: 0,
+  countPresentProb: 0,
+});
+
+/**
+ * The study's task (docs/study.md): fillers so perceptual tokens are sparse (15 %), count questions
+ * about what is present, and no `exists` (its answer is mostly decided by the question's prior).
+ */
+export const studyShapesConfig = (): ShapesConfig => ({
+  ...defaultShapesConfig(),
+  questionTypes: QUESTION_TYPES.filter((q) => q !== 'exists'),
+  // 12 fillers: perceptual tokens ≈ 15 % of reference tokens (19 % with 8), and prompt + response ≤ 32.
+  fillers: 12,
+  countPresentProb: 0.75,
 });
 
 export interface SceneObject {
@@ -103,6 +134,8 @@ export class ShapesTask {
     if (c.minObjects < 0 || c.maxObjects < c.minObjects) throw new Error('shapes: need 0 ≤ minObjects ≤ maxObjects');
     if (c.questionTypes.length === 0) throw new Error('shapes: questionTypes is empty');
     for (const q of c.questionTypes) if (!QUESTION_TYPES.includes(q)) throw new Error(`shapes: unknown question type '${q}'`);
+    if (!Number.isInteger(c.fillers) || c.fillers < 0) throw new Error(`shapes: fillers must be an integer ≥ 0, got ${c.fillers}`);
+    if (!(c.countPresentProb >= 0 && c.countPresentProb <= 1)) throw new Error(`shapes: countPresentProb must be in [0, 1], got ${c.countPresentProb}`);
   }
 
   /** The longest prompt (with <bos>) and response (with <eos>) the task produces. */
@@ -110,7 +143,7 @@ export class ShapesTask {
     return 8;
   }
   get maxResponseTokens(): number {
-    return 1 + 2 * Math.min(this.config.maxObjects, this.config.gridMax ** 2) + 3;
+    return 1 + this.config.fillers + 2 * Math.min(this.config.maxObjects, this.config.gridMax ** 2) + 3;
   }
 
   /** Which split a scene layout belongs to (a pure function of the layout and the task seed). */
@@ -195,8 +228,18 @@ export class ShapesTask {
     const type = rng.pick(this.config.questionTypes);
     const trace = new TraceBuilder();
     const objs = scene.objects;
-    const listObjects = (list: SceneObject[], colorFlag: number, shapeFlag: number, answerFlag: number): void => {
+    const fillers = this.config.fillers;
+    // `see`, then the filler words (none in the shipped task: no draws, so its examples are unchanged).
+    const see = () => {
       trace.push('see', 0);
+      for (let k = 0; k < fillers; k++) trace.push(rng.pick(FILLER_WORDS), 0);
+      return trace;
+    };
+    // The queried colour/shape of a count question: one present in the image with countPresentProb.
+    const queried = <T extends string>(all: readonly T[], present: (o: SceneObject) => T): T =>
+      this.config.countPresentProb > 0 && objs.length > 0 && rng.next() < this.config.countPresentProb ? present(rng.pick(objs)) : rng.pick(all);
+    const listObjects = (list: SceneObject[], colorFlag: number, shapeFlag: number, answerFlag: number): void => {
+      see();
       if (list.length === 0) trace.push('none', 1);
       for (const o of list) trace.push(o.color, colorFlag).push(o.shape, shapeFlag);
       trace.push('answer', list.length === 0 ? 0 : answerFlag).push(String(list.length), 0);
@@ -204,13 +247,13 @@ export class ShapesTask {
     let question: string[];
     switch (type) {
       case 'countColor': {
-        const color = rng.pick(COLORS);
+        const color = queried(COLORS, (o) => o.color);
         question = ['how', 'many', color, '?'];
         listObjects(objs.filter((o) => o.color === color), 1, 1, 1);
         break;
       }
       case 'countShape': {
-        const shape = rng.pick(SHAPES);
+        const shape = queried(SHAPES, (o) => o.shape);
         question = ['how', 'many', shape, '?'];
         listObjects(objs.filter((o) => o.shape === shape), 1, 0, 1);
         break;
@@ -227,7 +270,7 @@ export class ShapesTask {
         const target = objs.length > 0 && rng.next() < 0.75 ? rng.pick(objs) : { row: 1 + rng.int(g), col: 1 + rng.int(g) };
         const o = objs.find((p) => p.row === target.row && p.col === target.col);
         question = [type === 'colorAt' ? 'color' : 'shape', 'at', 'row', String(target.row), 'col', String(target.col), '?'];
-        trace.push('see', 0);
+        see();
         if (o) trace.push(o.color, 1).push(o.shape, 1);
         else trace.push('empty', 1);
         trace.push('answer', 0).push(o ? (type === 'colorAt' ? o.color : o.shape) : 'none', 0);
@@ -239,7 +282,7 @@ export class ShapesTask {
         const na = objs.filter((o) => o.color === a).length;
         const nb = objs.filter((o) => o.color === b).length;
         question = ['more', a, 'or', b, '?'];
-        trace.push('see', 0).push(a, 0).push(String(na), 1).push(b, 0).push(String(nb), 1);
+        see().push(a, 0).push(String(na), 1).push(b, 0).push(String(nb), 1);
         trace.push('answer', 0).push(na > nb ? a : nb > na ? b : 'same', 0);
         break;
       }
@@ -249,7 +292,7 @@ export class ShapesTask {
         const q = present ? rng.pick(objs) : { color: rng.pick(COLORS), shape: rng.pick(SHAPES) };
         const found = objs.some((o) => o.color === q.color && o.shape === q.shape);
         question = ['is', 'there', 'a', q.color, q.shape, '?'];
-        trace.push('see', 0);
+        see();
         if (found) trace.push(q.color, 1).push(q.shape, 0);
         else trace.push('none', 1);
         trace.push('answer', 0).push(found ? 'yes' : 'no', 0);

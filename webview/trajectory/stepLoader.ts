@@ -1,0 +1,182 @@
+/**
+ * Getting a step's rollouts into the view. Opening a step: the host's first reply (the first rollouts, the
+ * step's ranges and its total), drawn at once; then the rest pulled one part at a time while the step is still
+ * on show. Live rollouts (follow): queued and applied once per frame, appended without rebuilding what is on
+ * screen; a live rollout of a newer step opens that step.
+ */
+import {
+  GetStepPartRequest,
+  GetStepRequest,
+  IpcMessage,
+  SetFollowCommand,
+  ShowMessageCommand,
+} from '../../src/core/protocol/webview';
+import type { PackedRollouts } from '../../src/core/view/pack';
+import { HostIpc } from '../ipc';
+import { RolloutRef, StepData } from './model';
+import { Report, afterPaint } from './perf';
+import { Toolbar } from './toolbar';
+import { ViewState } from './viewState';
+import { WindowedList } from './windowedList';
+
+/** Within this many px of the bottom, the list counts as scrolled to the end (follow keeps it there). */
+const AT_BOTTOM_PX = 40;
+
+interface Arrival {
+  batch: PackedRollouts;
+  /** When the host posted it (live rollouts). */
+  sentAt?: number;
+  received: number;
+  /** A part of the step being opened (not live); `last` when it completes the step. */
+  opening?: { last: boolean };
+}
+
+export interface StepLoaderParts {
+  ipc: HostIpc;
+  state: ViewState;
+  list: WindowedList;
+  toolbar: Toolbar;
+  /** The status line (progress and errors while loading) and the problems found reading the step. */
+  status: HTMLElement;
+  issues: HTMLElement;
+  report: Report;
+  renderLegend(): void;
+  updateStatus(): void;
+  saveState(): void;
+}
+
+export class StepLoader {
+  /** Live rollouts of the step being opened that arrived before its first reply. */
+  private pendingAppends: PackedRollouts[] = [];
+  private queue: Arrival[] = [];
+  private frameScheduled = false;
+  /** When the step on show was asked for (for `trajectory.complete`). */
+  private openedAt = 0;
+
+  constructor(private readonly p: StepLoaderParts) {}
+
+  async load(step: number): Promise<void> {
+    const { ipc, state: s, status, issues: issuesEl, report } = this.p;
+    if (s.loadingStep === step || (s.data?.step === step && s.loadingStep === undefined)) return;
+    s.loadingStep = step;
+    this.pendingAppends = [];
+    const t0 = performance.now();
+    status.textContent = `Loading step ${step}…`;
+    try {
+      const { rollouts, issues, timing, total, ranges } = await ipc.request(GetStepRequest, { step });
+      if (s.loadingStep !== step) return;
+      const tMsg = performance.now();
+      if (timing) {
+        report('trajectory.hostRead', timing.readMs);
+        report('trajectory.hostPack', timing.packMs);
+        report('trajectory.transfer', Date.now() - timing.sentAt);
+      }
+      const data = (s.data = new StepData(step));
+      data.add(rollouts);
+      for (const p of this.pendingAppends.splice(0)) if (p.step === step) data.add(p);
+      // The step's ranges come from the host, computed over all its rollouts: the first ones drawn already use them.
+      s.ranges.reset(ranges);
+      s.expectedTotal = total ?? rollouts.meta.length;
+      this.openedAt = t0;
+      s.loadingStep = undefined;
+      void this.pullParts(step, rollouts.meta.length);
+      issuesEl.hidden = issues.length === 0;
+      issuesEl.textContent = issues.length ? `${issues.length} problem${issues.length === 1 ? '' : 's'} reading this step: ${issues.slice(0, 3).join(' · ')}${issues.length > 3 ? ' …' : ''}` : '';
+      this.p.toolbar.updateSignalOptions();
+      this.p.toolbar.updateStepOptions();
+      this.p.renderLegend();
+      this.p.list.relayout();
+      afterPaint(() => report('trajectory.firstPaint', performance.now() - t0));
+      afterPaint(() => report('trajectory.renderPaint', performance.now() - tMsg));
+      report('trajectory.reply', tMsg - t0);
+      this.p.saveState();
+      if (s.follow) ipc.command(SetFollowCommand, { follow: s.follow, step });
+    } catch (err) {
+      if (s.loadingStep === step) s.loadingStep = undefined;
+      status.textContent = `Cannot load step ${step}: ${err instanceof Error ? err.message : String(err)}`;
+      ipc.command(ShowMessageCommand, { level: 'error', message: status.textContent });
+    }
+  }
+
+  /** Live rollouts from the host (RolloutsAppendedNotification). */
+  onAppended(batch: PackedRollouts, m: IpcMessage): void {
+    const s = this.p.state;
+    if (s.loadingStep !== undefined) {
+      if (batch.step === s.loadingStep) this.pendingAppends.push(batch);
+      return;
+    }
+    if (!s.data || batch.step !== s.data.step) {
+      if (s.follow && (!s.data || batch.step > s.data.step)) {
+        if (!s.steps.includes(batch.step)) s.steps = [...s.steps, batch.step].sort((a, b) => a - b);
+        void this.load(batch.step);
+      }
+      return;
+    }
+    this.enqueue({ batch, sentAt: m.sentAt, received: performance.now() });
+  }
+
+  /** Pulls the rest of a step being opened, one part at a time, while it is still the step on show. */
+  private async pullParts(step: number, from: number): Promise<void> {
+    const s = this.p.state;
+    while (from < s.expectedTotal && s.data?.step === step && s.loadingStep === undefined) {
+      let part: { rollouts: PackedRollouts; last: boolean };
+      try {
+        part = await this.p.ipc.request(GetStepPartRequest, { step, from });
+      } catch {
+        return; // the host dropped the step (another one was opened)
+      }
+      if (s.data?.step !== step || s.loadingStep !== undefined) return;
+      from += part.rollouts.meta.length;
+      this.enqueue({ batch: part.rollouts, received: performance.now(), opening: { last: part.last || from >= s.expectedTotal } });
+      if (part.rollouts.meta.length === 0) return;
+    }
+  }
+
+  private enqueue(item: Arrival): void {
+    this.queue.push(item);
+    if (!this.frameScheduled) {
+      this.frameScheduled = true;
+      requestAnimationFrame(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    const { state: s, list, report } = this.p;
+    this.frameScheduled = false;
+    const items = this.queue;
+    this.queue = [];
+    const data = s.data;
+    if (!data) return;
+    const el = list.el;
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < AT_BOTTOM_PX;
+    const added: RolloutRef[] = [];
+    for (const it of items) if (it.batch.step === data.step) added.push(...data.add(it.batch));
+    // Live rollouts widen (never narrow) the shared ranges; recolour what is built if the current one moved.
+    // (The parts of a step being opened are covered by the ranges the host computed over the whole step.)
+    const live = added.filter((ro) => !items.some((it) => it.opening && it.batch === ro.batch));
+    if (s.ranges.widen(live, s.signal)) {
+      this.p.renderLegend();
+      list.recolour();
+    }
+    list.append(added);
+    const complete = items.some((it) => it.opening?.last);
+    if (complete && s.filter.sort !== 'natural') {
+      // Parts arrive in file order: once the step is whole, put it in the chosen order (keeping the scroll).
+      const top = el.scrollTop;
+      list.relayout();
+      el.scrollTop = top;
+    }
+    this.p.updateStatus();
+    if (s.follow && atBottom) el.scrollTop = el.scrollHeight;
+    afterPaint(() => {
+      const now = performance.now();
+      const wall = Date.now();
+      for (const it of items) {
+        if (it.opening) continue;
+        report('trajectory.appendPaint', now - it.received);
+        if (it.sentAt !== undefined) report('trajectory.streamLatency', wall - it.sentAt);
+      }
+      if (complete) report('trajectory.complete', now - this.openedAt);
+    });
+  }
+}
