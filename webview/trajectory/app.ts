@@ -25,6 +25,7 @@ import { attachTokenCursor } from './tokenCursor';
 import { Toolbar } from './toolbar';
 import { SavedView, chooseSignal, restoreView, savedView } from './viewState';
 import { WindowedList } from './windowedList';
+import { displayString } from '../text';
 
 export function startTrajectory(root: HTMLElement): void {
   const ipc = new HostIpc('trajectory');
@@ -88,7 +89,7 @@ export function startTrajectory(root: HTMLElement): void {
     const steps = (state.steps = p.steps);
     const step = p.step ?? saved.step ?? steps[steps.length - 1];
     if (steps.length === 0) {
-      list.showEmpty(`${run.name} has no rollouts yet.${run.status === 'running' ? ' They appear here as the run produces them (Follow live).' : ''}`);
+      list.showEmpty(`${displayString(run.name)} has no rollouts yet.${run.status === 'running' ? ' They appear here as the run produces them (Follow live).' : ''}`);
       if (run.status === 'running') setFollow(true);
       return;
     }
@@ -104,6 +105,7 @@ export function startTrajectory(root: HTMLElement): void {
     state.steps = p.steps;
     toolbar.updateStepOptions();
     if (!state.data && state.loadingStep === undefined && state.steps.length) void loader.load(state.steps[state.steps.length - 1]);
+    else loader.followLatest();
   });
   ipc.on(RolloutsAppendedNotification, (p, m) => loader.onAppended(p.rollouts, m));
   ipc.on(StatusChangedNotification, (p) => {

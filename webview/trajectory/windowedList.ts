@@ -250,7 +250,7 @@ export class WindowedList {
     head.append(h('span', 'stat', `R ${fmt(m.reward)}`));
     const advDef = signalDef('advantage');
     const adv = h('span', `stat chip ${binClass(advDef, advantageHi(this.state), m.advantage)}`, `A ${signed(m.advantage)}`);
-    adv.title = 'Outcome advantage A_i (coloured on the shared advantage scale)';
+    adv.title = 'Outcome advantage Aᵢ (coloured on the shared advantage scale)';
     head.append(adv);
     if (m.alpha !== undefined) head.append(h('span', 'stat', `α ${fmt(m.alpha)}`));
     head.append(h('span', 'stat dim', `${tokenCount(ro)} tok`));
