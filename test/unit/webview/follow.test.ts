@@ -90,3 +90,33 @@ test('the legend counts the rollouts of the whole step, not those of its first p
   state.expectedTotal = 64;
   assert.equal(legendNote(state), 'range fixed across the 64 rollouts of the step');
 });
+
+test('a lone or long rollout is estimated at the full width, and estimates take the measured/estimated factor', async () => {
+  const { estimateGroupHeight, cardTextWidth, fullTextWidth, HeightCalibration, LONG_ROLLOUT_TOKENS } = await import('../../../webview/trajectory/heights');
+  const { StepData, arrange, defaultFilter } = await import('../../../webview/trajectory/model');
+  const { signalDef } = await import('../../../webview/scales');
+  const data = new StepData(1);
+  data.add(packRollouts(1, [makeRollout(1, 0, 'g0', LONG_ROLLOUT_TOKENS * 4, 1), makeRollout(1, 1, 'g0', 20, 2), makeRollout(1, 2, 'g0', 20, 3)]));
+  const [group] = arrange(data.rollouts, { ...defaultFilter(), grouped: true }, signalDef('rvd'));
+  const W = 1042;
+  const long = data.rollouts[0];
+  // The long rollout's own row, at the full width: far shorter than at a third of it (what the grid gave it).
+  const narrow = cardTextWidth(W, true, 3);
+  const full = fullTextWidth(W, true);
+  assert.ok(full > 2 * narrow, `${full} vs ${narrow}`);
+  const est = estimateGroupHeight(group, true, narrow, W);
+  const { estimateChunkHeight } = await import('../../../webview/trajectory/heights');
+  const atFull = estimateChunkHeight(long, 0, LONG_ROLLOUT_TOKENS * 4, full);
+  const atNarrow = estimateChunkHeight(long, 0, LONG_ROLLOUT_TOKENS * 4, narrow);
+  assert.ok(est < atNarrow && est >= atFull, `group ${est}, long card at full width ${atFull}, at a third ${atNarrow}`);
+  // Calibration: a card measured at 1.75× its estimate scales what is not built yet; a re-measure replaces it.
+  const cal = new HeightCalibration();
+  assert.equal(cal.factor, 1);
+  const card = {};
+  cal.set(card, 2000, 3500);
+  assert.equal(cal.factor, 1.75);
+  cal.set(card, 2000, 2000);
+  assert.equal(cal.factor, 1);
+  cal.set(card, 2000, 0); // emptied
+  assert.equal(cal.factor, 1);
+});
