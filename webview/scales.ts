@@ -54,6 +54,26 @@ const VIRIDIS = ['#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779
 /** Opacity (share of the scale colour mixed into the editor background) of bin 1 … 8. */
 export const binShare = (b: number): number => Math.round(12 + (b - 1) * (58 / (BINS - 1)));
 
+/**
+ * The text colour of a token on bin `bin` of scale `kind` (dp/dn: diverging positive/negative, s: sequential)
+ * where the theme's own foreground falls below 4.5:1 on it in the stock themes (Dark Modern's foreground on the
+ * deepest orange was 3.45:1): black or white, whichever keeps ≥ 4.5:1 there. Undefined: the theme's foreground.
+ */
+export function binTextColour(kind: 'dp' | 'dn' | 's', bin: number, theme: ThemeKind): '#ffffff' | '#000000' | undefined {
+  // High-contrast foregrounds (white on black, near-black on white) hold everywhere but on the palest viridis bin.
+  if (theme === 'hc-dark') return kind === 's' && bin === 8 ? '#000000' : undefined;
+  if (theme === 'hc-light') return kind === 's' && bin === 8 ? '#ffffff' : undefined;
+  const dark = theme === 'dark';
+  if (kind === 's') {
+    // Viridis runs dark → light on dark themes (light → dark on light themes).
+    if (dark) return bin >= 7 ? '#000000' : bin === 6 ? '#ffffff' : undefined;
+    return bin === 8 ? '#ffffff' : bin >= 6 ? '#000000' : undefined;
+  }
+  return bin >= 6 ? (dark ? '#ffffff' : '#000000') : undefined;
+}
+
+export type ThemeKind = 'dark' | 'light' | 'hc-dark' | 'hc-light';
+
 /** The stylesheet for the bin classes: every colour mixed with the theme's editor background. */
 export function scaleCss(): string {
   const lines: string[] = [];
@@ -69,9 +89,19 @@ export function scaleCss(): string {
     lines.push(`.dp${b} { background-color: color-mix(in srgb, var(--div-pos) ${share}%, ${bg}); }`);
     lines.push(`.dn${b} { background-color: color-mix(in srgb, var(--div-neg) ${share}%, ${bg}); }`);
   }
-  // The strongest sequential bins are far from the background (dark themes: yellow-green; light themes: deep
-  // purple): their text takes the background colour to keep its contrast.
-  lines.push(`:is(${dark}) :is(.s7, .s8), :is(${light}) .s8 { color: ${bg}; }`);
+  // The strongest bins are far from the background: their text takes black or white to keep 4.5:1.
+  const themes: Array<[string, ThemeKind]> = [
+    ['body.vscode-dark', 'dark'],
+    ['body.vscode-light', 'light'],
+    ['body.vscode-high-contrast:not(.vscode-high-contrast-light)', 'hc-dark'],
+    ['body.vscode-high-contrast-light', 'hc-light'],
+  ];
+  for (const [theme, kind] of themes) {
+    for (const colour of ['#ffffff', '#000000'] as const) {
+      const classes = (['dp', 'dn', 's'] as const).flatMap((k) => Array.from({ length: BINS }, (_, i) => i + 1).filter((b) => binTextColour(k, b, kind) === colour).map((b) => `.${k}${b}`));
+      if (classes.length) lines.push(`:is(${theme}) :is(${classes.join(', ')}) { color: ${colour}; }`);
+    }
+  }
   lines.push(`.b1 { background-color: color-mix(in srgb, var(--div-pos) 55%, ${bg}); }`);
   return lines.join('\n');
 }

@@ -16,3 +16,15 @@ export const PRESETS: ReadonlyArray<{ name: AlgorithmName; label: string; detail
 export function presetLabel(name: string): string {
   return PRESETS.find((p) => p.name === name)?.label ?? name.toUpperCase();
 }
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * The run name used when the user gives none: preset, seed and the local start time to the second
+ * ("PRPO-R seed 0 · 2 Dec 05:44:31"), so the runs of one preset and seed tell apart in the explorer.
+ */
+export function defaultRunName(preset: AlgorithmName, seed: number, now: Date = new Date()): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  const time = `${now.getDate()} ${MONTHS[now.getMonth()]} ${two(now.getHours())}:${two(now.getMinutes())}:${two(now.getSeconds())}`;
+  return `${presetLabel(preset)} seed ${seed} · ${time}`;
+}

@@ -49,7 +49,7 @@ export function defaultPreset(): AlgorithmName {
 }
 
 export function defaultSteps(): number {
-  return settings().get<number>('defaultSteps') ?? 30;
+  return settings().get<number>('defaultSteps') ?? 400;
 }
 
 export function checkpointEvery(): number {

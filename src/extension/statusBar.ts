@@ -7,14 +7,8 @@ import * as vscode from 'vscode';
 import type { BackendManager } from './backend/backendManager';
 import { presetLabel } from '../core/presets';
 import type { RunStore } from './runs/runStore';
-
-const PHASE_ICON: Record<string, string> = {
-  running: '$(sync~spin)',
-  paused: '$(debug-pause)',
-  pausing: '$(loading~spin)',
-  checkpointing: '$(save)',
-  stopping: '$(loading~spin)',
-};
+import { displayString } from '../core/visibleText';
+import { STATUS_COMMANDS, statusText, statusTooltipMarkdown, type StatusFacts } from './statusText';
 
 export class RunStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('prpoStudio.run', vscode.StatusBarAlignment.Left, 10);
@@ -45,28 +39,27 @@ export class RunStatusBar implements vscode.Disposable {
     const entry = this.store.get(run.runDir);
     const name = entry?.info.name ?? path.basename(run.runDir);
     const algorithm = entry?.info.manifest ? presetLabel(entry.info.manifest.algorithm) : 'PRPO';
-    const step = run.status.steps ? `${run.status.step}/${run.status.steps}` : `${run.status.step}`;
     const reward = run.status.lastReward ?? entry?.lastMetrics?.reward;
-    this.item.text = `${PHASE_ICON[run.phase] ?? ''} ${algorithm} ${run.phase} · step ${step}${reward !== undefined ? ` · R ${reward.toFixed(2)}` : ''}`;
-    const others = this.backends.all().length - 1;
-    const md = new vscode.MarkdownString(undefined, true);
-    md.isTrusted = { enabledCommands: ['prpoStudio.pauseRun', 'prpoStudio.resumeRun', 'prpoStudio.checkpointRun', 'prpoStudio.stopRun', 'prpoStudio.openMetrics'] };
-    const arg = encodeURIComponent(JSON.stringify([run.runDir]));
-    md.appendMarkdown(`**${name}** — ${run.phase}, step ${step}${reward !== undefined ? `, reward ${reward.toFixed(3)}` : ''}, on ${run.status.ep ?? run.requestedEp}\n\n`);
-    md.appendMarkdown(
-      [
-        run.phase === 'paused' ? `[$(debug-continue) Resume](command:prpoStudio.resumeRun?${arg})` : `[$(debug-pause) Pause](command:prpoStudio.pauseRun?${arg})`,
-        `[$(save) Checkpoint](command:prpoStudio.checkpointRun?${arg})`,
-        `[$(debug-stop) Stop](command:prpoStudio.stopRun?${arg})`,
-        `[$(graph-line) Metrics](command:prpoStudio.openMetrics?${arg})`,
-      ].join(' · '),
-    );
-    if (others > 0) md.appendMarkdown(`\n\n${others} more live run(s) in the PRPO Studio explorer.`);
-    md.appendMarkdown('\n\nClick to open the trajectory view.');
+    const facts: StatusFacts = {
+      name,
+      algorithm,
+      phase: run.phase,
+      step: run.status.step,
+      steps: run.status.steps,
+      reward,
+      ep: run.status.ep ?? run.requestedEp,
+      runDir: run.runDir,
+      remainingSeconds: run.timer.remaining(run.status.step, run.status.steps),
+      secondsPerStep: run.timer.secondsPerStep,
+      others: this.backends.all().length - 1,
+    };
+    this.item.text = statusText(facts);
+    const md = new vscode.MarkdownString(statusTooltipMarkdown(facts), true);
+    md.isTrusted = { enabledCommands: STATUS_COMMANDS };
     this.item.tooltip = md;
     this.item.command = { command: 'prpoStudio.openRun', title: 'Open Run', arguments: [run.runDir] };
     this.item.backgroundColor = run.phase === 'paused' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
-    this.item.accessibilityInformation = { label: `PRPO Studio run ${name} ${run.phase}, step ${step}` };
+    this.item.accessibilityInformation = { label: `PRPO Studio run ${displayString(name)} ${run.phase}, step ${run.status.step}${run.status.steps ? ` of ${run.status.steps}` : ''}` };
     this.item.show();
   }
 

@@ -17,10 +17,10 @@ import {
 } from 'chart.js';
 import { ChartRun, ChartsInitNotification, MetricsAppendedNotification, PerfReportCommand, StatusChangedNotification } from '../../src/core/protocol/webview';
 import type { MetricsRow } from '../../src/core/run/schema';
-import { presetLabel } from '../../src/core/presets';
 import { HostIpc } from '../ipc';
 import { h } from '../elements';
 import { displayString } from '../text';
+import { gridColour, metricsIssuesText, runChipText } from './parts';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Title);
 
@@ -61,8 +61,11 @@ interface Series {
 export function startCharts(root: HTMLElement): void {
   const ipc = new HostIpc('charts');
   const header = h('div', 'charts-header');
+  // Lines of a metrics file that could not be read, named file:line: reason (the rest is drawn).
+  const issuesEl = h('div', 'issues');
+  issuesEl.hidden = true;
   const grid = h('div', 'charts-grid');
-  root.replaceChildren(header, grid);
+  root.replaceChildren(header, issuesEl, grid);
   header.append(h('span', 'dim', 'Waiting for metrics…'));
 
   let runs: ChartRun[] = [];
@@ -73,7 +76,11 @@ export function startCharts(root: HTMLElement): void {
     const v = (name: string, fallback: string): string => cs.getPropertyValue(name).trim() || fallback;
     return {
       fg: v('--vscode-foreground', '#cccccc'),
-      grid: v('--vscode-editorWidget-border', v('--vscode-panel-border', 'rgba(128,128,128,0.35)')),
+      grid: gridColour(
+        v('--vscode-foreground', '#cccccc'),
+        cs.getPropertyValue('--vscode-editorWidget-border').trim() || cs.getPropertyValue('--vscode-panel-border').trim() || undefined,
+        document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light'),
+      ),
       font: v('--vscode-font-family', 'sans-serif'),
     };
   }
@@ -103,11 +110,13 @@ export function startCharts(root: HTMLElement): void {
     charts.clear();
     grid.replaceChildren();
     header.replaceChildren();
+    issuesEl.textContent = metricsIssuesText(runs);
+    issuesEl.hidden = !issuesEl.textContent;
     for (const [i, r] of runs.entries()) {
       const chip = h('span', 'run-chip');
       const sw = h('span', 'run-swatch');
       sw.style.backgroundColor = runs.length > 1 ? OKABE_ITO[i % OKABE_ITO.length] : 'transparent';
-      chip.append(sw, h('span', 'run-name', displayString(r.name)), h('span', 'dim', ` ${presetLabel(r.algorithm)} · ${r.status} · ${r.rows.length} steps`));
+      chip.append(sw, h('span', 'run-name', displayString(r.name)), h('span', 'dim', runChipText(r)));
       chip.dataset.run = r.id;
       header.append(chip);
     }
@@ -215,7 +224,7 @@ export function startCharts(root: HTMLElement): void {
       }
     }
     const chip = header.querySelector(`[data-run="${CSS.escape(runId)}"] .dim`);
-    if (chip) chip.textContent = ` ${presetLabel(run.algorithm)} · ${run.status} · ${run.rows.length} steps`;
+    if (chip) chip.textContent = runChipText(run);
     scheduleUpdate(performance.now());
   }
 
@@ -231,7 +240,7 @@ export function startCharts(root: HTMLElement): void {
     if (!run) return;
     run.status = p.status;
     const chip = header.querySelector(`[data-run="${CSS.escape(p.runId)}"] .dim`);
-    if (chip) chip.textContent = ` ${presetLabel(run.algorithm)} · ${run.status} · ${run.rows.length} steps`;
+    if (chip) chip.textContent = runChipText(run);
   });
 
   // Re-theme when VS Code switches the theme (it swaps the body's classes and CSS variables).

@@ -27,6 +27,7 @@ import { Toolbar } from './toolbar';
 import { SavedView, chooseSignal, restoreView, savedView } from './viewState';
 import { WindowedList } from './windowedList';
 import { WhatIfPanel } from './whatIfPanel';
+import { displayString } from '../text';
 
 export function startTrajectory(root: HTMLElement): void {
   const ipc = new HostIpc('trajectory');
@@ -100,7 +101,7 @@ export function startTrajectory(root: HTMLElement): void {
     const steps = (state.steps = p.steps);
     const step = p.step ?? saved.step ?? steps[steps.length - 1];
     if (steps.length === 0) {
-      list.showEmpty(`${run.name} has no rollouts yet.${run.status === 'running' ? ' They appear here as the run produces them (Follow live).' : ''}`);
+      list.showEmpty(`${displayString(run.name)} has no rollouts yet.${run.status === 'running' ? ' They appear here as the run produces them (Follow live).' : ''}`);
       if (run.status === 'running') setFollow(true);
       return;
     }
@@ -116,6 +117,7 @@ export function startTrajectory(root: HTMLElement): void {
     state.steps = p.steps;
     toolbar.updateStepOptions();
     if (!state.data && state.loadingStep === undefined && state.steps.length) void loader.load(state.steps[state.steps.length - 1]);
+    else loader.followLatest();
   });
   ipc.on(OpenWhatIfNotification, ({ step }) => {
     if (step !== undefined && state.data?.step !== step) {

@@ -31,6 +31,47 @@ const IMAGE_PANEL_PX = 290;
 
 const chrome = (grouped: boolean): number => (grouped ? GROUPED_CHROME_PX : FLAT_CHROME_PX);
 
+/** A rollout this long takes a row of its own in its group's grid (`.rollout.long`), at the full width. */
+export const LONG_ROLLOUT_TOKENS = 1000;
+export const isLong = (ro: RolloutRef): boolean => tokenCount(ro) >= LONG_ROLLOUT_TOKENS;
+
+/** The text width of a card that takes the whole row. */
+export function fullTextWidth(listWidth: number, grouped: boolean): number {
+  return listWidth - chrome(grouped) - CARD_PADDING_PX;
+}
+
+/**
+ * The measured over the estimated height of the chunks built so far: the estimate's character width and line
+ * breaks are approximations (the editor font, wide characters, escapes), so unbuilt blocks are scaled by what
+ * the built ones turned out to be, and the scrollbar stays true as parts render.
+ */
+export class HeightCalibration {
+  private measured = 0;
+  private estimated = 0;
+  private readonly last = new WeakMap<object, [number, number]>();
+
+  /** The built text of `key` (a rollout's card) measures `measured` px where `estimated` was estimated; replaces its last. */
+  set(key: object, estimated: number, measured: number): void {
+    const prev = this.last.get(key);
+    if (prev) {
+      this.estimated -= prev[0];
+      this.measured -= prev[1];
+      this.last.delete(key);
+    }
+    if (!(estimated > 0) || !(measured > 0)) return;
+    this.last.set(key, [estimated, measured]);
+    this.estimated += estimated;
+    this.measured += measured;
+  }
+
+  /** The factor to multiply estimates by (1 until something is measured; bounded against outliers). */
+  get factor(): number {
+    if (this.estimated < 200) return 1;
+    return Math.min(4, Math.max(0.25, this.measured / this.estimated));
+  }
+
+}
+
 /** Estimated height of tokens [from, to) of a rollout wrapped at `width` px: its characters and newlines. */
 export function estimateChunkHeight(ro: RolloutRef, from: number, to: number, width: number): number {
   const b = ro.batch;
@@ -54,11 +95,22 @@ export function cardTextWidth(listWidth: number, grouped: boolean, n: number): n
 export function estimateGroupHeight(g: Group, grouped: boolean, textWidth: number, listWidth: number): number {
   const cols = Math.max(1, Math.round((listWidth - chrome(grouped)) / (textWidth + CARD_PADDING_PX)));
   const rows: number[] = [];
-  g.rollouts.forEach((ro, i) => {
-    const hgt = estimateChunkHeight(ro, 0, tokenCount(ro), textWidth) + CARD_HEAD_PX;
-    const row = Math.floor(i / cols);
-    rows[row] = Math.max(rows[row] ?? 0, hgt);
-  });
+  // Rows as CSS grid places the cards: in order, `cols` to a row; a long rollout on a row of its own.
+  let col = 0;
+  for (const ro of g.rollouts) {
+    const long = g.rollouts.length > 1 && isLong(ro);
+    const hgt = estimateChunkHeight(ro, 0, tokenCount(ro), long ? fullTextWidth(listWidth, grouped) : textWidth) + CARD_HEAD_PX;
+    if (long) {
+      rows.push(hgt);
+      col = cols;
+    } else if (col === 0 || col >= cols) {
+      rows.push(hgt);
+      col = 1;
+    } else {
+      rows[rows.length - 1] = Math.max(rows[rows.length - 1], hgt);
+      col++;
+    }
+  }
   const total = rows.reduce((a, b) => a + b, 0);
   return Math.max(total + GROUP_HEAD_PX, grouped && g.image ? IMAGE_PANEL_PX : 0);
 }

@@ -12,7 +12,9 @@ import {
   ShowMessageCommand,
 } from '../../src/core/protocol/webview';
 import type { PackedRollouts } from '../../src/core/view/pack';
+import { issuesSummary } from '../../src/core/run/lines';
 import { HostIpc } from '../ipc';
+import { displayString } from '../text';
 import { RolloutRef, StepData } from './model';
 import { Report, afterPaint } from './perf';
 import { Toolbar } from './toolbar';
@@ -81,7 +83,7 @@ export class StepLoader {
       s.loadingStep = undefined;
       void this.pullParts(step, rollouts.meta.length);
       issuesEl.hidden = issues.length === 0;
-      issuesEl.textContent = issues.length ? `${issues.length} problem${issues.length === 1 ? '' : 's'} reading this step: ${issues.slice(0, 3).join(' · ')}${issues.length > 3 ? ' …' : ''}` : '';
+      issuesEl.textContent = displayString(issuesSummary(issues, 'this step'));
       this.p.toolbar.updateSignalOptions();
       this.p.toolbar.updateStepOptions();
       this.p.renderLegend();
@@ -91,6 +93,8 @@ export class StepLoader {
       report('trajectory.reply', tMsg - t0);
       this.p.saveState();
       if (s.follow) ipc.command(SetFollowCommand, { follow: s.follow, step });
+      // Steps written while this one was being read (their rollouts were not for it): follow on to the newest.
+      this.followLatest();
     } catch (err) {
       if (s.loadingStep === step) s.loadingStep = undefined;
       status.textContent = `Cannot load step ${step}: ${err instanceof Error ? err.message : String(err)}`;
@@ -101,18 +105,30 @@ export class StepLoader {
   /** Live rollouts from the host (RolloutsAppendedNotification). */
   onAppended(batch: PackedRollouts, m: IpcMessage): void {
     const s = this.p.state;
+    if (s.follow && !s.steps.includes(batch.step)) s.steps = [...s.steps, batch.step].sort((a, b) => a - b);
     if (s.loadingStep !== undefined) {
+      // A newer step's rollouts while one is being read: dropped here, the newer step is opened when the read
+      // is done (followLatest), whatever order the last notifications of a run arrive in.
       if (batch.step === s.loadingStep) this.pendingAppends.push(batch);
       return;
     }
     if (!s.data || batch.step !== s.data.step) {
-      if (s.follow && (!s.data || batch.step > s.data.step)) {
-        if (!s.steps.includes(batch.step)) s.steps = [...s.steps, batch.step].sort((a, b) => a - b);
-        void this.load(batch.step);
-      }
+      this.followLatest();
       return;
     }
     this.enqueue({ batch, sentAt: m.sentAt, received: performance.now() });
+  }
+
+  /**
+   * While following, opens the newest step the run has written unless it is on show or being read (then the
+   * read's end calls this again). Called on every new step, live rollout and finished read, so following ends
+   * on the last step written.
+   */
+  followLatest(): void {
+    const s = this.p.state;
+    if (!s.follow || s.loadingStep !== undefined || !s.steps.length) return;
+    const latest = s.steps[s.steps.length - 1];
+    if (!s.data || latest > s.data.step) void this.load(latest);
   }
 
   /** Pulls the rest of a step being opened, one part at a time, while it is still the step on show. */

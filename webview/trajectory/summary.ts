@@ -5,12 +5,13 @@
 import { presetLabel } from '../../src/core/presets';
 import { BINS, binValue } from '../scales';
 import { fmt, h } from '../elements';
-import { ViewState, currentHi } from './viewState';
+import { displayString } from '../text';
+import { ViewState, currentHi, legendNote } from './viewState';
 
 const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
 export function renderLegend(legend: HTMLElement, state: ViewState): void {
-  const { def, data } = state;
+  const { def } = state;
   legend.replaceChildren();
   const h0 = currentHi(state);
   legend.append(h('span', 'legend-title', def.label));
@@ -36,7 +37,7 @@ export function renderLegend(legend: HTMLElement, state: ViewState): void {
     for (let b = -BINS; b <= BINS; b++) swatch(b < 0 ? `dn${-b}` : b > 0 ? `dp${b}` : '', `≈ ${fmt(binValue(def, h0, b))}`);
     legend.append(bar, h('span', 'legend-end', `${fmt(c + h0)} ≤ ${def.high}`));
   }
-  legend.append(h('span', 'legend-note', def.fixedHi !== undefined ? 'fixed range' : `range fixed across the ${data?.rollouts.length ?? 0} rollouts of the step`));
+  legend.append(h('span', 'legend-note', legendNote(state)));
 }
 
 /** The status line of the step on show (left as it is while no step is). */
@@ -45,5 +46,5 @@ export function updateStatus(status: HTMLElement, state: ViewState, shown: numbe
   if (!data) return;
   const groupsN = new Set(data.rollouts.map((r) => r.meta.group)).size;
   const loading = data.rollouts.length < expectedTotal ? ` (loading… ${data.rollouts.length} of ${expectedTotal})` : '';
-  status.textContent = `Step ${data.step}${loading} · ${plural(data.rollouts.length, 'rollout')} in ${plural(groupsN, 'group')} · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${run.name} (${presetLabel(run.algorithm)}, ${run.status})` : ''}`;
+  status.textContent = `Step ${data.step}${loading} · ${plural(data.rollouts.length, 'rollout')} in ${plural(groupsN, 'group')} · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${displayString(run.name)} (${presetLabel(run.algorithm)}, ${run.status})` : ''}`;
 }

@@ -70,3 +70,13 @@ export function chooseSignal(s: ViewState, id: SignalId): void {
 export const currentHi = (s: ViewState): number => s.ranges.hi(s.def, s.data?.rollouts ?? []);
 /** The range of the per-rollout advantage (the chip on each card). */
 export const advantageHi = (s: ViewState): number => s.ranges.hi(signalDef('advantage'), s.data?.rollouts ?? []);
+
+/**
+ * What the range is fixed across. The host computes it over the whole step, so the count is the step's, not the
+ * rollouts drawn so far (the first part of a 64-rollout step is 48: the legend said "48").
+ */
+export function legendNote(state: Pick<ViewState, 'def' | 'data' | 'expectedTotal'>): string {
+  if (state.def.fixedHi !== undefined) return 'fixed range';
+  const n = Math.max(state.expectedTotal, state.data?.rollouts.length ?? 0);
+  return `range fixed across the ${n} rollouts of the step`;
+}

@@ -10,7 +10,7 @@ import { appendDisplayText, displayString, isPlain } from '../text';
 import { fmt, h, signed } from '../elements';
 import { Group, RolloutRef, arrange, isCorrect, signalRaw, textMatches, tokenCount } from './model';
 import { imagePanel } from './imageViews';
-import { FALLBACK_LIST_WIDTH_PX, cardTextWidth, estimateChunkHeight, estimateGroupHeight } from './heights';
+import { FALLBACK_LIST_WIDTH_PX, HeightCalibration, cardTextWidth, estimateChunkHeight, estimateGroupHeight, fullTextWidth, isLong } from './heights';
 import { ViewState, advantageHi, currentHi } from './viewState';
 
 /** Tokens per rendered chunk. */
@@ -28,6 +28,8 @@ export interface ChunkBlock {
   to: number;
   built: boolean;
   matches?: Set<number>;
+  /** The estimated height before calibration (what a measurement is compared with). */
+  estimate: number;
 }
 interface GroupBlock {
   kind: 'group';
@@ -53,6 +55,27 @@ export class WindowedList {
   private readonly io: IntersectionObserver;
   // The list's width, read once per layout (reading clientWidth per card would force a layout each time).
   private listWidth = 0;
+  /** Measured over estimated chunk heights: unbuilt blocks are scaled by it (heights.ts). */
+  private readonly calibration = new HeightCalibration();
+  /** The factor the unbuilt blocks' heights were last set with. */
+  private appliedFactor = 1;
+  /** Each card's `.tokens` and its chunks: their sizes (from a ResizeObserver, no forced layout) calibrate the estimates. */
+  private readonly chunksOf = new WeakMap<Element, ChunkBlock[]>();
+  private readonly sizes = new ResizeObserver((entries) => {
+    for (const e of entries) {
+      const chunks = this.chunksOf.get(e.target);
+      if (!chunks) continue;
+      // The built chunks' real height: the text's height less what the unbuilt ones were given.
+      let estimated = 0;
+      let unbuilt = 0;
+      for (const c of chunks) {
+        if (c.built) estimated += c.estimate;
+        else unbuilt += parseFloat(c.el.style.height) || 0;
+      }
+      this.calibration.set(e.target, estimated, e.contentRect.height - unbuilt);
+    }
+    this.recalibrate();
+  });
 
   constructor(
     private readonly state: ViewState,
@@ -82,6 +105,21 @@ export class WindowedList {
     }).observe(this.el);
   }
 
+  /**
+   * Rescales the unbuilt blocks when the measured/estimated factor has moved by more than 5 % since they were
+   * sized, so the scrollbar matches what the rest will be (a drag to the bottom lands at the end). Style writes
+   * only; Chromium's scroll anchoring keeps what is on screen in place.
+   */
+  private recalibrate(): void {
+    const f = this.calibration.factor;
+    if (Math.abs(f / this.appliedFactor - 1) < 0.05) return;
+    this.appliedFactor = f;
+    for (const g of this.groups) {
+      if (!g.built) g.el.style.height = `${this.estimateGroupHeight(g.group)}px`;
+      else for (const c of g.chunks) if (!c.built) c.el.style.height = `${Math.round(c.estimate * f)}px`;
+    }
+  }
+
   /** Rollouts shown (those that pass the filters). */
   get shown(): number {
     return this.groups.reduce((a, g) => a + g.group.rollouts.length, 0);
@@ -97,6 +135,7 @@ export class WindowedList {
   relayout(): void {
     const { data, filter, def } = this.state;
     this.io.disconnect();
+    this.sizes.disconnect();
     this.on.hideCard();
     this.groups = [];
     this.groupByKey.clear();
@@ -181,7 +220,8 @@ export class WindowedList {
   }
 
   private estimateGroupHeight(g: Group): number {
-    return estimateGroupHeight(g, this.state.filter.grouped, this.cardWidth(g.rollouts.length), this.listWidth || FALLBACK_LIST_WIDTH_PX);
+    const est = estimateGroupHeight(g, this.state.filter.grouped, this.cardWidth(g.rollouts.length), this.listWidth || FALLBACK_LIST_WIDTH_PX);
+    return Math.round(est * this.calibration.factor);
   }
 
   private build(b: Block): void {
@@ -193,6 +233,7 @@ export class WindowedList {
   private unbuild(b: Block, hgt: number): void {
     if (b.kind === 'group') {
       for (const c of b.chunks) this.io.unobserve(c.el);
+      for (const t of b.el.querySelectorAll('.tokens')) this.sizes.unobserve(t);
       b.chunks = [];
       b.cards = undefined;
     }
@@ -239,7 +280,10 @@ export class WindowedList {
   /** A rollout's card: its head (correctness, id, reward, advantage, α, length) and its tokens in chunks. */
   private rolloutCard(ro: RolloutRef, width: number, eagerPx: number, into: ChunkBlock[]): HTMLElement {
     const m = ro.meta;
-    const el = h('div', 'rollout');
+    // A long rollout takes a row of its own, at the full width (styles.css `.rollout.long`).
+    const long = isLong(ro);
+    const el = h('div', long ? 'rollout long' : 'rollout');
+    if (long) width = fullTextWidth(this.listWidth || this.el.clientWidth || FALLBACK_LIST_WIDTH_PX, this.state.filter.grouped);
     el.setAttribute('role', 'listitem');
     const head = h('div', 'rollout-head');
     const correct = isCorrect(m) === true;
@@ -250,7 +294,7 @@ export class WindowedList {
     head.append(h('span', 'stat', `R ${fmt(m.reward)}`));
     const advDef = signalDef('advantage');
     const adv = h('span', `stat chip ${binClass(advDef, advantageHi(this.state), m.advantage)}`, `A ${signed(m.advantage)}`);
-    adv.title = 'Outcome advantage A_i (coloured on the shared advantage scale)';
+    adv.title = 'Outcome advantage Aᵢ (coloured on the shared advantage scale)';
     head.append(adv);
     if (m.alpha !== undefined) head.append(h('span', 'stat', `α ${fmt(m.alpha)}`));
     head.append(h('span', 'stat dim', `${tokenCount(ro)} tok`));
@@ -264,16 +308,19 @@ export class WindowedList {
     let y = 0;
     for (let from = 0; from < n || from === 0; from += CHUNK) {
       const to = Math.min(n, from + CHUNK);
-      const c: ChunkBlock = { kind: 'chunk', el: h('span', 'chunk'), ro, from, to, built: false, matches };
+      const estimate = estimateChunkHeight(ro, from, to, width);
+      const est = Math.round(estimate * this.calibration.factor);
+      const c: ChunkBlock = { kind: 'chunk', el: h('span', 'chunk'), ro, from, to, built: false, matches, estimate };
       this.blockOf.set(c.el, c);
       into.push(c);
       tokens.append(c.el);
-      const est = estimateChunkHeight(ro, from, to, width);
       if (y < eagerPx) this.buildChunk(c);
       else c.el.style.height = `${est}px`;
       y += est;
       if (to >= n) break;
     }
+    this.chunksOf.set(tokens, into.slice(into.length - Math.max(1, Math.ceil(n / CHUNK))));
+    this.sizes.observe(tokens);
     el.append(tokens);
     return el;
   }

@@ -100,6 +100,8 @@ export interface ChartRun {
   algorithm: string;
   status: RunStatus;
   rows: MetricsRow[];
+  /** Lines of its metrics file that could not be read, as `file:line: reason` (the rest is in `rows`). */
+  issues: string[];
 }
 
 // ---------------------------------------------------------------------------------------------- messages

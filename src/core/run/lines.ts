@@ -17,6 +17,16 @@ export function formatIssue(i: LineIssue): string {
   return `${i.file}:${i.line}: ${i.reason}`;
 }
 
+/**
+ * The one-line banner every view shows over what it could read: "2 problems reading metrics.jsonl: file:line:
+ * reason · file:line: reason", the first three named.
+ */
+export function issuesSummary(issues: readonly string[], what: string): string {
+  if (!issues.length) return '';
+  const more = issues.length > 3 ? ` · and ${issues.length - 3} more` : '';
+  return `${issues.length} problem${issues.length === 1 ? '' : 's'} reading ${what}: ${issues.slice(0, 3).join(' · ')}${more}`;
+}
+
 /** Makes a LineIssue whose toString() is `file:line: reason` (toString is not enumerable: JSON stays clean). */
 export function lineIssue(file: string, line: number, reason: string): LineIssue {
   const issue = { file, line, reason };

@@ -20,6 +20,9 @@ import type {
 import type { MetricsRow, RolloutRecord, RunManifest } from '../../core/run/schema';
 import * as config from '../config';
 import { appendFailure } from '../../core/run/writer';
+import { StepTimer } from '../../core/run/stepTimer';
+import { latestCheckpoint } from '../../core/run/checkpoint';
+import { escapeNotice } from '../../core/format';
 import { BackendCancelled, BackendClient, describeExit, type BackendCommand, type BackendExit, type BackendKind } from './backendClient';
 import { checkInterpreter, describeInterpreter, explainBackendError, packagePath, PythonSetupError, resolveInterpreter } from './python';
 
@@ -38,6 +41,8 @@ export interface LiveRun {
   readonly requestedEp: ExecutionProvider;
   status: BackendStatus;
   phase: LivePhase;
+  /** Measured step time, for the status bar's "~6 min left". */
+  readonly timer: StepTimer;
 }
 
 export const RESUME_FROM_CHECKPOINT = 'Resume from Checkpoint';
@@ -87,7 +92,7 @@ export class BackendManager implements vscode.Disposable {
   async startRun(params: StartParams, backend: BackendKind = params.model ? 'pytorch' : 'builtin'): Promise<LiveRun | undefined> {
     const ep = params.ep ?? 'cpu';
     const device = backend === 'pytorch' ? (params.device ?? config.pythonDevice()) : undefined;
-    const title = `Starting ${params.name ? `"${params.name}"` : `a ${params.preset} run`}${backend === 'pytorch' ? ' on the PyTorch backend' : ''}`;
+    const title = `Starting ${params.name ? `"${escapeNotice(params.name)}"` : `a ${params.preset} run`}${backend === 'pytorch' ? ' on the PyTorch backend' : ''}`;
     return this.launch(title, params.name, ep, backend, device, (c) => c.start({ ...params, ep, ...(device ? { device } : {}) }));
   }
 
@@ -159,7 +164,7 @@ export class BackendManager implements vscode.Disposable {
       else if (status.ep && status.ep !== ep) {
         vscode.window
           .showWarningMessage(
-            `The ${ep} execution provider is not available here (no usable GPU); "${run.name}" runs on ${status.ep}.`,
+            `The ${ep} execution provider is not available here (no usable GPU); "${escapeNotice(run.name)}" runs on ${status.ep}.`,
             SHOW_LOG,
           )
           .then((choice) => choice === SHOW_LOG && this.log.show());
@@ -175,7 +180,7 @@ export class BackendManager implements vscode.Disposable {
       const message = backend === 'pytorch' ? explainBackendError(raw) : raw;
       this.log.error(message);
       const actions = err instanceof PythonSetupError ? [...(err.command ? [COPY_COMMAND] : []), ...(err.setting ? [OPEN_SETTINGS] : [])] : [];
-      vscode.window.showErrorMessage(`PRPO Studio: ${title} failed: ${message.split('\n')[0]}`, ...actions, SHOW_LOG).then((c) => {
+      vscode.window.showErrorMessage(`PRPO Studio: ${title} failed: ${escapeNotice(message.split('\n')[0])}`, ...actions, SHOW_LOG).then((c) => {
         if (c === SHOW_LOG) this.log.show();
         if (c === COPY_COMMAND && err instanceof PythonSetupError && err.command) void vscode.env.clipboard.writeText(err.command);
         if (c === OPEN_SETTINGS && err instanceof PythonSetupError) void vscode.commands.executeCommand('workbench.action.openSettings', err.setting);
@@ -190,20 +195,22 @@ export class BackendManager implements vscode.Disposable {
   /** The PyTorch backend falls back to the CPU when torch sees no GPU: say so, louder when a GPU was asked for. */
   private noticeDevice(run: LiveRun, asked: TorchDevice | undefined, inUse: string | undefined): void {
     if (!inUse || !inUse.startsWith('cpu') || asked === 'cpu') return;
-    const text = `No GPU that torch can use here: "${run.name}" trains on the CPU (slow beyond tiny models; setting prpoStudio.python.device)`;
+    const text = `No GPU that torch can use here: "${escapeNotice(run.name)}" trains on the CPU (slow beyond tiny models; setting prpoStudio.python.device)`;
     const show = asked === 'cuda' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
     void show(`PRPO Studio: ${text}`, SHOW_LOG).then((c) => c === SHOW_LOG && this.log.show());
   }
 
   private register(client: BackendClient, status: BackendStatus, name: string, requestedEp: ExecutionProvider, backend: BackendKind): LiveRun {
     const runDir = path.resolve(status.runDir!);
-    const run: LiveRun = { runDir, runId: status.runId!, name, client, backend, requestedEp, status, phase: phaseOf(status) };
+    const run: LiveRun = { runDir, runId: status.runId!, name, client, backend, requestedEp, status, phase: phaseOf(status), timer: new StepTimer() };
     this.runs.set(runDir, run);
     this.activeDir = runDir;
 
     client.onState((s) => {
       run.status = { ...run.status, ...s };
       if (run.phase !== 'stopping' && run.phase !== 'checkpointing') run.phase = phaseOf(s);
+      // A pause is not step time: the next step's interval starts when it runs again.
+      if (run.phase !== 'running') run.timer.restart();
       this.changeEmitter.fire(run);
       if (s.state === 'completed') this.finished(run, 'completed');
       if (s.state === 'failed') this.finished(run, 'failed');
@@ -211,6 +218,7 @@ export class BackendManager implements vscode.Disposable {
     });
     client.onMetrics(({ row }) => {
       run.status = { ...run.status, step: Math.max(run.status.step, row.step), lastReward: row.reward ?? run.status.lastReward };
+      run.timer.observe(row.step, performance.now());
       this.metricsEmitter.fire({ runDir, row });
       this.changeEmitter.fire(run);
     });
@@ -218,7 +226,7 @@ export class BackendManager implements vscode.Disposable {
     client.onCheckpoint((info) => this.checkpointEmitter.fire({ runDir, info }));
     client.onError(({ message, fatal }) => {
       if (!fatal) {
-        vscode.window.showWarningMessage(`PRPO Studio: ${message}`);
+        vscode.window.showWarningMessage(`PRPO Studio: ${escapeNotice(message)}`);
         return;
       }
       // The backend records a fatal error in events.jsonl itself, then exits.
@@ -236,7 +244,7 @@ export class BackendManager implements vscode.Disposable {
   private finished(run: LiveRun, how: 'completed' | 'failed' | 'stopped'): void {
     if (how === 'completed') {
       vscode.window
-        .showInformationMessage(`PRPO Studio: "${run.name}" completed ${run.status.step} steps.`, 'Open Metrics')
+        .showInformationMessage(`PRPO Studio: "${escapeNotice(run.name)}" completed ${run.status.step} steps.`, 'Open Metrics')
         .then((c) => c && vscode.commands.executeCommand('prpoStudio.openMetrics', run.runDir));
     }
     // The backend has nothing left to do (and wrote its own last event): let it go. `stop` on a finished run
@@ -263,7 +271,12 @@ export class BackendManager implements vscode.Disposable {
   private reportFailure(run: LiveRun, reason: string): void {
     this.log.error(`${run.runDir}: ${reason}`);
     vscode.window
-      .showErrorMessage(`PRPO Studio: run "${run.name}" failed at step ${run.status.step}: ${reason.split('\n')[0]}`, RESUME_FROM_CHECKPOINT, SHOW_LOG)
+      // Resuming needs a complete checkpoint: a run that failed before its first one is not offered it.
+      .showErrorMessage(
+        `PRPO Studio: run "${escapeNotice(run.name)}" failed at step ${run.status.step}: ${escapeNotice(reason.split('\n')[0])}`,
+        ...(latestCheckpoint(run.runDir) ? [RESUME_FROM_CHECKPOINT] : []),
+        SHOW_LOG,
+      )
       .then((choice) => {
         if (choice === RESUME_FROM_CHECKPOINT) vscode.commands.executeCommand('prpoStudio.resumeFromCheckpoint', run.runDir);
         if (choice === SHOW_LOG) this.log.show();
@@ -305,7 +318,7 @@ export class BackendManager implements vscode.Disposable {
     const before = run.phase;
     const info = await this.transition(run, 'checkpointing', () =>
       vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: saving a checkpoint of "${run.name}"…` },
+        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: saving a checkpoint of "${escapeNotice(run.name)}"…` },
         () => run.client.checkpoint(),
       ),
     );
@@ -317,7 +330,7 @@ export class BackendManager implements vscode.Disposable {
   async stop(run: LiveRun): Promise<void> {
     await this.transition(run, 'stopping', () =>
       vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: stopping "${run.name}" (checkpoint, then exit)…` },
+        { location: vscode.ProgressLocation.Notification, title: `PRPO Studio: stopping "${escapeNotice(run.name)}" (checkpoint, then exit)…` },
         async () => {
           const status = await run.client.stop();
           run.status = { ...run.status, ...status, step: status.step >= 0 ? status.step : run.status.step };

@@ -22,6 +22,7 @@ import type { RunStore } from '../runs/runStore';
 import { clusterMessage, pickCluster, type ClusterConfig, type ClusterTokens } from './clusters';
 import type { ClusterRuns, TrackedJob } from './clusterRuns';
 import type { LogFollower } from './logFollower';
+import { escapeLabel, escapeNotice } from '../../core/format';
 
 export interface ClusterCommandDeps {
   context: vscode.ExtensionContext;
@@ -104,7 +105,7 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
         runs.update(id, started.details, started.runDir);
         if (started.runDir) await deps.revealRun(started.runDir);
         void vscode.window
-          .showInformationMessage(`Cluster "${cluster.name}": ${id} is ${started.details.status}${started.runDir ? ` and writes ${path.basename(started.runDir)}` : ''}.`, 'Follow Logs')
+          .showInformationMessage(`Cluster "${cluster.name}": ${id} is ${started.details.status}${started.runDir ? ` and writes ${escapeNotice(path.basename(started.runDir))}` : ''}.`, 'Follow Logs')
           .then((choice) => choice && follower.follow(runs.get(id)!));
         return runs.get(id);
       } catch (e) {
@@ -184,7 +185,7 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
       if (runDir) store.refreshRun(runDir);
       const checkpoint = result.checkpointAfter !== undefined ? `checkpoint at step ${result.checkpointAfter}${result.checkpointAfter !== result.checkpointBefore ? ' (written now)' : ''}` : 'no checkpoint';
       log.info(`${job.id}: ${result.final.status}, ${checkpoint} (signal: ${result.signalled})`);
-      void vscode.window.showInformationMessage(`Cluster run ${runDir ? path.basename(runDir) : job.id}: Ray ${result.final.status}, ${checkpoint}.`);
+      void vscode.window.showInformationMessage(`Cluster run ${escapeNotice(runDir ? path.basename(runDir) : job.id)}: Ray ${result.final.status}, ${checkpoint}.`);
       return result;
     }),
 
@@ -196,13 +197,13 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
       const complete = entry?.info.checkpoints.filter((c) => c.complete) ?? [];
       if (!entry || complete.length === 0) throw new Error(`${runDir} has no complete checkpoint to resume from.`);
       const previous = runs.forRunDir(runDir);
-      if (previous && !isTerminal(previous.status)) throw new Error(`${entry.info.name} is still ${previous.status} on "${previous.cluster}" (${previous.id}); stop it first.`);
-      const cluster = await pickCluster(`Resume "${entry.info.name}" on which cluster?`, previous?.cluster);
+      if (previous && !isTerminal(previous.status)) throw new Error(`${escapeNotice(entry.info.name)} is still ${previous.status} on "${previous.cluster}" (${previous.id}); stop it first.`);
+      const cluster = await pickCluster(`Resume "${escapeNotice(entry.info.name)}" on which cluster?`, previous?.cluster);
       if (!cluster) return undefined;
       const latest = complete.at(-1)!;
       const planned = entry.info.manifest?.steps ?? 0;
       const steps = await vscode.window.showInputBox({
-        title: `Resume "${entry.info.name}" on "${cluster.name}" from step ${latest.step}`,
+        title: `Resume "${escapeNotice(entry.info.name)}" on "${cluster.name}" from step ${latest.step}`,
         prompt: 'Train until this step',
         value: String(planned > latest.step ? planned : latest.step + config.defaultSteps()),
         validateInput: stepsValidator(latest.step + 1),
@@ -238,7 +239,7 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
         await (await tokens.client(cluster)).list();
         void vscode.window.showInformationMessage(`Cluster "${cluster.name}": token stored; the cluster accepts it.`);
       } catch (e) {
-        void vscode.window.showWarningMessage(`Token stored, but: ${clusterMessage(cluster, e)}`);
+        void vscode.window.showWarningMessage(`Token stored, but: ${escapeNotice(clusterMessage(cluster, e))}`);
       }
     }),
 
@@ -253,7 +254,7 @@ async function pickResumable(store: RunStore, runs: ClusterRuns): Promise<string
     return undefined;
   }
   const picked = await vscode.window.showQuickPick(
-    entries.map((e) => ({ label: e.info.name, description: runs.forRunDir(e.info.dir) ? `cluster ${runs.forRunDir(e.info.dir)!.cluster}` : e.status, detail: e.info.dir, dir: e.info.dir })),
+    entries.map((e) => ({ label: escapeLabel(e.info.name), description: runs.forRunDir(e.info.dir) ? `cluster ${runs.forRunDir(e.info.dir)!.cluster}` : e.status, detail: e.info.dir, dir: e.info.dir })),
     { placeHolder: 'Resume which run on a cluster?' },
   );
   return picked?.dir;

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { followLogs } from '../../core/cluster';
 import { clusterMessage, type ClusterTokens } from './clusters';
 import type { ClusterRuns, TrackedJob } from './clusterRuns';
+import { escapeNotice } from '../../core/format';
 
 export class LogFollower implements vscode.Disposable {
   readonly channel = vscode.window.createOutputChannel('PRPO Studio: Cluster Logs');
@@ -47,7 +48,7 @@ export class LogFollower implements vscode.Disposable {
       const message = clusterMessage(cluster, e);
       this.channel.appendLine(`── ${message} ──`);
       this.log.warn(message);
-      void vscode.window.showErrorMessage(`PRPO Studio: ${message}`);
+      void vscode.window.showErrorMessage(`PRPO Studio: ${escapeNotice(message)}`);
     } finally {
       this.follows.delete(job.id);
     }

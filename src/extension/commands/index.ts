@@ -11,8 +11,10 @@ import { rolloutTokensUri } from '../hovers/rolloutDocument';
 import { ChartsPanel, TrajectoryPanel } from '../panels';
 import type { RunEntry, RunStore } from '../runs/runStore';
 import { askStartParams, defaultStartParams, readStartConfig } from './startRun';
+import { preferredRun } from '../explorer/runText';
 import { liveRunFor, pickRun, runDescription, targetOf, type CommandArg } from './targets';
 import type { StartParams } from '../../core/protocol/backend';
+import { escapeLabel, escapeNotice } from '../../core/format';
 
 export interface CommandDeps {
   context: vscode.ExtensionContext;
@@ -51,7 +53,7 @@ export function commandRegistrar(log: vscode.LogOutputChannel) {
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         log.error(`prpoStudio.${id}: ${e instanceof Error ? e.stack ?? message : message}`);
-        void vscode.window.showErrorMessage(`PRPO Studio: ${message}`);
+        void vscode.window.showErrorMessage(`PRPO Studio: ${escapeNotice(message)}`);
         return undefined;
       }
     });
@@ -101,19 +103,19 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 
   const sourceOf = (entry: RunEntry) => {
     const source = store.source(entry.info.dir);
-    if (!source) throw new Error(`"${entry.info.name}" cannot be opened: ${entry.info.issues.map(String).join('; ') || 'its run.json is missing or invalid'}.`);
+    if (!source) throw new Error(`"${escapeNotice(entry.info.name)}" cannot be opened: ${entry.info.issues.map(String).join('; ') || 'its run.json is missing or invalid'}.`);
     return source;
   };
 
   const pickStep = async (entry: RunEntry): Promise<number | undefined> => {
     const steps = [...entry.info.rolloutSteps].reverse();
     if (steps.length === 0) {
-      void vscode.window.showInformationMessage(`"${entry.info.name}" has no rollouts yet.`);
+      void vscode.window.showInformationMessage(`"${escapeNotice(entry.info.name)}" has no rollouts yet.`);
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
       steps.map((s) => ({ label: `step ${s}`, description: stepName(s) + '.jsonl', step: s })),
-      { placeHolder: `Which step of "${entry.info.name}"?` },
+      { placeHolder: `Which step of "${escapeNotice(entry.info.name)}"?` },
     );
     return picked?.step;
   };
@@ -171,22 +173,22 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const target = await runFor(arg, 'Resume which run?', resumable);
       if (!target) return undefined;
       const { entry } = target;
-      if (backends.get(entry.info.dir)) throw new Error(`"${entry.info.name}" is running in this window; stop it before resuming from a checkpoint.`);
+      if (backends.get(entry.info.dir)) throw new Error(`"${escapeNotice(entry.info.name)}" is running in this window; stop it before resuming from a checkpoint.`);
       const complete = entry.info.checkpoints.filter((c) => c.complete);
-      if (complete.length === 0) throw new Error(`"${entry.info.name}" has no complete checkpoint to resume from.`);
+      if (complete.length === 0) throw new Error(`"${escapeNotice(entry.info.name)}" has no complete checkpoint to resume from.`);
       let checkpoint = target.checkpoint ? complete.find((c) => path.resolve(c.path) === path.resolve(target.checkpoint!)) : undefined;
       if (target.checkpoint && !checkpoint) throw new Error(`The checkpoint ${target.checkpoint} is incomplete or corrupt; pick another.`);
       if (!checkpoint) {
         const picked = await vscode.window.showQuickPick(
           [...complete].reverse().map((c, i) => ({ label: `step ${c.step}`, description: i === 0 ? 'latest' : '', detail: c.path, c })),
-          { title: `Resume "${entry.info.name}" from which checkpoint?` },
+          { title: `Resume "${escapeNotice(entry.info.name)}" from which checkpoint?` },
         );
         if (!picked) return undefined;
         checkpoint = picked.c;
       }
       const planned = entry.info.manifest?.steps ?? 0;
       const steps = await vscode.window.showInputBox({
-        title: `Resume "${entry.info.name}" from step ${checkpoint.step}`,
+        title: `Resume "${escapeNotice(entry.info.name)}" from step ${checkpoint.step}`,
         prompt: 'Train until this step',
         value: String(planned > checkpoint.step ? planned : checkpoint.step + config.defaultSteps()),
         validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) > checkpoint!.step ? undefined : `Enter a step after ${checkpoint!.step}.`),
@@ -273,9 +275,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         }
         if (all.length === 1) entries = all;
         else {
-          const active = backends.active?.runDir ?? all[0].info.dir;
+          const active = preferredRun(all, TrajectoryPanel.runOnScreen(), backends.active?.runDir);
           const picked = await vscode.window.showQuickPick(
-            all.map((e) => ({ label: e.info.name, description: runDescription(e), picked: e.info.dir === active, entry: e })),
+            all.map((e) => ({ label: escapeLabel(e.info.name), description: runDescription(e), picked: e.info.dir === active, entry: e })),
             { canPickMany: true, placeHolder: 'Chart which runs? (several are overlaid)' },
           );
           if (!picked?.length) return undefined;

@@ -12,7 +12,7 @@ import type { AlgorithmName } from '../../core/run/schema';
 import type { BackendKind } from '../backend/backendClient';
 import { checkDatasetFolder, checkModelFolder, exportShapesTask, isHubId } from '../backend/python';
 import * as config from '../config';
-import { PRESETS, presetLabel } from '../../core/presets';
+import { PRESETS, defaultRunName, presetLabel } from '../../core/presets';
 
 const DEVICES: ReadonlyArray<{ device: TorchDevice; detail: string }> = [
   { device: 'auto', detail: 'A CUDA GPU when torch sees one, else the CPU (with a notice).' },
@@ -28,11 +28,6 @@ const EPS: ReadonlyArray<{ ep: ExecutionProvider; detail: string }> = [
   { ep: 'cuda', detail: 'NVIDIA GPU through onnxruntime\'s CUDA 12 provider; falls back to CPU with a warning.' },
   { ep: 'webgpu', detail: 'GPU through WebGPU (Vulkan); falls back to CPU with a warning.' },
 ];
-
-/** The run name used when the user gives none. */
-export function defaultRunName(preset: AlgorithmName, seed: number): string {
-  return `${presetLabel(preset)} seed ${seed}`;
-}
 
 /** The built-in default run (auto-start, "Start PRPO-R Run with Built-in Defaults"). */
 export function defaultStartParams(runsDir: string): StartParams {

@@ -10,6 +10,7 @@ import type { BackendManager, LiveRun } from '../backend/backendManager';
 import type { ExplorerNode } from '../explorer/runExplorer';
 import { presetLabel } from '../../core/presets';
 import type { RunEntry, RunStore } from '../runs/runStore';
+import { escapeLabel, escapeNotice } from '../../core/format';
 
 export type CommandArg = ExplorerNode | vscode.Uri | string | undefined;
 
@@ -48,7 +49,7 @@ export async function pickRun(entries: RunEntry[], placeHolder: string): Promise
   if (entries.length === 0) return undefined;
   if (entries.length === 1) return entries[0];
   const picked = await vscode.window.showQuickPick(
-    entries.map((entry) => ({ label: entry.info.name, description: runDescription(entry), detail: entry.info.dir, entry })),
+    entries.map((entry) => ({ label: escapeLabel(entry.info.name), description: runDescription(entry), detail: entry.info.dir, entry })),
     { placeHolder, matchOnDescription: true, matchOnDetail: true },
   );
   return picked?.entry;
@@ -75,11 +76,11 @@ export async function liveRunFor(
   if (target) {
     const run = backends.get(target.entry.info.dir);
     if (!run) {
-      vscode.window.showWarningMessage(`Cannot ${verb} "${target.entry.info.name}": it is not running in this window (${target.entry.status}).`);
+      vscode.window.showWarningMessage(`Cannot ${verb} "${escapeNotice(target.entry.info.name)}": it is not running in this window (${target.entry.status}).`);
       return undefined;
     }
     if (!accepts(run)) {
-      vscode.window.showWarningMessage(`Cannot ${verb} "${target.entry.info.name}" while it is ${run.phase}.`);
+      vscode.window.showWarningMessage(`Cannot ${verb} "${escapeNotice(target.entry.info.name)}" while it is ${run.phase}.`);
       return undefined;
     }
     return run;

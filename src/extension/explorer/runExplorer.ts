@@ -3,7 +3,8 @@
  * under each its checkpoints and steps. Context menus key on `viewItem` (contextValue):
  *   run.running | run.paused        a run live in this window (pause/resume, checkpoint, stop)
  *   run.running.external            written by another process (a terminal, another window): read only
- *   run.stopped | run.completed | run.failed | run.interrupted   resumable from a checkpoint
+ *   run.stopped | run.completed | run.failed | run.interrupted   resumable from a checkpoint (with
+ *                                   `.nocheckpoint` appended when it has no complete one: not resumable)
  *   run.broken                      run.json missing or invalid (children say why)
  *   run.cluster.<ray status>        written by a Ray job (pending|running|stopped|succeeded|failed)
  *   clusterJob.<ray status>         a Ray job whose run directory is not there yet (queued, starting, failed at start)
@@ -12,8 +13,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CheckpointEntry, LineIssue, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
-import { presetLabel } from '../../core/presets';
-import { escapeMarkdown } from '../../core/format';
+import { displayString } from '../../core/visibleText';
+import { clusterJobTooltipMarkdown, describeRow, issueText, runContextValue, runDescription, runLabel, runTooltipMarkdown, STATUS_ICON } from './runText';
+export { runContextValue } from './runText';
 import type { ClusterJobView, ClusterView } from '../cluster/view';
 import type { RunEntry, RunStore } from '../runs/runStore';
 
@@ -29,14 +31,6 @@ export type ExplorerNode =
 /** How many steps a run shows before "N older steps". */
 const MAX_STEPS = 300;
 
-const STATUS_ICON: Record<RunDisplayStatus, [string, string | undefined]> = {
-  running: ['sync~spin', 'charts.green'],
-  paused: ['debug-pause', 'charts.yellow'],
-  stopped: ['debug-stop', 'descriptionForeground'],
-  completed: ['pass-filled', 'testing.iconPassed'],
-  failed: ['error', 'testing.iconFailed'],
-  interrupted: ['warning', 'list.warningForeground'],
-};
 
 export function statusIcon(status: RunDisplayStatus): vscode.ThemeIcon {
   const [id, color] = STATUS_ICON[status];
@@ -161,10 +155,10 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
       }
       case 'issue': {
         // file:line: reason, the file relative to the run; a click opens it at that line.
-        const { file, line, reason } = node.issue;
-        const item = new vscode.TreeItem(`${path.relative(node.runDir, file) || path.basename(file)}${line ? `:${line}` : ''}: ${reason}`);
+        const { file, line } = node.issue;
+        const item = new vscode.TreeItem(issueText(node.runDir, node.issue));
         item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
-        item.tooltip = `${file}${line ? `:${line}` : ''}: ${reason}`;
+        item.tooltip = issueText(node.runDir, node.issue, false);
         item.contextValue = 'issue';
         const selection = line ? new vscode.Range(line - 1, 0, line - 1, 0) : undefined;
         item.command = { command: 'vscode.open', title: 'Open', arguments: [vscode.Uri.file(file), { selection }] };
@@ -184,15 +178,6 @@ function latestComplete(entry: RunEntry | undefined): number | undefined {
   return entry?.info.checkpoints.filter((c) => c.complete).at(-1)?.step;
 }
 
-export function runContextValue(entry: RunEntry, job?: ClusterJobView): string {
-  if (!entry.info.manifest) return 'run.broken';
-  if (entry.imported) return 'run.imported';
-  if (job) return `run.cluster.${job.status.toLowerCase()}`;
-  if (entry.live) return entry.status === 'paused' ? 'run.paused' : 'run.running';
-  if (entry.status === 'running' || entry.status === 'paused') return `run.${entry.status}.external`;
-  return `run.${entry.status}`;
-}
-
 const RAY_ICON: Record<ClusterJobView['status'], [string, string | undefined]> = {
   PENDING: ['watch', 'charts.yellow'],
   RUNNING: ['sync~spin', 'charts.green'],
@@ -203,24 +188,21 @@ const RAY_ICON: Record<ClusterJobView['status'], [string, string | undefined]> =
 
 /** A Ray job whose run directory is not in the runs directory (yet). */
 function clusterJobItem(id: string, job: ClusterJobView | undefined): vscode.TreeItem {
-  const item = new vscode.TreeItem(job?.runDir ? path.basename(job.runDir) : id);
+  const item = new vscode.TreeItem(displayString(job?.runDir ? path.basename(job.runDir) : id));
   item.id = `cluster#${id}`;
   if (!job) return item;
   const [icon, color] = RAY_ICON[job.status];
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   item.description = `Ray ${job.status} on ${job.cluster}${job.status === 'FAILED' ? ' · failed at start' : job.status === 'RUNNING' ? ' · starting' : ''}`;
   item.contextValue = `clusterJob.${job.status.toLowerCase()}`;
-  const md = new vscode.MarkdownString(undefined, false);
-  md.appendMarkdown(`**Ray job** ${escape(id)} on cluster **${escape(job.cluster)}** (${escape(job.address)}): ${job.status}\n\n`);
-  if (job.message) md.appendText(job.message);
-  item.tooltip = md;
+  item.tooltip = new vscode.MarkdownString(clusterJobTooltipMarkdown(id, job), false);
   item.command = { command: 'prpoStudio.followClusterLogs', title: 'Follow Cluster Logs', arguments: [id] };
   return item;
 }
 
 function runItem(entry: RunEntry, job?: ClusterJobView): vscode.TreeItem {
-  const { info, status, live } = entry;
-  const item = new vscode.TreeItem(info.name, vscode.TreeItemCollapsibleState.Collapsed);
+  const { info, status } = entry;
+  const item = new vscode.TreeItem(runLabel(entry), vscode.TreeItemCollapsibleState.Collapsed);
   item.id = info.dir;
   item.iconPath = !info.manifest
     ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'))
@@ -228,66 +210,14 @@ function runItem(entry: RunEntry, job?: ClusterJobView): vscode.TreeItem {
       ? new vscode.ThemeIcon('package')
       : statusIcon(status);
   item.contextValue = runContextValue(entry, job);
-  const phase = live && live.phase !== 'running' && live.phase !== 'paused' ? live.phase : status;
-  // Other trainers' logs do not say which estimator ran (unless the importer was told).
-  const algorithmUnknown = entry.imported && info.manifest?.config.algorithmKnown === false;
-  const parts = [
-    !info.manifest ? 'run.json missing or invalid' : algorithmUnknown ? undefined : presetLabel(info.manifest.algorithm),
-    stepText(entry),
-    entry.lastMetrics?.reward !== undefined ? `R ${entry.lastMetrics.reward.toFixed(2)}` : undefined,
-    // Imported logs say nothing about whether the run goes on: name where they came from instead.
-    info.manifest && !entry.imported ? phase : undefined,
-    entry.imported ? `imported from ${info.manifest!.source}` : undefined,
-    // Ray's word on the job beside ours: they differ while Ray starts or stops it.
-    job ? `Ray ${job.status}` : undefined,
-  ];
-  item.description = parts.filter(Boolean).join(' · ');
+  item.description = runDescription(entry, job);
   item.tooltip = runTooltip(entry, job);
-  item.accessibilityInformation = { label: `${info.name}, ${status}, ${item.description}` };
+  item.accessibilityInformation = { label: `${runLabel(entry)}, ${status}, ${item.description}` };
   return item;
 }
 
-function stepText(entry: RunEntry): string | undefined {
-  const step = entry.lastMetrics?.step ?? entry.info.events.at(-1)?.step;
-  const total = entry.live?.status.steps ?? entry.info.manifest?.steps;
-  if (step === undefined) return undefined;
-  return total ? `step ${step}/${total}` : `step ${step}`;
-}
-
-function describeRow(row: MetricsRow): string {
-  const parts: string[] = [];
-  if (row.reward !== undefined) parts.push(`R ${row.reward.toFixed(2)}`);
-  if (row.accuracy !== undefined) parts.push(`acc ${row.accuracy.toFixed(2)}`);
-  if (row.valAccuracy !== undefined) parts.push(`val ${row.valAccuracy.toFixed(2)}`);
-  return parts.join(' · ');
-}
-
 export function runTooltip(entry: RunEntry, job?: ClusterJobView): vscode.MarkdownString {
-  const { info, status, live } = entry;
-  const m = info.manifest;
-  const md = new vscode.MarkdownString(undefined, true);
+  const md = new vscode.MarkdownString(runTooltipMarkdown(entry, job), true);
   md.supportThemeIcons = true;
-  md.appendMarkdown(`**${escapeMarkdown(info.name)}** — $(${STATUS_ICON[status][0].replace('~spin', '')}) ${status}${live ? ' (live in this window)' : ''}\n\n`);
-  const rows: Array<[string, string | undefined]> = [
-    ['Algorithm', m && presetLabel(m.algorithm)],
-    ['Source', m?.source],
-    ['Created', m?.created],
-    ['Model', m?.model.name],
-    ['Task', m?.task.name],
-    ['Seed', m ? String(m.seed) : undefined],
-    ['Step', stepText(entry)],
-    ['Reward', entry.lastMetrics?.reward?.toFixed(4)],
-    ['Accuracy', entry.lastMetrics?.accuracy?.toFixed(4)],
-    ['Execution provider', live?.status.ep],
-    ['Ray job', job && `${job.id} on ${job.cluster}: ${job.status}`],
-    ['Checkpoints', String(info.checkpoints.length)],
-    ['Folder', info.dir],
-  ];
-  md.appendMarkdown('| | |\n|---|---|\n');
-  for (const [k, v] of rows) if (v !== undefined) md.appendMarkdown(`| ${k} | ${escapeMarkdown(v)} |\n`);
-  const lastFailure = info.events.filter((e) => e.type === 'failed').at(-1);
-  if (status === 'failed' && lastFailure?.reason) md.appendMarkdown(`\n**Failed:** ${escapeMarkdown(lastFailure.reason)}\n`);
-  if (status === 'interrupted') md.appendMarkdown('\nThe process that wrote this run is gone; resume it from a checkpoint.\n');
-  if (info.issues.length) md.appendMarkdown(`\n**${info.issues.length} problem(s) reading the run** (see the PRPO Studio log).\n`);
   return md;
 }

@@ -7,80 +7,18 @@
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { DIVERGING } from '../../core/view/signals';
-import { parseStepName } from '../../core/run/schema';
-import type { AlgorithmName, RolloutRecord } from '../../core/run/schema';
+import type { AlgorithmName } from '../../core/run/schema';
 import { markdown } from './rolloutHover';
 import { formatIssue, parseJsonlText } from '../../core/run/lines';
 import { validateRollout } from '../../core/run/validate';
-import { fmt } from '../../core/format';
-import { rolloutHeader, tokenMarkdown, visibleToken } from './tokenCard';
+import { tokenMarkdown } from './tokenCard';
+import { renderRollouts, type Rendered } from './rolloutText';
 
 export const ROLLOUT_SCHEME = 'prpo-rollout';
-const WRAP = 100;
-const SEP = '│';
 
 /** The `prpo-rollout:` URI that renders the rollouts file `file` (an absolute path). */
 export function rolloutTokensUri(file: string): vscode.Uri {
   return vscode.Uri.from({ scheme: ROLLOUT_SCHEME, path: file.replace(/\.jsonl$/, '.tokens'), query: encodeURIComponent(file) });
-}
-
-interface TokenSpan {
-  start: number;
-  end: number;
-  rollout: number;
-  token: number;
-}
-
-interface Rendered {
-  text: string;
-  records: RolloutRecord[];
-  /** The largest |Ã| of the step: one colour scale for every rollout in view. */
-  maxAbs: number;
-  /** Per line of the rendered text, the token spans on it. */
-  spans: Map<number, TokenSpan[]>;
-}
-
-/** Lays the rollouts out as text and remembers where each token landed. */
-export function renderRollouts(file: string, records: RolloutRecord[], issues: string[]): Rendered {
-  const lines: string[] = [];
-  const spans = new Map<number, TokenSpan[]>();
-  const step = parseStepName(file.split(/[\\/]/).pop() ?? '');
-  lines.push(`# step ${step ?? '?'} · ${records.length} rollout(s) · ${file}`);
-  lines.push(`# Tokens are separated by ${SEP}; · is a space, ⏎ a newline. Hover a token for its dependency scores and advantages.`);
-  const maxAbs = maxAbsAdvantage(records);
-  lines.push(`# Background: token advantage Ã, orange > 0, blue < 0, deeper = larger (|Ã| up to ${fmt(maxAbs, 3)}); underlined: perceptual (ground truth).`);
-  for (const issue of issues) lines.push(`# skipped: ${issue}`);
-  records.forEach((r, ri) => {
-    lines.push('');
-    lines.push(`## ${rolloutHeader(r).replace(/`/g, '')}`);
-    lines.push(`prompt: ${r.prompt.replace(/\r?\n/g, ' ⏎ ')}`);
-    if (r.answer !== undefined) lines.push(`answer: ${r.answer}`);
-    const adv = r.tokenAdvantages.filter(Number.isFinite);
-    lines.push(`response (${r.tokens.length} tokens, Ã ${fmt(Math.min(...adv), 2)} … ${fmt(Math.max(...adv), 2)}):`);
-    let line = '';
-    let lineSpans: TokenSpan[] = [];
-    const flush = () => {
-      spans.set(lines.length, lineSpans);
-      lines.push(line);
-      line = '';
-      lineSpans = [];
-    };
-    r.tokens.forEach((tok, ti) => {
-      const shown = visibleToken(tok) || '∅';
-      if (line.length && line.length + shown.length + 1 > WRAP) flush();
-      if (line.length) line += SEP;
-      lineSpans.push({ start: line.length, end: line.length + shown.length, rollout: ri, token: ti });
-      line += shown;
-    });
-    flush();
-  });
-  return { text: lines.join('\n') + '\n', records, spans, maxAbs };
-}
-
-function maxAbsAdvantage(records: RolloutRecord[]): number {
-  let m = 0;
-  for (const r of records) for (const x of r.tokenAdvantages) if (typeof x === 'number' && Number.isFinite(x)) m = Math.max(m, Math.abs(x));
-  return m;
 }
 
 const SHADES = 5;

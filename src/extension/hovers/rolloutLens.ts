@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { parseRolloutLine } from '../../core/run/lines';
-import { fmt, signed } from '../../core/format';
+import { lensTitle } from './tokenCard';
 
 /** Only the first MAX_LINES lines get lenses: a step of thousands of rollouts is not parsed again on every edit. */
 const MAX_LINES = 2000;
@@ -19,8 +19,7 @@ export class RolloutLensProvider implements vscode.CodeLensProvider {
       const r = parseRolloutLine(text, document.uri.fsPath, i + 1).record;
       if (!r) continue;
       const range = new vscode.Range(i, 0, i, 0);
-      const correct = r.correct === undefined ? '' : r.correct ? ' ✓' : ' ✗';
-      const title = `${r.id} · group ${r.group} · reward ${fmt(r.reward, 2)}${correct} · Aᵢ ${signed(r.advantage, 3)} · ${r.tokens.length} tokens`;
+      const title = lensTitle(r);
       lenses.push(
         new vscode.CodeLens(range, { title, command: 'prpoStudio.openRun', arguments: [document.uri], tooltip: 'Open this step in the trajectory view' }),
         new vscode.CodeLens(range, { title: 'as tokens', command: 'prpoStudio.openRolloutTokens', arguments: [document.uri], tooltip: 'Open this step as tokens coloured by advantage' }),

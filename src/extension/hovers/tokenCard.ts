@@ -3,16 +3,20 @@
  * (ALGORITHMS.md §7, catalogued in core/run/tokenFields.ts). Pure string building (no vscode): unit-tested in
  * test/unit/hovers.
  */
-import { escapeMarkdown, fmt, signed } from '../../core/format';
+import { escapeLabel, escapeMarkdown, fmt, signed } from '../../core/format';
+import { displayString } from '../../core/visibleText';
 import type { AlgorithmName, RolloutRecord } from '../../core/run/schema';
 import { ROLLOUT_NUMBERS, fieldArray, fieldName, fieldRows, tokenFieldDef } from '../../core/run/tokenFields';
 
 /** The editor's cards print four digits (a hover has room; the webview's cell prints three). */
 const D = 4;
 
-/** Token text made visible: spaces as ·, newlines as ⏎, tabs as →; backticks kept out of code spans. */
+/**
+ * Token text made visible: spaces as ·, newlines as ⏎, tabs as →, and what could hide or reorder text (bidi
+ * controls, control and zero-width characters, lone surrogates) as ⟨U+…⟩, as the trajectory view shows it.
+ */
 export function visibleToken(text: string): string {
-  return text.replace(/ /g, '·').replace(/\r?\n/g, '⏎').replace(/\t/g, '→');
+  return displayString(text.replace(/ /g, '·').replace(/\r?\n/g, '⏎').replace(/\t/g, '→'));
 }
 
 /** 1-based rank of t in `values` (largest first), e.g. "rank 3 of 48"; ties share a rank and say so. */
@@ -25,9 +29,9 @@ function rankOf(values: number[], t: number): string | undefined {
   return `rank ${rank} of ${values.length}${tied > 1 ? ` (${tied} tied)` : ''}`;
 }
 
-/** Text for inside a code span: backticks cannot be escaped there, so they are replaced. */
+/** Untrusted text for inside a code span, made visible: backticks cannot be escaped there, so they are replaced. */
 function code(s: string): string {
-  return `\`${s.replace(/`/g, 'ˋ')}\``;
+  return `\`${displayString(s).replace(/`/g, 'ˋ')}\``;
 }
 
 export function rolloutHeader(r: RolloutRecord): string {
@@ -35,6 +39,12 @@ export function rolloutHeader(r: RolloutRecord): string {
   const parts = [`rollout ${code(r.id)}`, `group ${code(r.group)}`, `step ${r.step}`, `reward ${fmt(r.reward, 3)}${correct}`, `Aᵢ ${signed(r.advantage, 3)}`];
   if (r.alpha !== undefined) parts.push(`αᵢ ${fmt(r.alpha, 3)}`);
   return parts.join(' · ');
+}
+
+/** The CodeLens over a rollout's line. A lens title draws $(icon) syntax: the id and group are someone else's text. */
+export function lensTitle(r: RolloutRecord): string {
+  const correct = r.correct === undefined ? '' : r.correct ? ' ✓' : ' ✗';
+  return `${escapeLabel(r.id)} · group ${escapeLabel(r.group)} · reward ${fmt(r.reward, 2)}${correct} · Aᵢ ${signed(r.advantage, 3)} · ${r.tokens.length} tokens`;
 }
 
 /** How Ã came about for this token, in the algorithm's own terms (ALGORITHMS.md §1–4). */

@@ -3,6 +3,7 @@
  * sparsity and AUROC, step-time split), live while runs train. Opened by `ChartsPanel.show` (commands/index.ts).
  */
 import * as vscode from 'vscode';
+import { displayString } from '../../core/visibleText';
 import type { RunSource } from './runSource';
 import type { MetricsRow } from '../../core/run/schema';
 import { ChartRun, ChartsInitNotification, MetricsAppendedNotification, StatusChangedNotification } from '../../core/protocol/webview';
@@ -34,7 +35,7 @@ export class ChartsPanel implements vscode.Disposable {
   }
 
   private static titleFor(sources: RunSource[]): string {
-    return sources.length === 1 ? `Charts · ${sources[0].manifest.name}` : `Charts · ${sources.length} runs`;
+    return sources.length === 1 ? `Charts · ${displayString(sources[0].manifest.name)}` : `Charts · ${sources.length} runs`;
   }
 
   private readonly ipc: WebviewIpc;
@@ -81,13 +82,11 @@ export class ChartsPanel implements vscode.Disposable {
   private async sendInit(): Promise<void> {
     const generation = this.generation;
     const runs: ChartRun[] = await Promise.all(
-      this.sources.map(async (s) => ({
-        id: s.manifest.id,
-        name: s.manifest.name,
-        algorithm: s.manifest.algorithm,
-        status: s.status(),
-        rows: await s.readMetrics(),
-      })),
+      this.sources.map(async (s) => {
+        const issues: string[] = [];
+        const rows = await s.readMetrics((message) => issues.push(message));
+        return { id: s.manifest.id, name: s.manifest.name, algorithm: s.manifest.algorithm, status: s.status(), rows, issues };
+      }),
     );
     if (this.disposed || generation !== this.generation) return;
     this.ipc.notify(ChartsInitNotification, { runs });

@@ -25,6 +25,7 @@ import { stepRanges, type SignalId } from '../../core/view/signals';
 import { webviewRunInfo } from '../../core/view/runInfo';
 import type { RolloutRecord } from '../../core/run/schema';
 import { readRunImage } from '../../core/run/images';
+import { displayString } from '../../core/visibleText';
 import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
 
 const runConfigText = (c: WhatIfRunConfig): string => JSON.stringify(c, null, 2) + '\n';
@@ -39,6 +40,12 @@ export class TrajectoryPanel implements vscode.Disposable {
   static readonly viewType = 'prpoStudio.trajectory';
   private static readonly panels = new Map<string, TrajectoryPanel>();
 
+  /** The run directory of the trajectory view on screen: the active one, else a visible one. */
+  static runOnScreen(): string | undefined {
+    const panels = [...TrajectoryPanel.panels.values()];
+    return (panels.find((p) => p.panel.active) ?? panels.find((p) => p.panel.visible))?.source.runDir;
+  }
+
   /** Opens (or reveals) the trajectory view of `source`, at `step` (default: the latest step). */
   static show(context: vscode.ExtensionContext, source: RunSource, step?: number): TrajectoryPanel {
     const existing = TrajectoryPanel.panels.get(source.runDir);
@@ -47,7 +54,7 @@ export class TrajectoryPanel implements vscode.Disposable {
       if (step !== undefined) existing.showStep(step);
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(TrajectoryPanel.viewType, `Trajectory · ${source.manifest.name}`, vscode.ViewColumn.Active, {
+    const panel = vscode.window.createWebviewPanel(TrajectoryPanel.viewType, `Trajectory · ${displayString(source.manifest.name)}`, vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
       localResourceRoots: localRoots(context.extensionUri, [source.runDir]),
@@ -76,7 +83,7 @@ export class TrajectoryPanel implements vscode.Disposable {
     private requestedStep: number | undefined,
   ) {
     this.ipc = new WebviewIpc(panel.webview);
-    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'trajectory', `Trajectory · ${source.manifest.name}`);
+    panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'trajectory', `Trajectory · ${displayString(source.manifest.name)}`);
 
     this.ipc.onReady(() => void this.sendInit());
     this.ipc.onRequest(GetStepRequest, async ({ step }) => {

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
+import { escapeNotice } from '../../core/format';
 import {
   IpcCommand,
   IpcMessage,
@@ -38,7 +39,8 @@ export class WebviewIpc implements vscode.Disposable {
     });
     this.onCommand(ShowMessageCommand, ({ level, message }) => {
       const show = level === 'error' ? vscode.window.showErrorMessage : level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-      void show(message);
+      // The webview's message may quote run text (a step's error): no links of its own in a notification.
+      void show(escapeNotice(message));
     });
     // For the static-page benchmark's stand-in host; in VS Code the benchmark reads the webview's performance marks.
     this.onCommand(PerfReportCommand, () => undefined);

@@ -8,7 +8,8 @@ import * as vscode from 'vscode';
 import { existsSync, readdirSync } from 'node:fs';
 import { detectRunKind, openRun, type RunHandle } from '../../core/run/importers';
 import { listRuns, readMetrics, readRolloutStep, runFiles } from '../../core/run/reader';
-import type { MetricsRow, RunDisplayStatus, RunInfo } from '../../core/run/schema';
+import { formatIssue } from '../../core/run/lines';
+import type { LineIssue, MetricsRow, RunDisplayStatus, RunInfo } from '../../core/run/schema';
 import type { BackendManager, LiveRun } from '../backend/backendManager';
 import * as config from '../config';
 import { RunSourceImpl } from './runSourceImpl';
@@ -39,6 +40,8 @@ export class RunStore implements vscode.Disposable {
   private loadedValue = false;
   /** Run folders opened by hand (Open Run Folder…), outside the runs directory; kept for the session. */
   private readonly extraDirs = new Set<string>();
+  /** Problems already written to the log (a live run is re-read every step; its bad line is logged once). */
+  private readonly logged = new Set<string>();
   private extraWatchers: vscode.Disposable[] = [];
 
   private readonly changeEmitter = new vscode.EventEmitter<RunEntry | undefined>();
@@ -142,11 +145,10 @@ export class RunStore implements vscode.Disposable {
     const next = new Map<string, RunEntry>();
     for (const handle of handles) {
       const dir = path.resolve(handle.info.dir);
-      next.set(dir, this.entryFor({ ...handle, info: { ...handle.info, dir } }, await lastMetrics(handle)));
+      next.set(dir, await this.read(handle, dir));
     }
     this.entries = next;
     this.loadedValue = true;
-    for (const h of handles) for (const issue of h.info.issues) this.log.warn(String(issue));
     this.changeEmitter.fire(undefined);
     for (const [dir, source] of this.sources) {
       const entry = next.get(dir);
@@ -194,13 +196,30 @@ export class RunStore implements vscode.Disposable {
     if (!this.entries.has(dir)) return this.refresh(); // a new run: rescan, to keep the order
     try {
       const handle = await openRun(dir);
-      this.update(this.entryFor({ ...handle, info: { ...handle.info, dir } }, await lastMetrics(handle)));
+      this.update(await this.read(handle, dir));
       this.sources.get(dir)?.diskChanged();
     } catch (e) {
       // The folder went away (deleted run): rescan.
       this.log.info(`Re-reading ${dir}: ${(e as Error).message}`);
       await this.refresh();
     }
+  }
+
+  /**
+   * The entry of one run, with the problems of its metrics file beside those of run.json and events.jsonl: the
+   * explorer lists them under the run and names them in its tooltip; the log gets each one once.
+   */
+  private async read(handle: RunHandle, dir: string): Promise<RunEntry> {
+    const metricIssues: LineIssue[] = [];
+    const last = await lastMetrics(handle, (i) => metricIssues.push(i));
+    const issues = [...handle.info.issues, ...metricIssues];
+    for (const issue of issues) {
+      const text = formatIssue(issue);
+      if (this.logged.has(text)) continue;
+      this.logged.add(text);
+      this.log.warn(text);
+    }
+    return this.entryFor({ ...handle, info: { ...handle.info, dir, issues } }, last);
   }
 
   private entryFor(handle: RunHandle, last: MetricsRow | undefined): RunEntry {
@@ -262,9 +281,9 @@ export class RunStore implements vscode.Disposable {
   }
 }
 
-async function lastMetrics(handle: RunHandle): Promise<MetricsRow | undefined> {
+async function lastMetrics(handle: RunHandle, onIssue: (i: LineIssue) => void): Promise<MetricsRow | undefined> {
   try {
-    return (await handle.readMetrics()).at(-1);
+    return (await handle.readMetrics(onIssue)).at(-1);
   } catch {
     return undefined;
   }

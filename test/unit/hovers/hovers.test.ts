@@ -69,6 +69,6 @@ test('the card has one row per catalogued field the rollout recorded, named for 
 test('untrusted text is escaped in the rollout card', () => {
   const r = { ...full(), prompt: '**bold** [link](http://x) <img src=x>', synthetic: ['tokens_'] };
   const card = rolloutMarkdown(r);
-  assert.ok(card.includes('\\*\\*bold\\*\\* \\[link\\]\\(http://x\\) \\<img src=x\\>'), card);
+  assert.ok(card.includes('\\*\\*bold\\*\\* \\[link\\]\\(http\\://x\\) \\<img src=x\\>'), card);
   assert.ok(!tokenMarkdown(r, 0).includes('tokens_'), 'the synthetic list is escaped too');
 });

@@ -18,8 +18,8 @@ scenario(
       return rows.length >= 5 && rows;
     });
     const byLabel = (l: string) => items.find((i) => i.label === l);
-    assert.match(byLabel('PRPO-R shapes (fixture)')!.description, /PRPO-R · step 6\/6 · R [\d.]+ · completed/);
-    assert.match(byLabel('VPPO crashed (fixture)')!.description, /VPPO · step 4\/10 .*failed/);
+    assert.match(byLabel('PRPO-R shapes (fixture)')!.description, /^step 6\/6 · R [\d.]+ · completed · PRPO-R$/);
+    assert.match(byLabel('VPPO crashed (fixture)')!.description, /^step 4\/10 .*failed · VPPO$/);
     assert.match(byLabel('GRPO interrupted (fixture)')!.description, /interrupted/);
     assert.match(byLabel('PGPO stopped (fixture)')!.description, /stopped/);
     assert.match(byLabel('broken-fixture')!.description, /run\.json missing or invalid/);

@@ -78,9 +78,9 @@ scenario(
   async ({ workbench, screenshot }) => {
     await until('the auto-started run in the status bar', async () => /PRPO-R running · step \d+\/200/.test(await statusBarText(workbench)), 90_000);
     await showStudio(workbench);
-    await workbench.treeItem('Runs', 'PRPO-R seed 0', 30_000);
+    await workbench.treeItem('Runs', /^PRPO-R seed 0 · /, 30_000);
     await screenshot('auto-started');
     await workbench.runCommand('prpoStudio.stopRun');
-    await until('stopped', async () => (await workbench.treeItems('Runs')).find((i) => i.label === 'PRPO-R seed 0' && /stopped/.test(i.description)));
+    await until('stopped', async () => (await workbench.treeItems('Runs')).find((i) => /^PRPO-R seed 0 · /.test(i.label) && /stopped/.test(i.description)));
   },
 );

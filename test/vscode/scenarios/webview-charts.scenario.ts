@@ -14,15 +14,23 @@ async function chartsOf(webview: FrameLocator): Promise<ChartInfo[]> {
   return webview.locator('body').evaluate(() => (window as unknown as { prpoCharts: { charts: ChartInfo[] } }).prpoCharts.charts);
 }
 
-scenario('charts view shows the curves of a fixture run', { runs: [{ steps: 8 }], settings: DARK }, async ({ workbench, screenshot }) => {
+// The fixture's metrics.jsonl has a malformed line after step 4 (line 5): the charts draw the other 8 rows and
+// say which line they could not read; the explorer's tooltip names it too.
+scenario('charts view shows the curves of a fixture run', { runs: [{ steps: 8, badMetricsLineAfter: 4 }], settings: DARK }, async ({ workbench, screenshot }) => {
   await workbench.openViewContainer('PRPO Studio');
-  await workbench.treeItem('Runs', FIXTURE_RUN_NAME, 90_000);
+  const row = await workbench.treeItem('Runs', FIXTURE_RUN_NAME, 90_000);
+  const tooltip = await workbench.hover(row);
+  assert.match(tooltip, /metrics\.jsonl:5: /, tooltip);
   await workbench.runCommand('prpoStudio.openMetrics');
   const webview = await workbench.waitForWebview('.chart-card canvas', 90_000);
   const charts = await chartsOf(webview);
   assert.deepEqual(charts.map((c) => c.id), ['reward', 'val', 'loss', 'entropy', 'dependency', 'time']);
   const reward = charts.find((c) => c.id === 'reward')!;
   assert.ok(reward.series.some((s) => s.key === 'reward' && s.points === 8), JSON.stringify(reward));
+  const banner = (await webview.locator('.issues').textContent()) ?? '';
+  assert.match(banner, /^1 problem reading metrics\.jsonl: .*metrics\.jsonl:5: .*the other rows are drawn\.$/, banner);
+  // The chip says the last step, as the explorer does ("step 8/8"), not a count of rows.
+  assert.match((await webview.locator('.run-chip').first().textContent()) ?? '', /· step 8$/);
   await screenshot('charts-one-run');
 });
 
