@@ -3,7 +3,8 @@
 // torch.profiler over the same model's eager step (bench/engine_torch.py's model) for comparison.
 // Ends with one JSON line {"bench": "engine-profile", "figures": …}.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildPolicyGraph, initWeights, modelConfig, paramShapes, POLICY_SCALARS } from '../src/backend/engine/model';
@@ -24,7 +25,7 @@ const B = 32, Tt = c.maxText, RUNS = 5;
 
 async function ortProfile(): Promise<Record<string, number>> {
   const g = buildPolicyGraph(c, B, Tt);
-  const s = await ort.InferenceSession.create(g.toBytes(), { ...sessionOptions('cpu', 2), enableProfiling: true, profileFilePrefix: join('/tmp', `prpo-ort-profile-${process.pid}`) });
+  const s = await ort.InferenceSession.create(g.toBytes(), { ...sessionOptions('cpu', 2), enableProfiling: true, profileFilePrefix: join(tmpdir(), `prpo-ort-profile-${process.pid}`) });
   const r = mulberry32(3);
   const w = initWeights(c, 1);
   const feeds: Record<string, ort.Tensor> = {};
@@ -39,9 +40,12 @@ async function ortProfile(): Promise<Record<string, number>> {
   }
   await s.run(feeds);
   for (let k = 0; k < RUNS; k++) await s.run(feeds);
-  const file = (s as unknown as { endProfiling(): string }).endProfiling();
+  await s.endProfiling();
   await s.release();
-  const path = existsSync(file) ? file : join(process.cwd(), file);
+  // onnxruntime names the file `<prefix>_<timestamp>.json`.
+  const name = readdirSync(tmpdir()).find((f) => f.startsWith(`prpo-ort-profile-${process.pid}_`) && f.endsWith('.json'));
+  if (!name) throw new Error(`onnxruntime wrote no profile file prpo-ort-profile-${process.pid}_*.json in ${tmpdir()}`);
+  const path = join(tmpdir(), name);
   const events = JSON.parse(readFileSync(path, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
   rmSync(path, { force: true });
   const byOp: Record<string, number> = {};
