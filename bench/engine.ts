@@ -253,7 +253,8 @@ async function main() {
       cpu: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.length ? best(v) : NaN])) as Record<K, number>,
     });
     ceilings.push(await matmulCeiling());
-    process.stdout.write(`  measured ${name}\n`);
+    const last = rows[rows.length - 1].medians;
+    process.stdout.write(`  measured ${name}: train step median ${last.step.toFixed(1)} ms${torch ? `, PyTorch ${last.tstep.toFixed(1)} ms (${(last.tstep / last.step).toFixed(2)}×)` : ''}\n`);
   }
   torch?.close();
 
