@@ -66,8 +66,10 @@ async function run(): Promise<void> {
     [`prpo (rvd multimask, M=${MASKS})`, resolveConfig('prpo', { rvd: 'multimask', masks: MASKS }), multimask],
     ['prpo (quantile τ, mass-conserving)', resolveConfig('prpo', { threshold: { quantile: 0.8 }, massConserving: true }), batch],
   ];
+  const tokensPerSecond: Record<string, number> = {};
   for (const [name, config, rollouts] of cases) {
     const s = timeIt(() => computeAdvantages(config, rollouts));
+    tokensPerSecond[name] = Math.round(TOKENS / s);
     console.log(`  ${name.padEnd(36)} ${(s * 1000).toFixed(0).padStart(6)} ms   ${fmt(TOKENS / s)} tokens/s`);
   }
   // The whole CLI path, in process: parse the JSON batch, compute, serialise the answer.
@@ -77,6 +79,9 @@ async function run(): Promise<void> {
   const code = await main([], { stdin: input, stdout: sink, stderr: { write: (x: string) => process.stderr.write(x) } });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(`  ${'CLI prpo (parse+compute+stringify)'.padEnd(36)} ${(s * 1000).toFixed(0).padStart(6)} ms   ${fmt(TOKENS / s)} tokens/s   (${(input.length / 1e6).toFixed(0)} MB of JSON in, exit ${code})`);
+  tokensPerSecond['CLI prpo'] = Math.round(TOKENS / s);
+  // One machine-readable line last (issue #13): the same figures, for scripts.
+  console.log(JSON.stringify({ bench: 'advantages', figures: { tokens: TOKENS, tokensPerSecond } }));
 }
 
 void run();

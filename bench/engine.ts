@@ -1,8 +1,10 @@
-// Engine benchmark: `npm run bench:engine [-- --threads N --reps N --quick]`.
+// Engine benchmark: `npm run bench:engine [-- --threads N --reps N --quick --ep cpu|webgpu|cuda --python PATH --no-torch]`.
 // For the default model and two larger ones: forward (scoring), the training step (forward + backward of
 // the §5 loss + gradient clipping + AdamW) and KV-cached sampling, in ms and tokens/s; achieved GFLOP/s
 // against a big-MatMul ceiling measured in the same run; PyTorch eager CPU on the same model and shapes
-// (bench/engine_torch.py) as a ratio when Debian's python3-torch is installed.
+// (bench/engine_torch.py) as a ratio: the current PyTorch of the project's environment (.toolchain/python, from
+// PyPI), else Debian's python3-torch; `--python` picks another interpreter. `--ep` runs our side on another
+// onnxruntime execution provider (npm run gpucheck). Ends with one JSON line {"bench": "engine", "figures": …}.
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { createEngine, paramCount } from '../src/backend/engine/index';
 import { buildDecodeGraph, buildPolicyGraph, imageTokens, initWeights, modelConfig, paramShapes, POLICY_SCALARS, seqLen, type ModelConfig } from '../src/backend/engine/model';
 import { sessionOptions } from '../src/backend/engine/session';
 import type { SequenceInput } from '../src/backend/engine/types';
+import type { ExecutionProvider } from '../src/core/protocol/backend';
 import { mulberry32 } from '../src/core/random';
 
 const arg = (name: string, dflt: number) => {
@@ -22,7 +25,14 @@ const arg = (name: string, dflt: number) => {
 const threads = arg('threads', 2);
 const reps = arg('reps', 7);
 const quick = process.argv.includes('--quick');
-const PYTHON = '/usr/bin/python3';
+const argStr = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const ep = (argStr('ep') ?? 'cpu') as ExecutionProvider;
+if (!['cpu', 'cuda', 'webgpu'].includes(ep)) throw new Error(`--ep ${ep}: expected cpu, cuda or webgpu`);
+const TOOLCHAIN_PYTHON = join(import.meta.dirname ?? 'bench', '..', '.toolchain', 'python', 'bin', 'python');
+const PYTHON = argStr('python') ?? (existsSync(TOOLCHAIN_PYTHON) ? TOOLCHAIN_PYTHON : '/usr/bin/python3');
 
 const base = modelConfig({ vocabSize: 80, imageSize: 32, patchSize: 8 }, { maxText: 48 });
 const models: { name: string; config: ModelConfig }[] = [
@@ -69,7 +79,7 @@ async function matmulCeiling(): Promise<number> {
 /** ms per decode step of the KV-cached graph at several positions (the cost should not grow). */
 async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
   const g = buildDecodeGraph(c, B);
-  const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions('cpu', threads));
+  const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions(ep, threads));
   const S = seqLen(c), dh = c.dModel / c.nHeads;
   const feeds: Record<string, ort.Tensor> = {};
   const w = initWeights(c, 1);
@@ -97,7 +107,7 @@ async function decodeCost(c: ModelConfig, B: number, positions: number[]) {
 /** Forward + backward alone: the policy graph's session run on synthetic feeds (no packing, no optimizer). */
 async function fwdBwdSession(c: ModelConfig, B: number, Tt: number) {
   const g = buildPolicyGraph(c, B, Tt);
-  const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions('cpu', threads));
+  const s = await ort.InferenceSession.create(g.toBytes(), sessionOptions(ep, threads));
   const r = mulberry32(3);
   const w = initWeights(c, 1);
   const feeds: Record<string, ort.Tensor> = {};
@@ -121,9 +131,10 @@ interface Row {
 }
 
 function torchAvailable(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  return r.status === 0 ? null : 'python3-torch is not installed';
+  if (process.argv.includes('--no-torch')) return '--no-torch';
+  if (!existsSync(PYTHON) && PYTHON.includes('/')) return `${PYTHON} not found`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `${PYTHON} cannot import torch`;
 }
 
 /** bench/engine_torch.py as a child answering timing requests, so its runs interleave with ours. */
@@ -171,14 +182,19 @@ async function main() {
 
   const why = torchAvailable();
   const torch = why ? null : torchClient();
-  if (why) console.log(`PyTorch column skipped: ${why}. Install: apt-get install -y python3-torch python3-numpy libopenblas0-openmp`);
-  else console.log(`PyTorch ${(await torch!.ask({ threads })).torch} eager, same model, shapes and loss.`);
+  let torchVersion: string | null = null;
+  if (why) console.log(`PyTorch column skipped: ${why}. Set it up with \`npm run toolchain\` (.toolchain/python), or pass --python PATH.`);
+  else {
+    torchVersion = (await torch!.ask({ threads })).torch;
+    console.log(`PyTorch ${torchVersion} eager (${PYTHON}), same model, shapes, loss and ${threads} threads.`);
+  }
+  if (ep !== 'cpu') console.log(`Our side runs on the '${ep}' execution provider (the matmul ceiling stays the CPU's).`);
 
   const positions = [24, 40, 56, 63];
   const rows: Row[] = [];
   for (const { name, config: c } of models) {
     const r = mulberry32(2);
-    const e = await createEngine(c, { seed: 1, threads, lr: 1e-4 });
+    const e = await createEngine(c, { seed: 1, threads, lr: 1e-4, ep, onLog: (m) => console.log(`  ${m}`) });
     const image = () => Float32Array.from({ length: c.channels * c.imageSize ** 2 }, r);
     const Tt = c.maxText;
     const seqs: SequenceInput[] = Array.from({ length: BATCH }, () => ({
@@ -237,7 +253,8 @@ async function main() {
       cpu: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.length ? best(v) : NaN])) as Record<K, number>,
     });
     ceilings.push(await matmulCeiling());
-    process.stdout.write(`  measured ${name}\n`);
+    const last = rows[rows.length - 1].medians;
+    process.stdout.write(`  measured ${name}: train step median ${last.step.toFixed(1)} ms${torch ? `, PyTorch ${last.tstep.toFixed(1)} ms (${(last.tstep / last.step).toFixed(2)}×)` : ''}\n`);
   }
   torch?.close();
 
@@ -268,6 +285,30 @@ async function main() {
   const ceiling = Math.max(...ceilings);
   console.log(`\nGFLOP/s counts matmul FLOPs only (backward ≈ 2× forward). MatMul ceiling (1024³ float32 through onnxruntime, best of ${ceilings.length} readings): ${f(ceiling)} GFLOP/s;`);
   console.log('achieved / ceiling: ' + rows.map((r) => `${r.name} fwd ${f((100 * r.fwdGflops) / ceiling, 0)}%, fwd+bwd ${f((100 * r.fbGflops) / ceiling, 0)}%`).join('; '));
+
+  // Goals beside the figures (issue #13): step ≥ 2× PyTorch eager; ≥ 50 % of the matmul ceiling.
+  const speedups = Object.fromEntries(rows.map((r) => [r.name, torch ? round(r.medians.tstep / r.medians.step, 2) : null]));
+  const shares = Object.fromEntries(rows.map((r) => [r.name, round(r.fbGflops / ceiling, 3)]));
+  console.log(`\nGoals: train step ≥ 2× PyTorch eager — median speed-up ${rows.map((r) => `${r.name} ${speedups[r.name] ?? '—'}×`).join(', ')};` +
+    ` ≥ 50 % of the matmul ceiling in the step's matmuls — fwd+bwd matmul FLOPs / wall time / ceiling ${rows.map((r) => `${r.name} ${f(100 * shares[r.name], 0)}%`).join(', ')}` +
+    ' (a lower bound: the wall time includes the non-matmul ops).');
+  console.log(JSON.stringify({
+    bench: 'engine',
+    figures: {
+      torchVersion, ep, threads, rounds: reps,
+      trainStepSpeedupVsTorch: speedups,
+      matmulCeilingShare: shares,
+      matmulCeilingGflops: round(ceiling, 1),
+      trainStepMs: Object.fromEntries(rows.map((r) => [r.name, round(r.medians.step, 1)])),
+      torchTrainStepMs: Object.fromEntries(rows.map((r) => [r.name, torch ? round(r.medians.tstep, 1) : null])),
+      samplePerTokenMs: Object.fromEntries(rows.map((r) => [r.name, r.perToken.map((m) => round(m, 2))])),
+    },
+  }));
+}
+
+function round(x: number, digits: number) {
+  const k = 10 ** digits;
+  return Math.round(x * k) / k;
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -77,6 +77,8 @@ async function main() {
     );
   }
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
+  // One machine-readable line last (issue #13): the same figures, for scripts.
+  console.log(JSON.stringify({ bench: 'trainer', figures: Object.fromEntries(results.map(({ preset, ...r }) => [preset, r])) }));
 }
 
 main().catch((e) => {

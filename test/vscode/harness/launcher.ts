@@ -11,7 +11,7 @@
 //  - 'development': the Extension Development Host route (`--vscode-option enable-smoke-test-driver` plus a
 //    `payload` with extensionDevelopmentPath, and extensionTestsPath to run a test module inside the
 //    extension host — the extension-host suite).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -49,6 +49,9 @@ export interface LaunchOptions {
   /** The extension folder (default: the repository root; `dist/` must be built). */
   extensionPath?: string;
   mode?: 'installed' | 'development';
+  /** A packaged VSIX to install with `code-server --install-extension` instead of linking the folder
+   *  ('installed' mode only): the copy a user gets from `npm run package`. */
+  vsix?: string;
   /** Absolute path of a CommonJS module exporting `run(): Promise<void>` (development mode only). */
   extensionTestsPath?: string;
   /** User settings merged over QUIET_SETTINGS. */
@@ -136,6 +139,21 @@ function listFiles(dir: string): string[] {
   });
 }
 
+/** Installs a VSIX into the run's extensions folder as a user would (`code-server --install-extension`). */
+function installVsix(node: string, entry: string, vsix: string, dirs: { userData: string; extensions: string; home: string; tmp: string }): void {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: dirs.home, TMPDIR: dirs.tmp };
+  delete env.NODE_OPTIONS;
+  delete env.npm_config_nodedir;
+  const r = spawnSync(
+    node,
+    [entry, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions, '--install-extension', resolve(vsix)],
+    { cwd: dirs.home, env, encoding: 'utf8', timeout: 180_000 },
+  );
+  if (r.status !== 0) {
+    throw new Error(`code-server --install-extension ${vsix} failed (exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
 export async function launchCodeServer(opts: LaunchOptions): Promise<CodeServer> {
   const tc = await ensureToolchain();
   const extensionPath = resolve(opts.extensionPath ?? defaultExtensionPath());
@@ -161,7 +179,9 @@ export async function launchCodeServer(opts: LaunchOptions): Promise<CodeServer>
   const configFile = join(dirs.home, 'code-server.yaml');
   writeFileSync(configFile, 'auth: none\ncert: false\n');
 
-  if (mode === 'installed') {
+  if (mode === 'installed' && opts.vsix) {
+    installVsix(tc.node, tc.codeServerEntry, opts.vsix, dirs);
+  } else if (mode === 'installed') {
     const m = readManifest(extensionPath);
     symlinkSync(extensionPath, join(dirs.extensions, `${m.publisher}.${m.name}-${m.version}`), 'dir');
   }

@@ -48,6 +48,8 @@ export interface StudioOptions {
   settings?: Record<string, unknown>;
   /** How the extension is loaded (default 'installed', as a user has it). */
   mode?: LaunchOptions['mode'];
+  /** Install this VSIX (`npm run package`) instead of linking the repository (see LaunchOptions.vsix). */
+  vsix?: string;
   /** Bound on the whole scenario, start-up included (default 240 s; the machines are shared and slow). */
   timeoutMs?: number;
   viewport?: { width: number; height: number };
@@ -86,7 +88,7 @@ export async function withStudio<T>(
     const work = (async () => {
       const { runsDir, runDirs } = writeFixtureWorkspace(workspaceDir, opts.runs ?? [{}]);
       await opts.setup?.(workspaceDir);
-      server = await launchCodeServer({ workspaceDir, mode: opts.mode ?? 'installed', settings: opts.settings, tmpRoot: root });
+      server = await launchCodeServer({ workspaceDir, mode: opts.mode ?? 'installed', vsix: opts.vsix, settings: opts.settings, tmpRoot: root });
       browser = await launchBrowser(join(root, 'chrome'), opts.viewport);
       const page = browser.page;
       page.on('pageerror', (e) => keep(pageErrors, `pageerror: ${e.message}`));
