@@ -87,7 +87,7 @@ scenario(
     const card = webview.locator('.hover-card:not([hidden])');
     await card.waitFor({ timeout: 15_000 });
     const text = await card.innerText();
-    for (const f of ['log p (image, old)', 'log p (blind)', 'log p (mild)', 'G', 'U', 'RVD', 'A_i', 'Ã']) assert.ok(text.includes(f), `hover card shows ${f}: ${text}`);
+    for (const f of ['log p (image)', 'log p (blind)', 'log p (mild)', 'G', 'U', 'RVD', 'Aᵢ', 'Ã']) assert.ok(text.includes(f), `hover card shows ${f}: ${text}`);
     await screenshot('trajectory-hover');
     // The charts read the same metrics.jsonl.
     await workbench.runCommand('prpoStudio.openMetrics');
