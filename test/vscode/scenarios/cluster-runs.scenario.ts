@@ -3,13 +3,14 @@
 // Submit Run to Cluster… sends a PyTorch-backend PRPO-R run of a tiny model (made at test time) with a run
 // config file (trainer keys + runtime_env); the run appears in the explorer with Ray's status beside ours;
 // Follow Cluster Logs streams its log into an output channel; its rollouts open in the trajectory view; Stop
-// Cluster Run writes a checkpoint first. Then the token is looked for in every file the session wrote
+// Cluster Run writes a checkpoint first; Resume Cluster Run from Checkpoint… resubmits it from that checkpoint
+// for a few more steps, which it trains to the end. Then the token is looked for in every file the session wrote
 // (workspace, runs, settings, logs) and in every process's command line.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { RayJobsClient } from '../../../src/core/cluster';
 import { listCheckpoints, readEvents } from '../../../src/core/run';
 import { commandLinesWith, filesHolding, filesUnder } from '../../unit/cluster/leaks';
@@ -55,6 +56,8 @@ async function setup(workspaceDir: string): Promise<void> {
   head = started;
 }
 
+const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 async function runRow(workbench: Workbench, description: RegExp, timeoutMs: number) {
   return until(
     `a run row ${description}`,
@@ -90,6 +93,9 @@ scenario(
 
     await workbench.runCommand('prpoStudio.submitClusterRun');
     await workbench.pickQuickItem(/Choose a run config file/);
+    // The open dialog (a quick input here) fills in the workspace folder; typed before that, a path is overwritten.
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await until('the open dialog with the workspace folder', async () => (await input.inputValue().catch(() => '')).startsWith(workspaceDir), 30_000);
     await workbench.answerInput(configFile);
     await workbench.pickQuickItem('PRPO-R');
     await workbench.answerInput('200');
@@ -97,7 +103,7 @@ scenario(
     await workbench.answerInput(dataDir);
     await screenshot('submitting');
 
-    const row = await runRow(workbench, /PRPO-R.*running · Ray RUNNING/, 600_000);
+    const row = await runRow(workbench, /running · PRPO-R · Ray RUNNING/, 600_000);
     assert.match(row.description, /step \d+\/200/);
     await screenshot('cluster-run-in-explorer');
     const runDir = readdirSync(runsDir).map((d) => join(runsDir, d)).find((d) => existsSync(join(d, 'run.json')));
@@ -116,11 +122,10 @@ scenario(
     await page.locator('.part.panel').getByText(/step \d+: reward=/).first().waitFor({ timeout: 20_000 }).catch(() => undefined);
     await screenshot('following-cluster-logs');
 
-
     await workbench.runCommand('prpoStudio.stopClusterRun');
     const done = await workbench.waitForNotification(/Ray STOPPED, checkpoint at step \d+ \(written now\)/, 240_000);
     const step = Number(/checkpoint at step (\d+)/.exec(done.message)![1]);
-    await runRow(workbench, /stopped · Ray STOPPED/, 60_000);
+    await runRow(workbench, /stopped · PRPO-R · Ray STOPPED/, 60_000);
     await until('the follow to end', async () => /ended: STOPPED/.test(channelText(server.userDataDir)), 60_000);
     await screenshot('stopped-with-checkpoint');
     assert.deepEqual(listCheckpoints(runDir).map((c) => [c.step, c.complete]), [[step, true]]);
@@ -132,6 +137,31 @@ scenario(
     await webview.locator('.rollout').first().waitFor({ timeout: 60_000 });
     await screenshot('cluster-run-trajectory');
     await workbench.runCommand('View: Close All Editors');
+
+    // Resume from the palette: the stopped run (named by the trainer on the cluster, "prpo <model> seed N") is
+    // the one with a checkpoint; its latest complete checkpoint is
+    // the one resumed from. A few steps past it, so that the resumed job trains to the end.
+    const name = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { name: string }).name;
+    const target = step + 3;
+    await workbench.runCommand('prpoStudio.resumeClusterRun');
+    await workbench.pickQuickItem(name);
+    await workbench.answerInput(String(target));
+    await workbench.waitForNotification(new RegExp(`Cluster "local-ray": .+ is (RUNNING|SUCCEEDED) and writes ${escapeRe(basename(runDir))}\\.`), 600_000);
+    await runRow(workbench, new RegExp(`step \\d+/\\d+ · R [-\\d.]+ · (running · PRPO-R · Ray RUNNING|completed · PRPO-R · Ray SUCCEEDED)`), 120_000);
+    const finished = await runRow(workbench, new RegExp(`^step ${target}/\\d+ · R [-\\d.]+ · completed · PRPO-R · Ray SUCCEEDED$`), 600_000);
+    await screenshot('resumed-from-checkpoint');
+    const events = await readEvents(runDir);
+    const resumed = events.findIndex((e) => e.type === 'resumed');
+    assert.ok(resumed > events.findIndex((e) => e.type === 'stopped'), `a 'resumed' event after the stop: ${events.map((e) => e.type).join(', ')}`);
+    assert.equal(events[resumed].step, step, 'resumed from the checkpoint\'s step');
+    assert.deepEqual([events.at(-1)?.type, events.at(-1)?.step], ['completed', target]);
+    // The steps past the checkpoint are in the run's metrics.
+    const steps = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.ok(steps.includes(target) && steps.includes(step + 1), `steps ${step + 1}..${target} in metrics.jsonl: ${steps.join(',')}`);
+    // Both jobs are on the cluster: the stopped one and the resumed one, which succeeded.
+    const jobs = await new RayJobsClient({ address: head!.address, token: TOKEN }).list();
+    assert.deepEqual(jobs.map((j) => j.status).sort(), ['STOPPED', 'SUCCEEDED']);
+    assert.ok(finished.description.includes('Ray SUCCEEDED'));
 
     // The token: in no file of the session (workspace, runs, user settings, extension host and output logs),
     // and in no command line. The browser's profile holds VS Code's secret store and is left out.
