@@ -239,9 +239,10 @@ export class Workbench {
   }
 
   /** Hovers an element and returns the text of the hover widget that appears (workbench or editor hover). */
-  async hover(target: Locator, timeoutMs = 10_000): Promise<string> {
+  /** Hovers `target` and returns the text of the hover that shows; `showing` picks it out from one still up (e.g. the activity bar's). */
+  async hover(target: Locator, timeoutMs = 10_000, showing: RegExp = /\S/): Promise<string> {
     await target.hover();
-    const hover = this.page.locator('.workbench-hover, .monaco-hover:not(.hidden)').filter({ hasText: /\S/ }).last();
+    const hover = this.page.locator('.workbench-hover, .monaco-hover:not(.hidden)').filter({ hasText: showing }).last();
     await hover.waitFor({ state: 'visible', timeout: timeoutMs });
     return (await hover.innerText()).trim();
   }

@@ -19,7 +19,8 @@ async function chartsOf(webview: FrameLocator): Promise<ChartInfo[]> {
 scenario('charts view shows the curves of a fixture run', { runs: [{ steps: 8, badMetricsLineAfter: 4 }], settings: DARK }, async ({ workbench, screenshot }) => {
   await workbench.openViewContainer('PRPO Studio');
   const row = await workbench.treeItem('Runs', FIXTURE_RUN_NAME, 90_000);
-  const tooltip = await workbench.hover(row);
+  // The activity bar's own hover ("PRPO Studio") can still be up from opening the view: wait for the run's.
+  const tooltip = await workbench.hover(row, 10_000, /metrics\.jsonl/);
   assert.match(tooltip, /metrics\.jsonl:5: /, tooltip);
   await workbench.runCommand('prpoStudio.openMetrics');
   const webview = await workbench.waitForWebview('.chart-card canvas', 90_000);
