@@ -87,6 +87,14 @@ async function pickPath(opts: {
   const showProblem = (message: string) => {
     qp.items = [{ label: `$(error) ${message.split(/(?<=\.)\s/)[0]}`, detail: message, alwaysShow: true }, ...listFor(qp.value)];
   };
+  const checkProblem = (value: string): string | undefined => {
+    try {
+      opts.check(value);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
   let hidden = false;
   try {
     return await new Promise<string | undefined>((resolve) => {
@@ -107,28 +115,27 @@ async function pickPath(opts: {
           value = (await vscode.window.showOpenDialog({ title: opts.title, canSelectFiles: false, canSelectFolders: true, canSelectMany: false }))?.[0]?.fsPath;
           if (!value) return resolve(undefined);
         } else if (item.action === 'export' && opts.onAction) {
+          // The pick stays disabled until the exported folder is checked: typing meanwhile would go to this pick.
           qp.busy = true;
           qp.enabled = false;
           try {
             value = await opts.onAction('export');
           } catch (e) {
+            value = undefined;
             showProblem((e as Error).message);
-            return;
           } finally {
             qp.busy = false;
-            qp.enabled = true;
           }
         }
-        if (!value) return;
-        try {
-          opts.check(value);
-        } catch (e) {
+        const problem = value ? checkProblem(value) : undefined;
+        if (!value || problem !== undefined) {
+          qp.enabled = true;
+          if (problem === undefined) return;
           if (hidden) {
-            void vscode.window.showErrorMessage(`PRPO Studio: ${(e as Error).message}`);
+            void vscode.window.showErrorMessage(`PRPO Studio: ${problem}`);
             return resolve(undefined);
           }
-          showProblem((e as Error).message);
-          return;
+          return showProblem(problem);
         }
         resolve(value);
         qp.hide();

@@ -113,8 +113,13 @@ export class Workbench {
     await row.click();
   }
 
-  /** Types into an open quick input / input box and accepts with Enter. */
-  async answerInput(text: string, timeoutMs = 15_000): Promise<void> {
+  /**
+   * Types into an open quick input / input box and accepts with Enter. With `title`, waits for the input whose
+   * title matches first: after a slow step the previous input can still be on screen, and would take the text.
+   */
+  async answerInput(text: string, opts: number | { timeoutMs?: number; title?: RegExp } = {}): Promise<void> {
+    const { timeoutMs = 15_000, title } = typeof opts === 'number' ? { timeoutMs: opts } : opts;
+    if (title) await this.page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: timeoutMs });
     const input = this.page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible', timeout: timeoutMs });
     await input.fill(text);

@@ -59,10 +59,11 @@ scenario(
     await quickRow('Export the built-in shapes task').waitFor({ timeout: 30_000 });
     await screenshot('dataset-pick');
     await workbench.pickQuickItem('Export the built-in shapes task');
-    await workbench.answerInput('400', 60_000);
-    await workbench.answerInput('0');
+    // The export takes a while; the dataset pick stays on screen (disabled) until it is done.
+    await workbench.answerInput('400', { timeoutMs: 60_000, title: /: steps$/ });
+    await workbench.answerInput('0', { title: /: seed$/ });
     await workbench.pickQuickItem('cpu');
-    await workbench.answerInput(RUN);
+    await workbench.answerInput(RUN, { title: /: run name$/ });
     await screenshot('starting');
     const exported = join(workspaceDir, 'datasets', 'shapes-train-256', 'data.jsonl');
     assert.equal(readFileSync(exported, 'utf8').trim().split('\n').length, 256);
