@@ -16,6 +16,7 @@ import {
   CONFIG_KEYS,
   ConfigError,
   InputError,
+  advantageJson,
   computeAdvantages,
   resolveConfig,
   type AlgorithmConfig,
@@ -153,7 +154,7 @@ async function readLoggedBatch(file: string): Promise<{ algorithm: unknown; conf
 }
 
 function run(config: AlgorithmConfig, rollouts: unknown[], logged?: Map<string, unknown>) {
-  const results = computeAdvantages(config, rollouts as RolloutInput[]);
+  const results = computeAdvantages(config, rollouts as RolloutInput[]).map(advantageJson);
   return {
     algorithm: config.preset,
     config,

@@ -29,7 +29,7 @@ function diagnosedPresets(run: AlgorithmConfig, kl: Kl): Record<string, Algorith
 }
 
 /** The scores a preset's result holds, under the names the metrics use. */
-function scoresOf(name: string, a: RolloutAdvantage): Record<string, number[]> {
+function scoresOf(name: string, a: RolloutAdvantage): Record<string, Float64Array> {
   const s = a.scores ?? {};
   if (name === 'vppo') return s.S ? { Svppo: s.S } : {};
   if (name === 'pgpo') return s.S ? { Spgpo: s.S } : {};
@@ -38,7 +38,7 @@ function scoresOf(name: string, a: RolloutAdvantage): Record<string, number[]> {
 }
 
 /** Which tokens a preset reshapes upward (VPPO: kept by its mask). */
-function reshapedSet(name: string, a: RolloutAdvantage): number[] | undefined {
+function reshapedSet(name: string, a: RolloutAdvantage): Float64Array | undefined {
   if (name === 'vppo') return a.mask;
   return a.weights?.map((w) => (w > 1 + 1e-9 ? 1 : 0));
 }
@@ -120,10 +120,10 @@ export function diagnosticsMetrics(
     for (const [name, cfg] of Object.entries(diagnosedPresets(run, kl))) {
       const views = viewsFor(cfg);
       const adv = computeAdvantages(cfg, inputsFor(views));
-      for (const [score] of Object.entries(scoresOf(name, adv[0] ?? { id: '', advantage: 0, tokenAdvantages: [] }))) {
-        scoreRows[`${score}.${kl}`] = adv.map((a) => scoresOf(name, a)[score]);
+      for (const [score] of Object.entries(scoresOf(name, adv[0] ?? { id: '', advantage: 0, tokenAdvantages: new Float64Array() }))) {
+        scoreRows[`${score}.${kl}`] = adv.map((a) => Array.from(scoresOf(name, a)[score]));
       }
-      sets[`${name}.${kl}`] = adv.map((a) => reshapedSet(name, a) ?? []);
+      sets[`${name}.${kl}`] = adv.map((a) => Array.from(reshapedSet(name, a) ?? []));
     }
   }
   const entropyPooled = scoreRows.entropy.flat();

@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { auroc, minmaxLog1p, type RolloutAdvantage, type RolloutInput } from '../../core/algorithms';
+import { advantageJson, auroc, minmaxLog1p, type RolloutAdvantage, type RolloutInput } from '../../core/algorithms';
 import { encodePng, runFiles, stepName, type MetricsRow, type RolloutRecord, type RunWriter } from '../../core/run';
 import type { StepStats } from '../engine/types';
 import { perceptualFlags } from '../task/shapes';
@@ -54,6 +54,7 @@ export class RolloutRecords {
     }
     // Token texts carry the space before them, so they concatenate to the response (schema.ts) and read as words.
     const tokens = s.words.map((w, t) => (t === 0 ? w : ` ${w}`));
+    const json = advantageJson(a);
     const rec: RolloutRecord = {
       id: `${stepName(step)}-${String(i).padStart(3, '0')}`,
       step,
@@ -68,13 +69,13 @@ export class RolloutRecords {
       tokens,
       tokenIds: s.tokens,
       logp,
-      tokenAdvantages: a.tokenAdvantages,
+      tokenAdvantages: json.tokenAdvantages,
       perceptual: perceptualFlags(s.example.type, s.words),
     };
     if (a.alpha !== undefined) rec.alpha = a.alpha;
-    if (a.scores) rec.scores = a.scores;
-    if (a.weights) rec.weights = a.weights;
-    if (a.mask) rec.mask = a.mask;
+    if (json.scores) rec.scores = json.scores;
+    if (json.weights) rec.weights = json.weights;
+    if (json.mask) rec.mask = json.mask;
     return rec;
   }
 }

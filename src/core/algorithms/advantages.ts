@@ -5,6 +5,7 @@
 import type { AlgorithmConfig } from './config';
 import { outcomeAdvantages } from './outcome';
 import { getEstimator } from './registry';
+import { toNumbers } from './stats';
 import type { RolloutAdvantage, RolloutInput, ViewRequirements } from './types';
 import { InputError, checkRollouts } from './validate';
 
@@ -31,4 +32,24 @@ export function computeAdvantages(config: AlgorithmConfig, rollouts: readonly Ro
     throw new InputError(`estimator ${config.estimator} returned ${out.length} results for ${rollouts.length} rollouts`);
   }
   return out;
+}
+
+/** A result with plain arrays, as JSON holds it (the `advantages` CLI's output, the run files' records). */
+export interface RolloutAdvantageJson extends Omit<RolloutAdvantage, 'tokenAdvantages' | 'scores' | 'weights' | 'mask'> {
+  tokenAdvantages: number[];
+  scores?: { S?: number[]; G?: number[]; U?: number[]; rvd?: number[] };
+  weights?: number[];
+  mask?: number[];
+}
+
+/** `a` with its rows as plain arrays (JSON.stringify writes a Float64Array as an object of indices). */
+export function advantageJson(a: RolloutAdvantage): RolloutAdvantageJson {
+  const out: Record<string, unknown> = {};
+  // The keys in the estimator's order: the CLI's output is a contract (test/vectors), order included.
+  for (const [k, v] of Object.entries(a)) {
+    if (k === 'tokenAdvantages' || k === 'weights' || k === 'mask') out[k] = toNumbers(v as Float64Array);
+    else if (k === 'scores') out[k] = Object.fromEntries(Object.entries(v as Record<string, Float64Array>).map(([s, row]) => [s, toNumbers(row)]));
+    else out[k] = v;
+  }
+  return out as unknown as RolloutAdvantageJson;
 }

@@ -11,7 +11,6 @@ import type { AlgorithmConfig } from './config';
 import { conserveMass, scaleAdvantage } from './pgpo';
 import { parWeights } from './prpo';
 import { hashString, mulberry32 } from '../random';
-import { toNumbers } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 import { InputError } from './validate';
 
@@ -45,7 +44,7 @@ function controlReshape(name: 'oracle' | 'random') {
       const rvd = name === 'oracle' ? Float64Array.from(labels, (x) => (x > 0.5 ? 1 : 0)) : randomSetLike(labels, hashString(`random|${r.group}|${r.id}`));
       let w = parWeights(rvd, config.tau, config.beta);
       if (config.massConserving) w = conserveMass(w);
-      return { id: r.id, advantage: A[i], tokenAdvantages: scaleAdvantage(A[i], w), scores: { rvd: toNumbers(rvd) }, weights: toNumbers(w) };
+      return { id: r.id, advantage: A[i], tokenAdvantages: scaleAdvantage(A[i], w), scores: { rvd }, weights: w };
     });
 }
 

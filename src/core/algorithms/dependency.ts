@@ -18,3 +18,16 @@ export function perturbedDependencyRows(config: AlgorithmConfig, r: RolloutInput
   if (config.kl === 'exact') return perturbedRows(r.dependency!.perturbed!);
   return perturbedRows(r.logp.perturbed!).map((row) => k3Row(r.logp.image, row));
 }
+
+/**
+ * `make()`, kept in the rollout's memo under `key` when it has one (RolloutInput.memo): for rows that depend on
+ * the input alone (and the constants named in `key`), never on the outcome advantages.
+ */
+export function memoised(r: RolloutInput, key: string, make: () => Float64Array): Float64Array {
+  let v = r.memo?.get(key);
+  if (!v) {
+    v = make();
+    r.memo?.set(key, v);
+  }
+  return v;
+}

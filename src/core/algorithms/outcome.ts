@@ -40,8 +40,8 @@ export function outcomeAdvantages(
 }
 
 /** Every token carries A_i: Ã_{i,t} = A_i. */
-export function constantTokenAdvantages(A_i: number, L: number): number[] {
-  return new Array<number>(L).fill(A_i);
+export function constantTokenAdvantages(A_i: number, L: number): Float64Array {
+  return new Float64Array(L).fill(A_i);
 }
 
 /** `grpo` and `dapo`: the outcome advantage on every token, no probe views. */

@@ -3,8 +3,8 @@
  * S_t = k3(logp_image, logp_blind);  Ã_{i,t} = A_i · ω̃_t.
  */
 import type { AlgorithmConfig } from './config';
-import { dependencyRow } from './dependency';
-import { minmaxFloor, toNumbers } from './stats';
+import { dependencyRow, memoised } from './dependency';
+import { asFloat64, minmaxFloor } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 
 /** ε of the gate's denominators. */
@@ -50,8 +50,8 @@ export function conserveMass(omega: Row): Float64Array {
 }
 
 /** Ã_t = A_i · w_t. */
-export function scaleAdvantage(A_i: number, w: Row): number[] {
-  const out = new Array<number>(w.length);
+export function scaleAdvantage(A_i: number, w: Row): Float64Array {
+  const out = new Float64Array(w.length);
   for (let t = 0; t < w.length; t++) out[t] = A_i * w[t];
   return out;
 }
@@ -63,13 +63,13 @@ export function scaleAdvantage(A_i: number, w: Row): number[] {
 export function pgpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutInput[], A: Float64Array): RolloutAdvantage[] {
   return rollouts.map((r, i) => {
     const S = dependencyRow(config, r, 'blind');
-    const omegaTilde = conserveMass(pgpoGate(minmaxLog1p(S), config.tau, config.beta));
+    const omegaTilde = conserveMass(pgpoGate(memoised(r, 'Î', () => minmaxLog1p(S)), config.tau, config.beta));
     return {
       id: r.id,
       advantage: A[i],
       tokenAdvantages: scaleAdvantage(A[i], omegaTilde),
-      scores: { S: toNumbers(S) },
-      weights: toNumbers(omegaTilde),
+      scores: { S: asFloat64(S) },
+      weights: omegaTilde,
     };
   });
 }

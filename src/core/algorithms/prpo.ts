@@ -7,9 +7,9 @@
  *   Ã_{i,t} = A_i · w_t
  */
 import type { AlgorithmConfig } from './config';
-import { dependencyRow, perturbedDependencyRows } from './dependency';
+import { dependencyRow, memoised, perturbedDependencyRows } from './dependency';
 import { conserveMass, minmaxLog1p, scaleAdvantage } from './pgpo';
-import { minmax, quantile, toNumbers } from './stats';
+import { asFloat64, minmax, quantile, quantileSorted, sortedCopy } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 
 /**
@@ -17,19 +17,29 @@ import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
  * with f = U₀ (instabilityFloor). Floors of 0 give the plain minmax.
  */
 export function rvdSoft(G: Row, U: Row, lambda: number, groundingFloor = 0, instabilityFloor = 0): Float64Array {
-  const g = minmaxLog1p(G, groundingFloor);
-  const u = minmaxLog1p(U, instabilityFloor);
-  for (let t = 0; t < g.length; t++) g[t] *= Math.exp(-lambda * u[t]);
-  return g;
+  return softFrom(minmaxLog1p(G, groundingFloor), minmaxLog1p(U, instabilityFloor), lambda);
 }
+
+/** RVD_t = ĝ_t · exp(−λ · û_t), into a new row (ĝ and û may be memoised, see normalised). */
+function softFrom(g: Row, u: Row, lambda: number): Float64Array {
+  const out = new Float64Array(g.length);
+  for (let t = 0; t < g.length; t++) out[t] = g[t] * Math.exp(-lambda * u[t]);
+  return out;
+}
+
 
 /**
  * `gate`: RVD_t = ĝ_t · [U_t ≤ quantile_q(U over the response)], linear interpolation; ĝ = minmax_f(log1p G)
  * with f = G₀ (groundingFloor). (The instability floor scales û, which the gate does not use.)
  */
 export function rvdGate(G: Row, U: Row, q: number, groundingFloor = 0): Float64Array {
-  const g = minmaxLog1p(G, groundingFloor);
-  const uq = quantile(U, q);
+  return gateFrom(minmaxLog1p(G, groundingFloor), U, q);
+}
+
+/** RVD_t = ĝ_t · [U_t ≤ quantile_q(U)], into a new row; `sortedU` is U in ascending order. */
+function gateFrom(ghat: Row, U: Row, q: number, sortedU: Row = sortedCopy(U)): Float64Array {
+  const g = Float64Array.from(ghat);
+  const uq = quantileSorted(sortedU, q);
   for (let t = 0; t < g.length; t++) if (!(U[t] <= uq)) g[t] = 0;
   return g;
 }
@@ -80,22 +90,24 @@ export function prpoReshape(config: AlgorithmConfig, rollouts: readonly RolloutI
     if (config.rvd === 'multimask') {
       const multi = rvdMultimask(perturbedDependencyRows(config, r), config.kappa);
       rvd = multi.rvd;
-      scores.S = toNumbers(multi.meanS);
+      scores.S = multi.meanS;
     } else {
       const G = dependencyRow(config, r, 'blind');
       const U = dependencyRow(config, r, 'mild');
+      // ĝ, û and the sorted U depend on the input and the floors alone (memoised where the caller asks).
+      const ghat = memoised(r, `ĝ|${config.groundingFloor}`, () => minmaxLog1p(G, config.groundingFloor));
       rvd =
         config.rvd === 'gate'
-          ? rvdGate(G, U, config.quantile, config.groundingFloor)
-          : rvdSoft(G, U, config.lambda, config.groundingFloor, config.instabilityFloor);
-      scores.G = toNumbers(G);
-      scores.U = toNumbers(U);
+          ? gateFrom(ghat, U, config.quantile, memoised(r, 'sorted U', () => sortedCopy(U)))
+          : softFrom(ghat, memoised(r, `û|${config.instabilityFloor}`, () => minmaxLog1p(U, config.instabilityFloor)), config.lambda);
+      scores.G = asFloat64(G);
+      scores.U = asFloat64(U);
     }
-    scores.rvd = toNumbers(rvd);
+    scores.rvd = rvd;
     const tau = config.threshold ? quantile(rvd, config.threshold.quantile) : config.tau;
     let w = parWeights(rvd, tau, config.beta);
     if (config.massConserving) w = conserveMass(w);
-    const out: RolloutAdvantage = { id: r.id, advantage: A[i], tokenAdvantages: scaleAdvantage(A[i], w), scores, weights: toNumbers(w) };
+    const out: RolloutAdvantage = { id: r.id, advantage: A[i], tokenAdvantages: scaleAdvantage(A[i], w), scores, weights: w };
     if (config.threshold) out.tau = tau;
     return out;
   });

@@ -32,11 +32,20 @@ export function std(x: ArrayLike<number>): number {
  * `pos = q (n − 1)`, `Q = x₍⌊pos⌋₎ + (pos − ⌊pos⌋)(x₍⌈pos⌉₎ − x₍⌊pos⌋₎)` over the sorted values.
  */
 export function quantile(x: ArrayLike<number>, q: number): number {
-  const n = x.length;
+  return quantileSorted(sortedCopy(x), q);
+}
+
+/** The values of `x` in ascending order, as a new row. */
+export function sortedCopy(x: ArrayLike<number>): Float64Array {
+  const sorted = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) sorted[i] = x[i];
+  return sorted.sort();
+}
+
+/** `quantile` over values already in ascending order. */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
   if (n === 0) return NaN;
-  const sorted = new Float64Array(n);
-  for (let i = 0; i < n; i++) sorted[i] = x[i];
-  sorted.sort();
   const pos = clamp(q, 0, 1) * (n - 1);
   const lo = Math.floor(pos);
   const hi = Math.min(lo + 1, n - 1);
@@ -105,4 +114,9 @@ export function toNumbers(row: ArrayLike<number>): number[] {
   const out = new Array<number>(row.length);
   for (let i = 0; i < row.length; i++) out[i] = row[i];
   return out;
+}
+
+/** `row` itself when it is a Float64Array, else a Float64Array copy (the estimators' output rows). */
+export function asFloat64(row: ArrayLike<number>): Float64Array {
+  return row instanceof Float64Array ? row : Float64Array.from(row);
 }

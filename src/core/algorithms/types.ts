@@ -1,5 +1,7 @@
 /**
- * The shapes the estimators read and write: plain arrays, one entry per valid response token.
+ * The shapes the estimators read and write, one entry per valid response token: they read plain or typed arrays
+ * and write Float64Array rows (off the JS heap: a 1,000-rollout what-if allocates no garbage-collected arrays);
+ * `toNumbers` makes the plain arrays JSON needs.
  */
 import type { ViewName } from '../run/schema';
 import type { AlgorithmConfig } from './config';
@@ -27,6 +29,12 @@ export interface RolloutInput {
    * built-in one): read only by the study's controls `oracle` and `random` (controls.ts).
    */
   labels?: Row;
+  /**
+   * Where the caller reshapes the same, unchanging input many times (the what-if panel, on every change of a
+   * control), a place for the estimators to keep what depends on the input alone (PRPO-R's ĝ and û per floor).
+   * Absent, nothing is kept.
+   */
+  memo?: Map<string, Float64Array>;
 }
 
 export interface RolloutAdvantage {
@@ -34,13 +42,16 @@ export interface RolloutAdvantage {
   /** Outcome advantage A_i (§1). */
   advantage: number;
   /** Final per-token advantage Ã_{i,t} (VPPO's mask and α included). */
-  tokenAdvantages: number[];
-  /** Dependency scores: S (VPPO/PGPO, PRPO-R multimask: mean over masks), G and U (PRPO-R), rvd (PRPO-R). */
-  scores?: { S?: number[]; G?: number[]; U?: number[]; rvd?: number[] };
+  tokenAdvantages: Float64Array;
+  /**
+   * Dependency scores: S (VPPO/PGPO, PRPO-R multimask: mean over masks), G and U (PRPO-R), rvd (PRPO-R). A score
+   * read from the input (config.kl "exact") may be the input's own row: read, never write.
+   */
+  scores?: { S?: Float64Array; G?: Float64Array; U?: Float64Array; rvd?: Float64Array };
   /** Reshaping weight per token: PGPO ω̃_t, PRPO-R w_t. */
-  weights?: number[];
+  weights?: Float64Array;
   /** VPPO's token mask m_{i,t} (0 or 1). */
-  mask?: number[];
+  mask?: Float64Array;
   /** VPPO's trajectory weight α_i. */
   alpha?: number;
   /** PRPO-R with a quantile threshold: the τ used for this response. */

@@ -3,8 +3,8 @@
  * S_{i,t} = k3(logp_image, logp_perturbed);  Ã_{i,t} = α_i · A_i · m_{i,t}.
  */
 import type { AlgorithmConfig } from './config';
-import { dependencyRow } from './dependency';
-import { toNumbers } from './stats';
+import { dependencyRow, memoised } from './dependency';
+import { asFloat64, sortedCopy } from './stats';
 import type { Estimator, RolloutAdvantage, RolloutInput, Row } from './types';
 
 /** TAS: below this spread of S̄ over the batch every α_i = 1. */
@@ -22,15 +22,12 @@ export function tgfCount(k: number, L: number): number {
 
 /**
  * TGF mask: m_t = 1 for the k_i = ceil(k · L) tokens with the largest S_t, else 0. Ties go to the
- * earlier token (a stable sort by S descending).
+ * earlier token (a stable sort by S descending). `sorted` is S in ascending order (made here when not given).
  */
-export function tgfMask(S: Row, k: number): Float64Array {
+export function tgfMask(S: Row, k: number, sorted: Row = sortedCopy(S)): Float64Array {
   const L = S.length;
   const k_i = tgfCount(k, L);
   // The k_i-th largest score is the cut: every token above it is kept, then tokens equal to it in order.
-  const sorted = new Float64Array(L);
-  for (let t = 0; t < L; t++) sorted[t] = S[t];
-  sorted.sort();
   const cut = sorted[L - k_i];
   const m = new Float64Array(L);
   let ties = k_i;
@@ -90,16 +87,16 @@ export function vppoReshape(config: AlgorithmConfig, rollouts: readonly RolloutI
   });
   const alpha = tasWeights(Sbar, config.betaMin);
   return rollouts.map((r, i) => {
-    const m = tgfMask(S[i], config.topK);
+    const m = tgfMask(S[i], config.topK, memoised(r, 'sorted S', () => sortedCopy(S[i])));
     const scale = alpha[i] * A[i];
-    const tokenAdvantages = new Array<number>(m.length);
+    const tokenAdvantages = new Float64Array(m.length);
     for (let t = 0; t < m.length; t++) tokenAdvantages[t] = scale * m[t];
     return {
       id: r.id,
       advantage: A[i],
       tokenAdvantages,
-      scores: { S: toNumbers(S[i]) },
-      mask: toNumbers(m),
+      scores: { S: asFloat64(S[i]) },
+      mask: m,
       alpha: alpha[i],
     };
   });

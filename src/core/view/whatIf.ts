@@ -5,7 +5,7 @@
  *
  * Pure: no Node, vscode or DOM imports (the webview bundles this file).
  */
-import { CONFIG_KEYS, InputError, checkRollouts, getEstimator, outcomeAdvantages, resolveConfig, viewsFor, type AlgorithmConfig, type RolloutAdvantage, type RolloutInput } from '../algorithms';
+import { CONFIG_KEYS, InputError, checkRollouts, k3Row, getEstimator, outcomeAdvantages, resolveConfig, viewsFor, type AlgorithmConfig, type RolloutAdvantage, type RolloutInput } from '../algorithms';
 import type { AlgorithmName } from '../run/schema';
 import type { PackedRollouts, RolloutMeta } from './pack';
 import type { TokenField } from '../run/tokenFields';
@@ -59,7 +59,7 @@ export function whatIfMissing(config: AlgorithmConfig, rollouts: readonly Packed
   for (const v of viewsFor(config).views) if (v !== 'image') needs.push([VIEW_COLUMN[v], `log p (${v})`]);
   if (config.estimator === 'oracle' || config.estimator === 'random') needs.push(['perceptual', 'the ground-truth perceptual labels']);
   for (const [f, name] of needs) {
-    const lacking = rollouts.filter((ro) => !hasColumn(ro, f));
+    const lacking = lackingColumn(rollouts, f);
     if (lacking.length) {
       const which = lacking.length === rollouts.length ? 'no rollout of this step has' : `${lacking.length} of ${rollouts.length} rollouts (first: ${lacking[0].meta.id}) lack`;
       return `${config.estimator} needs ${name}, and ${which} it.`;
@@ -69,21 +69,57 @@ export function whatIfMissing(config: AlgorithmConfig, rollouts: readonly Packed
   return undefined;
 }
 
-/** The estimators' input for a step, as views into the packed columns (no copies: this runs on every change). */
+/**
+ * What every change of a control re-reads, computed once per step: the estimators' inputs as views into the
+ * packed columns, with each logged view's k3 dependency row KL(π_image ‖ π_view) — the controls never change
+ * those, only what the estimators make of them — and the view sets whose inputs already passed the core's
+ * checks. Keyed by the view's rollout list; a list that grew (live rollouts) is prepared again.
+ */
+interface PreparedStep {
+  count: number;
+  inputs: RolloutInput[];
+  checked: Set<string>;
+  lacking: Map<TokenField, PackedRolloutRef[]>;
+}
+const preparedSteps = new WeakMap<readonly PackedRolloutRef[], PreparedStep>();
+
+function prepared(rollouts: readonly PackedRolloutRef[]): PreparedStep {
+  let p = preparedSteps.get(rollouts);
+  if (!p || p.count !== rollouts.length) {
+    p = { count: rollouts.length, inputs: whatIfInputs(rollouts), checked: new Set(), lacking: new Map() };
+    preparedSteps.set(rollouts, p);
+  }
+  return p;
+}
+
+/** The rollouts of the step that lack some token of `f`, once per step and field. */
+function lackingColumn(rollouts: readonly PackedRolloutRef[], f: TokenField): PackedRolloutRef[] {
+  const p = prepared(rollouts);
+  let lacking = p.lacking.get(f);
+  if (!lacking) p.lacking.set(f, (lacking = rollouts.filter((ro) => !hasColumn(ro, f))));
+  return lacking;
+}
+
+/**
+ * The estimators' input for a step, as views into the packed columns (no copies), with the k3 dependency row of
+ * every logged view precomputed (read through `config.kl = "exact"`, see `reshapeLogged`).
+ */
 export function whatIfInputs(rollouts: readonly PackedRolloutRef[]): RolloutInput[] {
   return rollouts.map((ro) => {
     const row = (f: TokenField): Float32Array | undefined => {
       const col = ro.batch.fields[f];
       return col && Number.isFinite(col[ro.start]) ? col.subarray(ro.start, ro.end) : undefined;
     };
-    const logp: RolloutInput['logp'] = { image: row('logpImage')! };
-    const blind = row('logpBlind');
-    const mild = row('logpMild');
-    const perturbed = row('logpPerturbed');
-    if (blind) logp.blind = blind;
-    if (mild) logp.mild = mild;
-    if (perturbed) logp.perturbed = perturbed;
-    const input: RolloutInput = { id: ro.meta.id, group: ro.meta.group, reward: ro.meta.reward, logp };
+    const image = row('logpImage')!;
+    const logp: RolloutInput['logp'] = { image };
+    const dependency: NonNullable<RolloutInput['dependency']> = {};
+    for (const [view, f] of Object.entries(VIEW_COLUMN) as Array<[keyof typeof VIEW_COLUMN, TokenField]>) {
+      const r = row(f);
+      if (!r) continue;
+      logp[view] = r;
+      if (image) dependency[view] = k3Row(image, r);
+    }
+    const input: RolloutInput = { id: ro.meta.id, group: ro.meta.group, reward: ro.meta.reward, logp, dependency, memo: new Map() };
     const labels = row('perceptual');
     if (labels) input.labels = labels;
     return input;
@@ -118,7 +154,7 @@ export interface WhatIfResult {
    */
   columns: Map<PackedRollouts, Record<WhatIfColumn, Float32Array>>;
   /** The what-if Ã per rollout, in the order given. */
-  tokenAdvantages: number[][];
+  tokenAdvantages: Float64Array[];
   /** Whether the outcome advantages Aᵢ were the logged ones or recomputed from the rewards. */
   outcome: 'logged' | 'recomputed';
   summary: WhatIfSummary;
@@ -130,9 +166,19 @@ export interface WhatIfResult {
  * from a batch the step file does not hold whole, e.g. after dynamic sampling). Where a rollout has no logged Aᵢ,
  * all are recomputed from the rewards (§1), as computeAdvantages does.
  */
-export function reshapeLogged(config: AlgorithmConfig, inputs: readonly RolloutInput[], logged: ArrayLike<number | undefined>): { out: RolloutAdvantage[]; outcome: 'logged' | 'recomputed' } {
+export function reshapeLogged(
+  config: AlgorithmConfig,
+  inputs: readonly RolloutInput[],
+  logged: ArrayLike<number | undefined>,
+  checked?: Set<string>,
+): { out: RolloutAdvantage[]; outcome: 'logged' | 'recomputed' } {
   const estimator = getEstimator(config.estimator);
-  checkRollouts(config, inputs, estimator.views(config));
+  const needs = estimator.views(config);
+  const key = `${config.kl} ${needs.views.join(',')} ${needs.perturbedSamples}`;
+  if (!checked?.has(key)) {
+    checkRollouts(config, inputs, needs);
+    checked?.add(key);
+  }
   const useLogged = inputs.every((_, i) => Number.isFinite(logged[i]));
   const A = useLogged
     ? Float64Array.from(inputs, (_, i) => logged[i] as number)
@@ -152,10 +198,13 @@ export function reshapeLogged(config: AlgorithmConfig, inputs: readonly RolloutI
  * are; check `whatIfMissing` first.
  */
 export function runWhatIf(config: AlgorithmConfig, rollouts: readonly PackedRolloutRef[], logged: (ro: PackedRolloutRef) => ArrayLike<number> | undefined): WhatIfResult {
+  const step = prepared(rollouts);
+  // k3 configurations read the step's precomputed k3 rows as if supplied (same numbers, computed once).
   const { out, outcome } = reshapeLogged(
-    config,
-    whatIfInputs(rollouts),
+    config.kl === 'k3' ? { ...config, kl: 'exact' } : config,
+    step.inputs,
     rollouts.map((ro) => ro.meta.advantage),
+    step.checked,
   );
   const columns = new Map<PackedRollouts, Record<WhatIfColumn, Float32Array>>();
   let tokens = 0,

@@ -75,7 +75,7 @@ test('a user estimator is registered by name and selected by config.estimator', 
   const flip: Estimator = {
     description: 'test: negate the outcome advantage',
     views: () => ({ views: ['image'], perturbedSamples: 0 }),
-    reshape: (_c, rollouts, A) => rollouts.map((r, i) => ({ id: r.id, advantage: A[i], tokenAdvantages: Array.from(r.logp.image, () => -A[i]) })),
+    reshape: (_c, rollouts, A) => rollouts.map((r, i) => ({ id: r.id, advantage: A[i], tokenAdvantages: Float64Array.from(r.logp.image, () => -A[i]) })),
   };
   registerEstimator('flip', flip);
   try {
@@ -87,7 +87,7 @@ test('a user estimator is registered by name and selected by config.estimator', 
       { id: 'b', group: 'g', reward: 0, logp: { image: [-1] } },
     ]);
     assert.ok(out[0].advantage > 0);
-    assert.deepEqual(out[0].tokenAdvantages, [-out[0].advantage, -out[0].advantage]);
+    assert.deepEqual(Array.from(out[0].tokenAdvantages), [-out[0].advantage, -out[0].advantage]);
   } finally {
     unregisterEstimator('flip');
   }

@@ -52,8 +52,8 @@ test('§2 VPPO: hand-checked mask (ties to the earlier token), α and Ã', () =>
   ];
   const [a, b] = computeAdvantages(resolveConfig('vppo'), rollouts);
   closeAll(a.scores!.S!, [s1, 0, s1, 0, s2]);
-  assert.deepEqual(a.mask, [1, 0, 1, 0, 0]);
-  assert.deepEqual(b.mask, [1, 1, 0, 0]);
+  assert.deepEqual(Array.from(a.mask!), [1, 0, 1, 0, 0]);
+  assert.deepEqual(Array.from(b.mask!), [1, 1, 0, 0]);
   // S̄_a > S̄_b: n = [1, 0], μ = 0.5, β_max = 0.9 + 0.1/(0.5 + 1e-8)
   const betaMax = 0.9 + 0.1 / (0.5 + 1e-8);
   close(a.alpha!, betaMax);
@@ -202,12 +202,12 @@ test('degenerate cases: L = 1, all scores equal, a group of one, all rewards equ
     close(out[0].advantage, A10);
     close(out[2].advantage, 0.25 / (1 + 1e-6)); // group of one: mean 0, std 1
     if (preset === 'vppo') {
-      assert.deepEqual(out.map((r) => r.mask), [[1], [1], [1]]);
+      assert.deepEqual(out.map((r) => Array.from(r.mask!)), [[1], [1], [1]]);
       // L = 1 still gets its α: the mean S̄ differ across the batch
       out.forEach((r) => close(r.tokenAdvantages[0], r.alpha! * r.advantage));
     } else {
       // one token: minmax gives 0, PGPO's ω sums to 0 → ω̃ = 1; PRPO-R's RVD = 0 → w = 1
-      out.forEach((r) => assert.deepEqual(r.tokenAdvantages, [r.advantage]));
+      out.forEach((r) => assert.deepEqual(Array.from(r.tokenAdvantages), [r.advantage]));
     }
   }
   // all scores equal within a response → no reshaping (PGPO, PRPO-R); VPPO keeps the earliest ceil(k·L)
@@ -216,10 +216,10 @@ test('degenerate cases: L = 1, all scores equal, a group of one, all rewards equ
     { id: 'b', group: 'g', reward: 0, logp: { image: [-1, -2, -3], blind: [-2, -3, -4], perturbed: [-2, -3, -4], mild: [-1, -2, -3] } },
   ];
   for (const preset of ['pgpo', 'prpo'] as const) {
-    for (const r of computeAdvantages(resolveConfig(preset), flat)) assert.deepEqual(r.weights, [1, 1, 1]);
+    for (const r of computeAdvantages(resolveConfig(preset), flat)) assert.deepEqual(Array.from(r.weights!), [1, 1, 1]);
   }
   const v = computeAdvantages(resolveConfig('vppo'), flat);
-  assert.deepEqual(v[0].mask, [1, 1, 0]);
+  assert.deepEqual(Array.from(v[0].mask!), [1, 1, 0]);
   assert.deepEqual([v[0].alpha, v[1].alpha], [1, 1]); // equal S̄ across the batch → α = 1
   // all rewards equal → A = 0 and every Ã = 0 whatever the reshaping
   const same = flat.map((r) => ({ ...r, reward: 0.5, logp: { ...r.logp, blind: [-9, -2, -3] } }));
@@ -235,7 +235,7 @@ test('degenerate cases: L = 1, all scores equal, a group of one, all rewards equ
 
 test('§4 PRPO-R floors: 0 gives the plain minmax; max G below G₀ boosts nothing; tiny U everywhere damps nothing', () => {
   // Floors 0 reproduce the first version's RVD = minmax(log1p G) · exp(−λ minmax(log1p U)) on random batches.
-  const plain = (x: number[]) => Array.from(minmax(x.map((v) => Math.log1p(v))));
+  const plain = (x: ArrayLike<number>) => Array.from(minmax(Array.from(x, (v) => Math.log1p(v))));
   for (const seed of [3, 4, 5]) {
     const batch = randomBatch(seed);
     const out = computeAdvantages(resolveConfig('prpo', { groundingFloor: 0, instabilityFloor: 0 }), batch);
@@ -256,8 +256,8 @@ test('§4 PRPO-R floors: 0 gives the plain minmax; max G below G₀ boosts nothi
   const weakG = [0, 0.001, 0.003];
   const [weak] = computeAdvantages(resolveConfig('prpo', { kl: 'exact' }), [{ ...base, dependency: { blind: weakG, mild: [0, 0, 0] } }]);
   closeAll(weak.scores!.rvd!, weakG.map((x) => Math.log1p(x) / Math.log1p(0.01)));
-  assert.deepEqual(weak.weights, [1, 1, 1]);
-  assert.deepEqual(weak.tokenAdvantages, [weak.advantage, weak.advantage, weak.advantage]);
+  assert.deepEqual(Array.from(weak.weights!), [1, 1, 1]);
+  assert.deepEqual(Array.from(weak.tokenAdvantages), [weak.advantage, weak.advantage, weak.advantage]);
   // … while without the floor the largest of these tiny scores is ranked 1 and boosted to 1 + β.
   const [noFloor] = computeAdvantages(resolveConfig('prpo', { kl: 'exact', groundingFloor: 0 }), [{ ...base, dependency: { blind: weakG, mild: [0, 0, 0] } }]);
   close(noFloor.weights![2], 2, 1e-3);

@@ -58,7 +58,7 @@ test('what-if Ã equals the core estimators on the logged log-probs and Aᵢ, fo
     ros.forEach((ro, i) => {
       const cols = got.columns.get(ro.batch)!;
       const at = (c: Float32Array) => [...c.subarray(ro.start, ro.end)];
-      const f32 = (row: number[] | undefined) => (row ? row.map(Math.fround) : at(cols.weight).map(() => NaN));
+      const f32 = (row: ArrayLike<number> | undefined) => (row ? Array.from(row, Math.fround) : at(cols.weight).map(() => NaN));
       assert.deepEqual(at(cols.tokenAdvantage), f32(want[i].tokenAdvantages));
       assert.deepEqual(at(cols.weight), f32(want[i].weights), `${config.estimator} weights`);
       assert.deepEqual(at(cols.mask), f32(want[i].mask), `${config.estimator} mask`);
