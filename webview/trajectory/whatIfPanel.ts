@@ -33,18 +33,21 @@ interface Control {
   for: readonly string[];
   kind: 'number' | 'boolean' | 'rvd';
   step?: number;
+  /** The slider's span (the field beside it takes any value the core accepts). */
+  min?: number;
+  max?: number;
 }
 
 const CONTROLS: readonly Control[] = [
-  { key: 'tau', label: 'τ', title: 'Threshold τ of PGPO\'s gate and of PRPO-R\'s PAR (ALGORITHMS.md §3/§4)', for: ['pgpo', 'prpo', 'oracle', 'random'], kind: 'number', step: 0.05 },
-  { key: 'beta', label: 'β', title: 'Boost β: PGPO 2.0, PRPO-R 1.0', for: ['pgpo', 'prpo', 'oracle', 'random'], kind: 'number', step: 0.1 },
+  { key: 'tau', label: 'τ', title: 'Threshold τ of PGPO\'s gate and of PRPO-R\'s PAR (ALGORITHMS.md §3/§4)', for: ['pgpo', 'prpo', 'oracle', 'random'], kind: 'number', step: 0.05, min: 0, max: 0.95 },
+  { key: 'beta', label: 'β', title: 'Boost β: PGPO 2.0, PRPO-R 1.0', for: ['pgpo', 'prpo', 'oracle', 'random'], kind: 'number', step: 0.1, min: 0, max: 5 },
   { key: 'rvd', label: 'RVD mode', title: 'How PRPO-R computes robust visual dependency (§4)', for: ['prpo'], kind: 'rvd' },
-  { key: 'lambda', label: 'λ', title: 'Soft RVD: how strongly instability U damps grounding G', for: ['prpo'], kind: 'number', step: 0.1 },
-  { key: 'groundingFloor', label: 'G₀ floor', title: 'Grounding floor G₀ (nats) of ĝ = minmax_f(log1p G); 0: plain minmax', for: ['prpo'], kind: 'number', step: 0.01 },
-  { key: 'instabilityFloor', label: 'U₀ floor', title: 'Instability floor U₀ (nats) of û = minmax_f(log1p U); 0: plain minmax', for: ['prpo'], kind: 'number', step: 0.01 },
+  { key: 'lambda', label: 'λ', title: 'Soft RVD: how strongly instability U damps grounding G', for: ['prpo'], kind: 'number', step: 0.1, min: 0, max: 5 },
+  { key: 'groundingFloor', label: 'G₀ floor', title: 'Grounding floor G₀ (nats) of ĝ = minmax_f(log1p G); 0: plain minmax', for: ['prpo'], kind: 'number', step: 0.01, min: 0, max: 0.5 },
+  { key: 'instabilityFloor', label: 'U₀ floor', title: 'Instability floor U₀ (nats) of û = minmax_f(log1p U); 0: plain minmax', for: ['prpo'], kind: 'number', step: 0.01, min: 0, max: 0.5 },
   { key: 'massConserving', label: 'Mass-conserving', title: 'Rescale PAR\'s weights to sum to Lᵢ', for: ['prpo', 'oracle', 'random'], kind: 'boolean' },
-  { key: 'topK', label: 'top-k', title: 'VPPO TGF: fraction of tokens kept (§2)', for: ['vppo'], kind: 'number', step: 0.05 },
-  { key: 'betaMin', label: 'β_min', title: 'VPPO TAS: the smallest trajectory weight (§2)', for: ['vppo'], kind: 'number', step: 0.05 },
+  { key: 'topK', label: 'top-k', title: 'VPPO TGF: fraction of tokens kept (§2)', for: ['vppo'], kind: 'number', step: 0.05, min: 0.05, max: 1 },
+  { key: 'betaMin', label: 'β_min', title: 'VPPO TAS: the smallest trajectory weight (§2)', for: ['vppo'], kind: 'number', step: 0.05, min: 0, max: 1 },
 ];
 
 export class WhatIfPanel {
@@ -168,6 +171,20 @@ export class WhatIfPanel {
     return undefined;
   }
 
+  private pending?: { key: WhatIfKey; value: number };
+
+  /** `change`, once per frame with the latest value: a dragged slider fires faster than a step recomputes. */
+  private changeSoon(key: WhatIfKey, value: number): void {
+    const first = !this.pending;
+    this.pending = { key, value };
+    if (!first) return;
+    requestAnimationFrame(() => {
+      const p = this.pending!;
+      this.pending = undefined;
+      this.change(p.key, p.value);
+    });
+  }
+
   private buildControls(): void {
     const config = this.config!;
     const preset = select(
@@ -198,15 +215,30 @@ export class WhatIfPanel {
         );
         control.classList.add(`what-if-${c.key}`);
       } else {
+        // A slider for sweeping (one computation per frame while dragging) beside a field for exact values.
         const tf = h('vscode-textfield', `what-if-${c.key} num`) as HTMLElement & { value: string };
         tf.setAttribute('type', 'number');
         tf.setAttribute('step', String(c.step ?? 0.1));
         tf.setAttribute('value', String(value));
+        const slider = h('input', `what-if-${c.key}-slider what-if-slider`);
+        slider.type = 'range';
+        slider.min = String(c.min ?? 0);
+        slider.max = String(c.max ?? 1);
+        slider.step = String(c.step ?? 0.1);
+        slider.value = String(value);
+        slider.setAttribute('aria-label', c.label);
         tf.addEventListener('input', () => {
           const t = tf.value.trim();
-          if (t !== '' && Number.isFinite(Number(t))) this.change(c.key, Number(t));
+          if (t === '' || !Number.isFinite(Number(t))) return;
+          slider.value = t;
+          this.change(c.key, Number(t));
         });
-        control = tf;
+        slider.addEventListener('input', () => {
+          tf.value = slider.value;
+          this.changeSoon(c.key, Number(slider.value));
+        });
+        control = h('span', 'what-if-number');
+        control.append(slider, tf);
       }
       items.push(field(c.label, control, c.title));
     }

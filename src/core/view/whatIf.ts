@@ -306,3 +306,22 @@ export function whatIfRunConfig(config: AlgorithmConfig, name: string): { preset
   for (const k of Object.keys(CONFIG_KEYS)) if (JSON.stringify(current[k]) !== JSON.stringify(defaults[k])) overrides[k] = current[k];
   return { preset: config.preset, name, config: overrides };
 }
+
+/**
+ * What a run config needs, besides the settings, to train on the backend and data of the run it came from: for a
+ * run the PyTorch backend wrote, its model (the reference it was started with, or the folder it loaded), dataset
+ * folder and dtype (run.json's model and task); nothing for a built-in run.
+ */
+export function runSourceOf(manifest: { model?: { config?: Record<string, unknown> }; task?: { config?: Record<string, unknown> } } | undefined): { model?: string; data?: string; dtype?: string } {
+  const model = manifest?.model?.config ?? {};
+  if (model.backend !== 'pytorch') return {};
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+  const out: { model?: string; data?: string; dtype?: string } = {};
+  const ref = str(model.ref) ?? str(model.path);
+  const data = str(manifest?.task?.config?.data);
+  const dtype = str(model.dtype);
+  if (ref) out.model = ref;
+  if (data) out.data = data;
+  if (dtype === 'bf16' || dtype === 'fp32') out.dtype = dtype;
+  return out;
+}

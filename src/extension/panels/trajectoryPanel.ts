@@ -21,6 +21,7 @@ import {
   type WhatIfRunConfig,
 } from '../../core/protocol/webview';
 import { packRollouts } from '../../core/view/pack';
+import { runSourceOf } from '../../core/view/whatIf';
 import { stepRanges, type SignalId } from '../../core/view/signals';
 import { webviewRunInfo } from '../../core/view/runInfo';
 import type { RolloutRecord } from '../../core/run/schema';
@@ -28,7 +29,7 @@ import { readRunImage } from '../../core/run/images';
 import { displayString } from '../../core/visibleText';
 import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
 
-const runConfigText = (c: WhatIfRunConfig): string => JSON.stringify(c, null, 2) + '\n';
+const runConfigText = (c: WhatIfRunConfig & ReturnType<typeof runSourceOf>): string => JSON.stringify(c, null, 2) + '\n';
 
 /** Steps kept read per panel. */
 const STEP_CACHE = 3;
@@ -167,7 +168,7 @@ export class TrajectoryPanel implements vscode.Disposable {
       defaultUri: folder ? vscode.Uri.joinPath(folder, `${runConfig.name}.json`) : undefined,
     });
     if (!uri) return undefined;
-    await fs.writeFile(uri.fsPath, runConfigText(runConfig), 'utf8');
+    await fs.writeFile(uri.fsPath, runConfigText(this.withRunSource(runConfig)), 'utf8');
     void vscode.window.showInformationMessage(`Saved the what-if settings as ${uri.fsPath} (start it with Start Run from Config File…).`);
     return uri;
   }
@@ -177,8 +178,13 @@ export class TrajectoryPanel implements vscode.Disposable {
     const dir = vscode.Uri.joinPath(context.globalStorageUri, 'what-if');
     await fs.mkdir(dir.fsPath, { recursive: true });
     const file = vscode.Uri.joinPath(dir, `${runConfig.name}-${Date.now()}.json`);
-    await fs.writeFile(file.fsPath, runConfigText(runConfig), 'utf8');
+    await fs.writeFile(file.fsPath, runConfigText(this.withRunSource(runConfig)), 'utf8');
     await vscode.commands.executeCommand('prpoStudio.startRunFromConfig', file);
+  }
+
+  /** The settings, plus the model and data of a PyTorch run, so the new run trains where this one did. */
+  private withRunSource(runConfig: WhatIfRunConfig): WhatIfRunConfig & ReturnType<typeof runSourceOf> {
+    return { ...runConfig, ...runSourceOf(this.source.manifest) };
   }
 
   private async sendInit(): Promise<void> {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { computeAdvantages, getEstimator, resolveConfig, type AlgorithmConfig } from '../../../src/core/algorithms';
 import { packRollouts } from '../../../src/core/view/pack';
-import { runAlgorithmConfig, runWhatIf, whatIfFacts, whatIfMissing, whatIfRunConfig, type PackedRolloutRef } from '../../../src/core/view/whatIf';
+import { runAlgorithmConfig, runWhatIf, whatIfFacts, whatIfMissing, whatIfRunConfig, type PackedRolloutRef, runSourceOf } from '../../../src/core/view/whatIf';
 import type { RolloutRecord } from '../../../src/core/run/schema';
 import { makeStep } from '../../fixtures/webviewFixtures';
 
@@ -127,4 +127,16 @@ test('the run config: the run\'s algorithm keys only, and a saved file holds wha
   assert.equal(config.tau, 0.3);
   assert.deepEqual(whatIfRunConfig({ ...config, beta: 2, rvd: 'gate' }, 'what-if'), { preset: 'prpo', name: 'what-if', config: { tau: 0.3, beta: 2, rvd: 'gate' } });
   assert.throws(() => runAlgorithmConfig('prpo', { tau: 7 }), /config\.tau: expected a number in \[0, 1\)/);
+});
+
+test('a what-if run config from a PyTorch run trains on its model and data; a built-in run needs nothing more', () => {
+  const pytorch = {
+    model: { config: { path: '/models/qwen', ref: 'Qwen/Qwen2-VL-2B-Instruct', backend: 'pytorch', dtype: 'bf16' } },
+    task: { config: { data: '/data/shapes', examples: 256 } },
+  };
+  assert.deepEqual(runSourceOf(pytorch), { model: 'Qwen/Qwen2-VL-2B-Instruct', data: '/data/shapes', dtype: 'bf16' });
+  // Without the reference it was started with, the folder it loaded; a dtype the config reader refuses is left out.
+  assert.deepEqual(runSourceOf({ model: { config: { path: '/models/qwen', backend: 'pytorch', dtype: 'float16' } }, task: { config: { data: '/d' } } }), { model: '/models/qwen', data: '/d' });
+  assert.deepEqual(runSourceOf({ model: { config: { layers: 2 } }, task: { config: { data: 'shapes' } } }), {});
+  assert.deepEqual(runSourceOf(undefined), {});
 });

@@ -20,6 +20,7 @@ import { chooseOption, DARK, LIGHT } from './webviewHelpers';
 useFakeBackend({ FAKE_STEP_MS: '400' });
 
 const TAU = 0.1;
+const BETA = 1.5;
 
 for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
   scenario(`what-if (${theme}): re-reshape a step with other settings, save them and start a run`, { settings, runs: [{ steps: 2 }] }, async ({ workbench, page, runsDir, runDirs, workspaceDir, screenshot }) => {
@@ -38,11 +39,16 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
     await chooseOption(webview, '.what-if-preset', 'pgpo');
     await webview.locator('.what-if-fact.boosted').waitFor({ timeout: 15_000 });
     await webview.locator('.what-if-tau input').fill(String(TAU));
-    await until('τ applied', () => webview.locator('body').evaluate((_, tau) => (window as unknown as { prpoTrajectory: { whatIf: { settings?: { tau: number } } } }).prpoTrajectory.whatIf.settings?.tau === tau, TAU), 15_000);
+    const setting = (key: 'tau' | 'beta') => webview.locator('body').evaluate((_, k) => (window as unknown as { prpoTrajectory: { whatIf: { settings?: Record<string, number> } } }).prpoTrajectory.whatIf.settings?.[k], key);
+    await until('τ applied', async () => (await setting('tau')) === TAU, 15_000);
+    // β from its slider: the field beside it follows, and the panel computes with it.
+    await webview.locator('.what-if-beta-slider').fill(String(BETA));
+    await until('β applied from the slider', async () => (await setting('beta')) === BETA, 15_000);
+    assert.equal(await webview.locator('.what-if-beta').evaluate((el) => (el as HTMLElement & { value: string }).value), String(BETA));
 
     // The numbers shown equal the core's, computed here from the step file.
     const records: RolloutRecord[] = readFileSync(runFiles.rollouts(runDirs[0], 2), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const config = resolveConfig('pgpo', { tau: TAU });
+    const config = resolveConfig('pgpo', { tau: TAU, beta: BETA });
     const batch = packRollouts(2, records);
     const refs = records.map((_, r) => ({ batch, meta: batch.meta[r], start: batch.tokenStart[r], end: batch.tokenStart[r + 1] }));
     const { summary } = runWhatIf(config, refs, (ro) => batch.fields.tokenAdvantage!.subarray(ro.start, ro.end));
@@ -78,9 +84,9 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
     await until('the save dialog with its default path', async () => (await input.inputValue().catch(() => '')).endsWith(`${FIXTURE_RUN_NAME}-what-if.json`), 15_000);
     await workbench.answerInput(saved);
     await until('the run config on disk', async () => existsSync(saved), 15_000);
-    assert.deepEqual(JSON.parse(readFileSync(saved, 'utf8')), { preset: 'pgpo', name: `${FIXTURE_RUN_NAME}-what-if`, config: { tau: TAU } });
+    assert.deepEqual(JSON.parse(readFileSync(saved, 'utf8')), { preset: 'pgpo', name: `${FIXTURE_RUN_NAME}-what-if`, config: { tau: TAU, beta: BETA } });
 
-    // Start Run with These Settings: a new run, of PGPO with τ = 0.1.
+    // Start Run with These Settings: a new run, of PGPO with τ = 0.1 and β = 1.5.
     const before = new Set(readdirSync(runsDir));
     await webview.locator('.what-if-start').click();
     const started = await until(
@@ -96,6 +102,7 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
     );
     assert.equal(started.algorithm, 'pgpo');
     assert.equal(started.config.tau, TAU);
+    assert.equal(started.config.beta, BETA);
     await workbench.treeItem('Runs', `${FIXTURE_RUN_NAME}-what-if`, 60_000);
     await page.waitForTimeout(500);
     await screenshot(`started-${theme}`);
