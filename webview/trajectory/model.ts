@@ -49,7 +49,12 @@ export function signalRaw(def: SignalDef, ro: RolloutRef, k: number): number {
  * (core/view/signals.ts), here over packed columns (live appends widen the step's ranges with it).
  */
 export function signalHiOf(def: SignalDef, rollouts: readonly RolloutRef[]): number {
-  return signalHi(def, packedValues(new Set(rollouts.map((r) => r.batch)), Float32Array.from(rollouts, (r) => r.meta.advantage))) ?? 1;
+  return signalHiIn(def, rollouts) ?? 1;
+}
+
+/** `signalHiOf`, or undefined where none of the rollouts has the signal. */
+export function signalHiIn(def: SignalDef, rollouts: readonly RolloutRef[]): number | undefined {
+  return signalHi(def, packedValues(new Set(rollouts.map((r) => r.batch)), Float32Array.from(rollouts, (r) => r.meta.advantage)));
 }
 
 /**

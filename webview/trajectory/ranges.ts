@@ -6,7 +6,7 @@
  * (through model.ts `signalHiOf`), the function the host uses for the whole step.
  */
 import { SignalDef, SignalId, signalDef } from '../scales';
-import { RolloutRef, signalHiOf } from './model';
+import { RolloutRef, signalHiIn, signalHiOf } from './model';
 
 export class SignalRanges {
   private readonly his = new Map<SignalId, number>();
@@ -30,8 +30,9 @@ export class SignalRanges {
     for (const [id, old] of live.length ? this.his : []) {
       const d = signalDef(id);
       if (d.fixedHi !== undefined) continue;
-      const nh = signalHiOf(d, live);
-      if (nh > old * 1.0001) {
+      // Live rollouts without the signal say nothing about its range.
+      const nh = signalHiIn(d, live);
+      if (nh !== undefined && nh > old * 1.0001) {
         this.his.set(id, nh);
         if (id === current) widened = true;
       }

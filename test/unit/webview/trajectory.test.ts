@@ -92,6 +92,12 @@ test('ranges: the host sends them, missing ones are computed once, live rollouts
   small[0].batch.fields.S!.fill(0.001);
   assert.equal(ranges.widen(small, 'S'), false);
   assert.equal(ranges.hi(S, []), wide);
+  // Live rollouts that lack the signal leave its range alone (they once set it to the fallback 1).
+  ranges.reset({ S: 0.25 });
+  const without = rollouts(['p', 'q']);
+  delete without[0].batch.fields.S;
+  assert.equal(ranges.widen(without, 'S'), false);
+  assert.equal(ranges.hi(S, []), 0.25);
   // A fixed range (RVD is on [0, 1]) is never widened; nothing widens without live rollouts.
   ranges.reset({ rvd: 1 });
   big[0].batch.fields.rvd!.fill(5);

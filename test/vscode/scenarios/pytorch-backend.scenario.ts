@@ -10,19 +10,13 @@ import { join } from 'node:path';
 import { toolchainPaths } from '../../../scripts/toolchain/provision';
 import { scenario } from '../harness/studio';
 import type { Workbench } from '../harness/workbench';
-import { showStudio, sleep, statusBarText, until, widenSideBar } from '../suite/scenarioHelpers';
+import { runRow as runRowOf, showStudio, sleep, statusBarText, steerLiveRun, until, widenSideBar } from '../suite/scenarioHelpers';
 
 const RUN = 'Scenario PyTorch run';
 const python = toolchainPaths().python;
 let modelDir = '';
 
-async function runRow(workbench: Workbench, description: RegExp, timeoutMs = 120_000) {
-  return until(
-    `"${RUN}" ${description}`,
-    async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === RUN && description.test(i.description)),
-    timeoutMs,
-  );
-}
+const runRow = (workbench: Workbench, description: RegExp, timeoutMs = 120_000) => runRowOf(workbench, RUN, description, timeoutMs);
 
 /** A tiny random-weight model of a real family, written where the workspace can see it. */
 function makeTinyModel(workspaceDir: string): void {
@@ -96,42 +90,6 @@ scenario(
     await screenshot('charts');
     await workbench.runCommand('View: Close All Editors');
 
-    await workbench.runCommand('prpoStudio.pauseRun');
-    await runRow(workbench, /paused/);
-    await until('paused in the status bar', async () => /PRPO-R paused/.test(await statusBarText(workbench)));
-    await screenshot('paused');
-
-    await workbench.runCommand('prpoStudio.checkpointRun');
-    const row = await workbench.treeItem('Runs', RUN);
-    await row.click();
-    await row.press('ArrowRight');
-    const group = await workbench.treeItem('Runs', 'Checkpoints');
-    await until('a checkpoint in the explorer', async () => {
-      const g = (await workbench.treeItems('Runs')).find((i) => i.label === 'Checkpoints');
-      return g && Number(g.description) >= 1;
-    });
-    await group.click();
-    await group.press('ArrowRight');
-    const checkpoint = await workbench.treeItem('Runs', /^step \d+/);
-    const ckptLabel = (await checkpoint.locator('.label-name').innerText()).trim();
-    await screenshot('checkpoint-in-explorer');
-
-    await workbench.runCommand('prpoStudio.resumeRun');
-    await runRow(workbench, /running/);
-    await workbench.runCommand('prpoStudio.stopRun');
-    await runRow(workbench, /stopped/, 120_000);
-    await until('the status bar item gone', async () => !/PRPO-R (running|paused)/.test(await statusBarText(workbench)));
-    await screenshot('stopped');
-
-    // Resume from the checkpoint saved above: the run continues on a new PyTorch backend.
-    await workbench.runCommand('prpoStudio.resumeFromCheckpoint');
-    await workbench.pickQuickItem(ckptLabel);
-    await workbench.answerInput('400');
-    await runRow(workbench, /running/, 300_000);
-    await until('running again in the status bar', async () => /PRPO-R running/.test(await statusBarText(workbench)), 300_000);
-    await sleep(1000);
-    await screenshot('resumed-from-checkpoint');
-    await workbench.runCommand('prpoStudio.stopRun');
-    await runRow(workbench, /stopped/, 120_000);
+    await steerLiveRun(workbench, screenshot, { name: RUN, preset: 'PRPO-R', stopMs: 120_000, startMs: 300_000 });
   },
 );

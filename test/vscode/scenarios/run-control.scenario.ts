@@ -6,19 +6,13 @@ import assert from 'node:assert/strict';
 import { scenario } from '../harness/studio';
 import type { Workbench } from '../harness/workbench';
 import { useFakeBackend } from '../suite/fakeBackendBundle';
-import { showStudio, statusBarText, until, widenSideBar } from '../suite/scenarioHelpers';
+import { runRow as runRowOf, showStudio, statusBarText, steerLiveRun, until, widenSideBar } from '../suite/scenarioHelpers';
 
 const real = process.env.PRPO_SCENARIO_FAKE_BACKEND !== '1';
 if (!real) useFakeBackend({ FAKE_STEP_MS: '400' });
 
 const RUN = 'Scenario PRPO-R run';
-async function runRow(workbench: Workbench, description: RegExp, timeoutMs = 60_000) {
-  return until(
-    `"${RUN}" ${description}`,
-    async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === RUN && description.test(i.description)),
-    timeoutMs,
-  );
-}
+const runRow = (workbench: Workbench, description: RegExp, timeoutMs = 60_000) => runRowOf(workbench, RUN, description, timeoutMs);
 
 scenario('start, pause, checkpoint, stop and resume a run from the palette', { runs: [], timeoutMs: real ? 420_000 : 240_000 }, async ({ workbench, page, screenshot }) => {
   await showStudio(workbench);
@@ -50,43 +44,5 @@ scenario('start, pause, checkpoint, stop and resume a run from the palette', { r
   await screenshot('watching-live-run');
   await workbench.runCommand('View: Close All Editors');
 
-  await workbench.runCommand('prpoStudio.pauseRun');
-  await runRow(workbench, /paused/);
-  await until('paused in the status bar', async () => /PRPO-R paused/.test(await statusBarText(workbench)));
-  await screenshot('paused');
-
-  await workbench.runCommand('prpoStudio.checkpointRun');
-  const row = await workbench.treeItem('Runs', RUN);
-  await row.click();
-  await row.press('ArrowRight');
-  const group = await workbench.treeItem('Runs', 'Checkpoints');
-  await until('a checkpoint in the explorer', async () => {
-    const items = await workbench.treeItems('Runs');
-    const g = items.find((i) => i.label === 'Checkpoints');
-    return g && Number(g.description) >= 1;
-  });
-  await group.click();
-  await group.press('ArrowRight');
-  const checkpoint = await workbench.treeItem('Runs', /^step \d+/);
-  const ckptLabel = (await checkpoint.locator('.label-name').innerText()).trim();
-  await screenshot('checkpoint-in-explorer');
-
-  await workbench.runCommand('prpoStudio.resumeRun');
-  await runRow(workbench, /running/);
-
-  await workbench.runCommand('prpoStudio.stopRun');
-  await runRow(workbench, /stopped/, 60_000);
-  await until('the status bar item gone', async () => !/PRPO-R (running|paused)/.test(await statusBarText(workbench)));
-  await screenshot('stopped');
-
-  // Resume from the checkpoint saved above (the stop saved a later one: pick ours by its label).
-  await workbench.runCommand('prpoStudio.resumeFromCheckpoint');
-  await workbench.pickQuickItem(ckptLabel);
-  await workbench.answerInput('400');
-  await runRow(workbench, /running/, real ? 240_000 : 60_000);
-  await until('running again in the status bar', async () => /PRPO-R running/.test(await statusBarText(workbench)), real ? 240_000 : 30_000);
-  await screenshot('resumed-from-checkpoint');
-
-  await workbench.runCommand('prpoStudio.stopRun');
-  await runRow(workbench, /stopped/, 60_000);
+  await steerLiveRun(workbench, screenshot, { name: RUN, preset: 'PRPO-R', stopMs: 60_000, startMs: real ? 240_000 : 60_000 });
 });

@@ -71,3 +71,61 @@ export async function showStudio(workbench: Workbench): Promise<void> {
   }
   if (!/PRPO STUDIO/i.test(await title())) throw new Error(`the PRPO Studio side bar did not open (side bar: ${await title()})`);
 }
+
+/** The explorer row of run `name` once its description matches (its state: running, paused, stopped…). */
+export async function runRow(workbench: Workbench, name: string, description: RegExp, timeoutMs = 60_000) {
+  return until(
+    `"${name}" ${description}`,
+    async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === name && description.test(i.description)),
+    timeoutMs,
+  );
+}
+
+/**
+ * The steering every backend must answer to, from the palette, on the live run `name` of `preset`: pause (the
+ * explorer and the status bar say so), checkpoint now (it appears under the run's Checkpoints), resume, stop (the
+ * status bar item goes), then resume from the checkpoint taken here and stop again. Screenshots at each state.
+ */
+export async function steerLiveRun(
+  workbench: Workbench,
+  screenshot: (name: string) => Promise<unknown>,
+  { name, preset, stopMs, startMs }: { name: string; preset: string; stopMs: number; startMs: number },
+): Promise<void> {
+  await workbench.runCommand('prpoStudio.pauseRun');
+  await runRow(workbench, name, /paused/, stopMs);
+  await until('paused in the status bar', async () => new RegExp(`${preset} paused`).test(await statusBarText(workbench)));
+  await screenshot('paused');
+
+  await workbench.runCommand('prpoStudio.checkpointRun');
+  const row = await workbench.treeItem('Runs', name);
+  await row.click();
+  await row.press('ArrowRight');
+  const group = await workbench.treeItem('Runs', 'Checkpoints');
+  await until('a checkpoint in the explorer', async () => {
+    const g = (await workbench.treeItems('Runs')).find((i) => i.label === 'Checkpoints');
+    return g && Number(g.description) >= 1;
+  });
+  await group.click();
+  await group.press('ArrowRight');
+  const checkpoint = await workbench.treeItem('Runs', /^step \d+/);
+  const ckptLabel = (await checkpoint.locator('.label-name').innerText()).trim();
+  await screenshot('checkpoint-in-explorer');
+
+  await workbench.runCommand('prpoStudio.resumeRun');
+  await runRow(workbench, name, /running/, stopMs);
+  await workbench.runCommand('prpoStudio.stopRun');
+  await runRow(workbench, name, /stopped/, stopMs);
+  await until('the status bar item gone', async () => !new RegExp(`${preset} (running|paused)`).test(await statusBarText(workbench)));
+  await screenshot('stopped');
+
+  // Resume from the checkpoint taken above (the stop saved a later one: pick ours by its label), on a new backend.
+  await workbench.runCommand('prpoStudio.resumeFromCheckpoint');
+  await workbench.pickQuickItem(ckptLabel);
+  await workbench.answerInput('400');
+  await runRow(workbench, name, /running/, startMs);
+  await until('running again in the status bar', async () => new RegExp(`${preset} running`).test(await statusBarText(workbench)), startMs);
+  await sleep(1000);
+  await screenshot('resumed-from-checkpoint');
+  await workbench.runCommand('prpoStudio.stopRun');
+  await runRow(workbench, name, /stopped/, stopMs);
+}
