@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from prpo_studio.trainer.core import TIME_METRICS, Trainer
@@ -28,3 +29,8 @@ def test_train_two_then_resume_to_four_equals_a_straight_run(tiny_models: dict, 
         ra, rb = rollouts(straight.writer.dir, step), rollouts(part.writer.dir, step)
         assert [r["tokenIds"] for r in ra] == [r["tokenIds"] for r in rb]
         assert [r["tokenAdvantages"] for r in ra] == [r["tokenAdvantages"] for r in rb]
+    # Resumed from an earlier checkpoint to a lower target, the run's target follows (3/3 when done, not 3/4).
+    lower = Trainer.resume(run_dir=str(part.writer.dir), steps=3, checkpoint="checkpoints/step-000002", device="cpu")
+    lower.run()
+    manifest = json.loads((part.writer.dir / "run.json").read_text())
+    assert manifest["steps"] == 3

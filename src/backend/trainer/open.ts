@@ -181,7 +181,8 @@ export async function openExistingRun(opts: ResumeOptions): Promise<OpenedRun> {
     for (const s of listRolloutSteps(writer.dir)) {
       if (s > position.step) rmSync(runFiles.rollouts(writer.dir, s), { force: true });
     }
-    if (opts.steps > (manifest.steps ?? 0)) writer.updateManifest({ steps: opts.steps });
+    // The target is the latest resume's, lower ones too: a run resumed to step 60 and done there reads 60/60.
+    if (opts.steps !== manifest.steps) writer.updateManifest({ steps: opts.steps });
     // The reference policy: the one the checkpoint kept, else the model folder's weights (the initial ones).
     if (config.algorithm.klCoef > 0) reference ??= loadModel(config.trainer.model).weights;
     writer.appendEvent({ type: 'resumed', step: position.step });

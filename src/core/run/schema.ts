@@ -42,7 +42,7 @@ export interface RunManifest {
   model: { name: string; config: Record<string, unknown> };
   task: { name: string; config: Record<string, unknown> };
   seed: number;
-  /** Total steps the run was asked for (may grow on resume). */
+  /** The step the run trains to: what it was started with, or the target of its latest resume (more or fewer). */
   steps?: number;
 }
 

@@ -53,6 +53,12 @@ test('train 2 steps + resume to 4 reproduces steps 3–4 of a straight 4-step ru
   assert.equal(readFileSync(join(runA, 'rollouts', 'step-000004.jsonl'), 'utf8'), readFileSync(join(runB, 'rollouts', 'step-000004.jsonl'), 'utf8'));
   assert.deepEqual(listCheckpoints(runB).map((c) => c.step), [2, 4]);
   assert.deepEqual((await readEvents(runB)).map((e) => e.type), ['started', 'checkpoint', 'completed', 'resumed', 'checkpoint', 'completed']);
+  const target = (run: string) => (JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as { steps: number }).steps;
+  assert.equal(target(runB), 4);
+  // Resumed from an earlier checkpoint to a lower target, the run's target follows (it reads 3/3 when done, not 3/4).
+  const lower = cli(['resume', runA, '--steps', '3', '--checkpoint', 'checkpoints/step-000002']);
+  assert.equal(lower.code, 0, lower.stderr);
+  assert.equal(target(runA), 3);
 });
 
 test('a bad --config names the field and exits 2', { skip }, () => {

@@ -174,7 +174,8 @@ class Trainer:
                 s = parse_step_name(f.name.removesuffix(".jsonl"))
                 if s is not None and s > t.step:
                     f.unlink()
-            if steps > (m.get("steps") or 0):
+            # The target is the latest resume's, lower ones too: a run resumed to step 60 and done there reads 60/60.
+            if steps != m.get("steps"):
                 writer.update_manifest({"steps": steps})
             writer.append_event({"type": "resumed", "step": t.step})
             return t
