@@ -8,8 +8,9 @@
  *
  * Pure: no Node, vscode or DOM imports (the host reads the steps with run/reader.ts through its RunSource).
  */
-import type { RolloutRecord } from '../run/schema';
+import type { AlgorithmName, RolloutRecord } from '../run/schema';
 import { fieldArray, type TokenField } from '../run/tokenFields';
+import { packRollouts, type PackedRollouts } from './pack';
 import { stepRanges, type SignalId } from './signals';
 
 /**
@@ -125,7 +126,6 @@ export interface PromptComparison {
   /** The prompt's text (from the first column that sampled it; empty when none did). */
   prompt: string;
   answer?: string;
-  image?: string;
   validation: boolean;
   columns: CompareColumn[];
   rows: CompareRow[];
@@ -173,10 +173,32 @@ export function comparePrompt(group: string, inputs: readonly CompareColumnInput
     group,
     prompt: first?.prompt ?? '',
     answer: first?.answer,
-    image: first?.image,
     validation: isValidationGroup(group),
     columns,
     rows,
     ranges: stepRanges(all),
+  };
+}
+
+/** A column as it crosses to the webview: its rollouts of the prompt packed into columns (view/pack.ts). */
+export interface CompareViewColumn {
+  step: number;
+  run?: string;
+  label: string;
+  missing?: string;
+  /** The run's algorithm (the hover card names the weight by it). */
+  algorithm?: AlgorithmName;
+  rollouts: PackedRollouts;
+}
+
+/** What the compare webview draws: the comparison with each column's rollouts packed. */
+export interface CompareView extends Omit<PromptComparison, 'columns'> {
+  columns: CompareViewColumn[];
+}
+
+export function packComparison(cmp: PromptComparison, algorithmOf: (column: CompareColumn) => AlgorithmName | undefined = () => undefined): CompareView {
+  return {
+    ...cmp,
+    columns: cmp.columns.map((c) => ({ step: c.step, run: c.run, label: c.label, missing: c.missing, algorithm: algorithmOf(c), rollouts: packRollouts(c.step, c.rollouts) })),
   };
 }
