@@ -15,7 +15,7 @@ export interface ToolbarActions {
 }
 
 /** The signal offered when the chosen one is absent from a step, in order of preference. */
-const SIGNAL_FALLBACKS: SignalId[] = ['rvd', 'S', 'G', 'tokenAdvantage', 'advantage'];
+export const SIGNAL_FALLBACKS: SignalId[] = ['rvd', 'S', 'G', 'tokenAdvantage', 'advantage'];
 
 /** A control with its label (the what-if panel's controls use it too). */
 export const field = (label: string, control: HTMLElement, title?: string): HTMLElement => {

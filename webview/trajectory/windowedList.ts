@@ -285,6 +285,10 @@ export class WindowedList {
     const el = h('div', long ? 'rollout long' : 'rollout');
     if (long) width = fullTextWidth(this.listWidth || this.el.clientWidth || FALLBACK_LIST_WIDTH_PX, this.state.filter.grouped);
     el.setAttribute('role', 'listitem');
+    // The rollout's context menu (package.json "webview/context") passes this to its commands: Compare Prompt
+    // Across Steps… opens on this prompt and step.
+    const runDir = this.state.run?.runDir;
+    if (runDir) el.dataset.vscodeContext = JSON.stringify({ webviewSection: 'rollout', runDir, step: ro.batch.step, group: m.group });
     const head = h('div', 'rollout-head');
     const correct = isCorrect(m) === true;
     head.append(h('span', `badge ${correct ? 'ok' : 'bad'}`, correct ? '✓' : '✗'));

@@ -93,6 +93,8 @@ export interface WebviewRunInfo {
   patchDropProb?: number;
   /** The algorithm keys of run.json's config (the what-if panel starts from them). */
   algorithmConfig?: Record<string, unknown>;
+  /** The run directory: a rollout's context menu names it to the command it runs (Compare Prompt Across Steps…). */
+  runDir?: string;
 }
 
 export interface ChartRun {
