@@ -150,7 +150,7 @@ export function startCompare(root: HTMLElement): void {
           'span',
           'stat dim',
           r.aligned > 0
-            ? `aligned on the first ${r.aligned} token${r.aligned === 1 ? '' : 's'} of ${ref.view.label} (underlined); beyond a column's ⟩ its response differs`
+            ? `aligned on the first ${r.aligned} token${r.aligned === 1 ? '' : 's'} of ${ref.view.label} (underlined); a bar marks where a column's response leaves it`
             : `no other column shares a prefix with ${ref.view.label}`,
         ),
       );
@@ -188,7 +188,9 @@ export function startCompare(root: HTMLElement): void {
     const prefix = i === reference ? aligned : shared;
     for (let k = 0; k < tokenCount(ro); k++) {
       if (k === prefix && i !== reference && aligned > 0) {
-        const mark = h('span', 'diverge', '⟩');
+        const mark = h('span', 'diverge');
+        mark.setAttribute('role', 'img');
+        mark.setAttribute('aria-label', 'diverges here');
         mark.title = `From here this response differs from ${columns[reference].view.label}'s`;
         tokens.append(mark);
       }
@@ -203,6 +205,8 @@ export function startCompare(root: HTMLElement): void {
 
   /** Per aligned position, the token and how RVD, Ã and surprise moved across the columns (one cell per column). */
   function strip(r: CompareView['rows'][number], ref: Column): HTMLElement {
+    const wrap = h('div', 'compare-strip-wrap');
+    wrap.append(h('div', 'strip-caption', `How each aligned token moved: one cell per column (${columns.map((c) => c.view.label).join(' · ')}), hatched where that column is not aligned`));
     const el = h('div', 'compare-strip');
     el.setAttribute('role', 'group');
     el.setAttribute('aria-label', `How RVD, Ã and surprise moved at each of the ${r.aligned} aligned positions, one cell per column`);
@@ -235,7 +239,8 @@ export function startCompare(root: HTMLElement): void {
       }
       el.append(pos);
     }
-    return el;
+    wrap.append(el);
+    return wrap;
   }
 
   // The hover card: the trajectory view's, on the token under the pointer; a click pins it.

@@ -39,7 +39,7 @@ const RESPONSES: Record<number, string[][]> = {
   ],
 };
 
-const wave = (step: number, i: number, t: number, salt: number): number => (Math.sin(step * 12.9898 + i * 78.233 + t * 37.719 + salt) + 1) / 2;
+const wave = (step: number, i: number, t: number, salt: number): number => (Math.sin(step * 2.1 + i * 0.9 + t * 1.37 + salt * 2.5) + 1) / 2;
 
 function rollout(step: number, i: number, group: string, prompt: string, tokens: string[]): RolloutRecord {
   const correct = tokens[tokens.length - 1] === ' 3';
@@ -122,7 +122,7 @@ async function assertTokenColours(webview: FrameLocator, cmp: PromptComparison, 
 }
 
 async function chooseTheme(workbench: Workbench, page: Page, theme: string, bodyClass: string, webview: FrameLocator): Promise<void> {
-  await workbench.runCommand('workbench.action.selectTheme');
+  await workbench.runCommand('Preferences: Color Theme');
   await workbench.answerInput(theme);
   await until(`the ${theme} theme in the webview`, async () => (await webview.locator('body').getAttribute('class'))?.split(' ').includes(bodyClass), 20_000);
   await page.mouse.move(0, 0);
@@ -168,6 +168,7 @@ scenario(
     // The strip: one block per aligned position, one cell per column for each of RVD, Ã and −log p; step 3 and
     // step 4 beyond "I" are not aligned (hatched).
     const strip = webview.locator('.compare-strip').first();
+    assert.match(await webview.locator('.strip-caption').first().innerText(), /one cell per column \(step 1 · step 2 · step 3 · step 4\)/);
     assert.equal(await strip.locator('.strip-pos').count(), 3);
     const secondPos = strip.locator('.strip-pos').nth(1);
     assert.equal(await secondPos.locator('.strip-line').count(), 3);
@@ -200,17 +201,17 @@ scenario(
     await screenshot('advantage-dark');
 
     for (const [theme, bodyClass, name] of [
-      ['Default Light Modern', 'vscode-light', 'light'],
-      ['Default High Contrast', 'vscode-high-contrast', 'high-contrast'],
+      ['Light Modern', 'vscode-light', 'light'],
+      ['Dark High Contrast', 'vscode-high-contrast', 'high-contrast'],
     ] as const) {
       await chooseTheme(workbench, page, theme, bodyClass, webview);
       await screenshot(`advantage-${name}`);
     }
-    await chooseTheme(workbench, page, 'Default Dark Modern', 'vscode-dark', webview);
+    await chooseTheme(workbench, page, 'Dark Modern', 'vscode-dark', webview);
 
     // From a rollout's context menu in the trajectory view (step 4, the validation prompt's group).
     await page.keyboard.press('Escape');
-    await workbench.runCommand('workbench.action.closeAllEditors');
+    await workbench.runCommand('View: Close All Editors');
     await workbench.runCommand('prpoStudio.openRun');
     const trajectory = await workbench.waitForWebview('.group-title', 90_000);
     const group = trajectory.locator('.group', { has: trajectory.locator('.group-title', { hasText: `Group ${VAL}` }) }).first();
