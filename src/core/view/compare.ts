@@ -34,31 +34,39 @@ export interface PromptEntry {
 
 /**
  * The prompts of a run, gathered step by step (the host reads one step at a time and keeps only this, not the
- * rollouts). `entries()` lists validation prompts first, then the prompts sampled at the most steps.
+ * rollouts). Adding a step again replaces what it said before (the last step of a live run grows), so a host
+ * may keep a catalogue and add only the steps that are new or may have changed. `entries()` lists validation
+ * prompts first, then the prompts sampled at the most steps.
  */
 export class PromptCatalogue {
-  private readonly byGroup = new Map<string, PromptEntry>();
+  /** Per group: its prompt and its rollouts per step. */
+  private readonly byGroup = new Map<string, { prompt: string; perStep: Map<number, number> }>();
+  private readonly stepsAdded = new Set<number>();
 
   add(step: number, rollouts: readonly Pick<RolloutRecord, 'group' | 'prompt'>[]): void {
+    if (this.stepsAdded.has(step)) for (const g of this.byGroup.values()) g.perStep.delete(step);
+    this.stepsAdded.add(step);
     for (const r of rollouts) {
-      let e = this.byGroup.get(r.group);
-      if (!e) this.byGroup.set(r.group, (e = { group: r.group, prompt: r.prompt, steps: [], rollouts: 0, validation: isValidationGroup(r.group) }));
-      if (e.steps[e.steps.length - 1] !== step) {
-        e.steps.push(step);
-        if (e.steps.length > 1 && e.steps[e.steps.length - 2] > step) e.steps.sort((a, b) => a - b);
-      }
-      e.rollouts++;
+      let g = this.byGroup.get(r.group);
+      if (!g) this.byGroup.set(r.group, (g = { prompt: r.prompt, perStep: new Map() }));
+      g.perStep.set(step, (g.perStep.get(step) ?? 0) + 1);
     }
   }
 
-  get size(): number {
-    return this.byGroup.size;
+  /** Whether `step` has been added. */
+  has(step: number): boolean {
+    return this.stepsAdded.has(step);
   }
 
   entries(): PromptEntry[] {
-    return [...this.byGroup.values()].sort(
-      (a, b) => Number(b.validation) - Number(a.validation) || b.steps.length - a.steps.length || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0),
-    );
+    const out: PromptEntry[] = [];
+    for (const [group, g] of this.byGroup) {
+      if (g.perStep.size === 0) continue;
+      let rollouts = 0;
+      for (const n of g.perStep.values()) rollouts += n;
+      out.push({ group, prompt: g.prompt, steps: [...g.perStep.keys()].sort((a, b) => a - b), rollouts, validation: isValidationGroup(group) });
+    }
+    return out.sort((a, b) => Number(b.validation) - Number(a.validation) || b.steps.length - a.steps.length || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
   }
 }
 

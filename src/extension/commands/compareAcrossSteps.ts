@@ -52,7 +52,7 @@ export async function compareAcrossSteps(deps: CompareDeps, arg?: CommandArg | R
     const entry = store.get(arg.runDir);
     if (!entry) throw new Error(`The run at ${arg.runDir} is no longer in the runs list.`);
     const source = deps.sourceOf(entry);
-    const catalogue = await scanPrompts(source);
+    const catalogue = await scanPrompts(entry, source);
     if (!catalogue) return undefined;
     const sampled = catalogue.entries().find((p) => p.group === arg.group)?.steps ?? [arg.step];
     // The steps that sampled the prompt, spread, and always the one the menu was opened on.
@@ -87,7 +87,7 @@ export async function compareAcrossSteps(deps: CompareDeps, arg?: CommandArg | R
     return undefined;
   }
   const source = deps.sourceOf(entry);
-  const catalogue = await scanPrompts(source);
+  const catalogue = await scanPrompts(entry, source);
   if (!catalogue) return undefined;
   const allSteps = await source.steps();
   const prompt = await pickPrompt(catalogue.entries(), allSteps.length, `Compare which prompt of "${escapeLabel(entry.info.name)}"?`, target?.step);
@@ -128,21 +128,35 @@ async function acrossRuns(deps: CompareDeps, candidates: RunEntry[]): Promise<Co
   return open(deps, runs, [step], prompt.group);
 }
 
-/** Every step of the run read once for its prompts (with progress; cancelling returns undefined). */
-async function scanPrompts(source: RunSource): Promise<PromptCatalogue | undefined> {
+/**
+ * The run's prompts: each step read once (with progress; cancelling returns undefined) and kept per run, so the
+ * next comparison reads only the steps that are new — and the last one again while the run is live (it grows).
+ * A new lifecycle event (a resume from an earlier checkpoint rewrites the later steps) starts the run afresh.
+ */
+const catalogues = new Map<string, { events: number; catalogue: PromptCatalogue }>();
+
+async function scanPrompts(entry: RunEntry, source: RunSource): Promise<PromptCatalogue | undefined> {
   const steps = await source.steps();
-  return vscode.window.withProgress(
+  const events = entry.info.events.length;
+  const kept = catalogues.get(source.runDir);
+  const catalogue = kept && kept.events === events ? kept.catalogue : new PromptCatalogue();
+  const live = source.status() === 'running' || source.status() === 'paused';
+  const toRead = steps.filter((s, i) => !catalogue.has(s) || (live && i === steps.length - 1));
+  if (toRead.length === 0) return catalogue;
+  const done = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Reading the prompts of "${escapeNotice(source.manifest.name)}"`, cancellable: true },
     async (progress, token) => {
-      const catalogue = new PromptCatalogue();
-      for (let i = 0; i < steps.length; i++) {
-        if (token.isCancellationRequested) return undefined;
-        progress.report({ message: `step ${steps[i]} (${i + 1} of ${steps.length})`, increment: 100 / steps.length });
-        catalogue.add(steps[i], await source.readStep(steps[i]));
+      for (let i = 0; i < toRead.length; i++) {
+        if (token.isCancellationRequested) return false;
+        progress.report({ message: `step ${toRead[i]} (${i + 1} of ${toRead.length})`, increment: 100 / toRead.length });
+        catalogue.add(toRead[i], await source.readStep(toRead[i]));
       }
-      return catalogue;
+      return true;
     },
   );
+  // What was read stays for the next time, even when cancelled (a step is added whole or not at all).
+  catalogues.set(source.runDir, { events, catalogue });
+  return done ? catalogue : undefined;
 }
 
 /** A prompt picked among `prompts` (validation prompts first), each with its text and how many steps (or runs) have it. */

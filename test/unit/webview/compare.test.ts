@@ -44,6 +44,17 @@ test('the catalogue lists validation prompts first, then those sampled at most s
     ],
   );
   assert.equal(cat.entries()[1].prompt, 'What is in train-2?');
+  // A step added again (the live step grew) replaces what it said; a group left with no step is gone.
+  cat.add(2, [ro(2, 0, 'train-2', ['b'], [0]), ro(2, 1, 'train-2', ['b'], [0])]);
+  assert.deepEqual(
+    cat.entries().map((e) => [e.group, e.steps, e.rollouts]),
+    [
+      ['train-2', [1, 2, 3], 4],
+      ['train-1', [1], 2],
+    ],
+  );
+  assert.equal(cat.has(2), true);
+  assert.equal(cat.has(4), false);
 });
 
 test('steps are spread evenly when there are more than the view shows, first and last kept', () => {
