@@ -26,6 +26,9 @@ const STRIP_LABELS: Record<StripField, { label: string; title: string }> = {
   logpImage: { label: '−log p', title: 'Surprise: −log p of the token under the image view' },
 };
 
+/** Aligned positions the strip draws (a long shared prefix would make thousands of cells; the tokens above show it all). */
+const STRIP_MAX_POSITIONS = 400;
+
 interface Column {
   view: CompareViewColumn;
   /** The column's rollouts, as the trajectory view's model holds them (the hover card reads these). */
@@ -50,6 +53,8 @@ export function startCompare(root: HTMLElement): void {
   let columns: Column[] = [];
   /** The column the pointer is over (the hover card names the weight by its run's algorithm). */
   let cardRun: WebviewRunInfo | undefined;
+  /** The token the keyboard cursor is on. */
+  let cursor: HTMLElement | undefined;
 
   const head = h('div', 'compare-head');
   const signalSelect: SelectLike = select([], signal, (v) => setSignal(v as SignalId));
@@ -100,7 +105,9 @@ export function startCompare(root: HTMLElement): void {
     for (const tokens of scroll.querySelectorAll('.tokens')) {
       const at = tokensOf.get(tokens);
       if (!at) continue;
-      for (const span of tokens.querySelectorAll<HTMLElement>('.tok')) span.className = tokenClass(def, at.ro, Number(span.dataset.k), span.classList.contains('shared'));
+      for (const span of tokens.querySelectorAll<HTMLElement>('.tok')) {
+        span.className = tokenClass(def, at.ro, Number(span.dataset.k), span.classList.contains('shared')) + (span === cursor ? ' cursor' : '');
+      }
     }
   }
 
@@ -183,6 +190,8 @@ export function startCompare(root: HTMLElement): void {
     rh.append(h('span', 'stat dim', `${tokenCount(ro)} tok`));
     el.append(rh);
     const tokens = h('div', 'tokens');
+    tokens.tabIndex = 0;
+    tokens.setAttribute('aria-label', `Tokens of rollout ${displayString(m.id)} at ${c.view.label}: arrow keys move between tokens and show their fields`);
     tokensOf.set(tokens, { ro, column: c });
     // The reference shares its first `aligned` tokens with some column; another column, its own `shared`.
     const prefix = i === reference ? aligned : shared;
@@ -219,7 +228,8 @@ export function startCompare(root: HTMLElement): void {
     }
     el.append(labels);
     const refRo = ref.rollouts[r.index];
-    for (let p = 0; p < r.aligned; p++) {
+    const shown = Math.min(r.aligned, STRIP_MAX_POSITIONS);
+    for (let p = 0; p < shown; p++) {
       const pos = h('div', 'strip-pos');
       const tok = h('span', 'strip-token');
       appendDisplayText(tok, tokenText(refRo, p));
@@ -240,6 +250,7 @@ export function startCompare(root: HTMLElement): void {
       el.append(pos);
     }
     wrap.append(el);
+    if (shown < r.aligned) wrap.append(h('div', 'strip-caption', `The strip shows the first ${shown} of the ${r.aligned} aligned positions.`));
     return wrap;
   }
 
@@ -265,7 +276,37 @@ export function startCompare(root: HTMLElement): void {
     card.togglePin(t.ro, t.k, t.span);
   });
   scroll.addEventListener('scroll', () => {
-    if (!card.isPinned) card.hide();
+    if (!card.isPinned && !cursor) card.hide();
+  });
+  // Keyboard: Tab to a response, ←/→ (Home/End) move a cursor token whose card is shown, Escape leaves.
+  const leave = (): void => {
+    cursor?.classList.remove('cursor');
+    cursor = undefined;
+    card.hide(true);
+  };
+  scroll.addEventListener('keydown', (e) => {
+    const tokens = (e.target as HTMLElement).closest?.('.tokens') as HTMLElement | null;
+    const at = tokens ? tokensOf.get(tokens) : undefined;
+    if (!tokens || !at) return;
+    const spans = [...tokens.querySelectorAll<HTMLElement>('.tok')];
+    const k = cursor && tokens.contains(cursor) ? spans.indexOf(cursor) : -1;
+    const moves: Record<string, number> = { ArrowRight: k + 1, ArrowLeft: Math.max(0, k - 1), Home: 0, End: spans.length - 1 };
+    if (e.key in moves && spans.length) {
+      e.preventDefault();
+      const span = spans[Math.min(spans.length - 1, moves[e.key])];
+      cursor?.classList.remove('cursor');
+      cursor = span;
+      span.classList.add('cursor');
+      span.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+      card.hide(true);
+      cardRun = at.column.run;
+      card.show(at.ro, Number(span.dataset.k), span);
+    } else if (e.key === 'Escape' && cursor) {
+      leave();
+    }
+  });
+  scroll.addEventListener('focusout', (e) => {
+    if (cursor && !scroll.contains(e.relatedTarget as Node | null)) leave();
   });
 
   ipc.on(CompareInitNotification, (p) => {
