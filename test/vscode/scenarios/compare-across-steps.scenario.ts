@@ -2,7 +2,7 @@
 // steps 1, 2 and 4 and not at step 3, with step 3 ticked too: four columns, step 3's says it was not sampled; the
 // responses are aligned on the prefix they share; every token's colour is the one core's ranges give it, on the
 // RVD and the Ã scale; the strip has one block per aligned position. Then from a rollout's context menu in the
-// trajectory view. Screenshots in a dark, a light and a high-contrast theme.
+// trajectory view, and the same step across two runs. Screenshots in a dark, a light and a high-contrast theme.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ import { clickMenuItem, contextMenuLabels, showStudio, sleep, until } from '../s
 import { DARK } from './webviewHelpers';
 
 const RUN = 'Compare fixture run';
+/** A second run, for the same step across runs: its validation prompt is sampled at step 1, not at step 2. */
+const RUN_B = 'Compare fixture run B';
 const VAL = 'val-000001';
 const STEPS = [1, 2, 3, 4];
 /** The validation prompt is sampled at these steps only. */
@@ -64,27 +66,28 @@ function rollout(step: number, i: number, group: string, prompt: string, tokens:
   };
 }
 
-function writeCompareRun(runsDir: string): string {
+/** Writes a run whose validation prompt is sampled at `sampled` of `steps`. */
+function writeCompareRun(runsDir: string, id: string, name: string, steps: number[], sampled: number[]): string {
   const w = RunWriter.create(runsDir, {
-    id: 'compare-fixture',
-    name: RUN,
+    id,
+    name,
     source: 'prpo-studio',
     algorithm: 'prpo',
     config: { groupSize: 2 },
     model: { name: 'tiny-vlm-fixture', config: {} },
     task: { name: 'shapes', config: {} },
     seed: 1,
-    steps: STEPS.length,
+    steps: steps.length,
   });
   w.appendEvent({ type: 'started', step: 0 });
-  for (const step of STEPS) {
+  for (const step of steps) {
     const rs: RolloutRecord[] = [];
-    if (SAMPLED.includes(step)) RESPONSES[step].forEach((tokens, i) => rs.push(rollout(step, i, VAL, 'How many crimson triangles are in the picture?', tokens)));
+    if (sampled.includes(step)) RESPONSES[step].forEach((tokens, i) => rs.push(rollout(step, i, VAL, 'How many crimson triangles are in the picture?', tokens)));
     for (let i = 0; i < 2; i++) rs.push(rollout(step, i, `train-00000${step}`, `Training prompt of step ${step}`, ['A', ' square', '.']));
     w.appendRollouts(step, rs);
     w.appendMetrics({ step, reward: 0.5 });
   }
-  w.appendEvent({ type: 'completed', step: STEPS.length });
+  w.appendEvent({ type: 'completed', step: steps.length });
   w.release();
   return w.dir;
 }
@@ -121,6 +124,22 @@ async function assertTokenColours(webview: FrameLocator, cmp: PromptComparison, 
   return coloured;
 }
 
+/** A label matched whole (a run's name is the start of the other's). */
+const exactly = (label: string): RegExp => new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+
+/** Ticks the row of an open multi-select quick pick whose label matches; returns the row's text. */
+async function tick(page: Page, label: RegExp): Promise<string> {
+  const row = page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: label }) })
+    .first();
+  await row.waitFor({ state: 'visible', timeout: 15_000 });
+  const box = row.locator('.quick-input-list-checkbox');
+  if (await box.count()) await box.first().click();
+  else await row.click();
+  return row.innerText();
+}
+
 async function chooseTheme(workbench: Workbench, page: Page, theme: string, bodyClass: string, webview: FrameLocator): Promise<void> {
   await workbench.runCommand('Preferences: Color Theme');
   await workbench.answerInput(theme);
@@ -131,22 +150,26 @@ async function chooseTheme(workbench: Workbench, page: Page, theme: string, body
 
 scenario(
   'compare a prompt across steps: palette and rollout context menu, missing step, aligned prefix, token colours, themes',
-  { runs: [], settings: DARK, setup: (ws) => void writeCompareRun(join(ws, 'runs')), viewport: { width: 1500, height: 950 }, timeoutMs: 360_000 },
+  { runs: [], settings: DARK, setup: (ws) => {
+      writeCompareRun(join(ws, 'runs'), 'compare-fixture', RUN, STEPS, SAMPLED);
+      writeCompareRun(join(ws, 'runs'), 'compare-fixture-b', RUN_B, [1, 2], [1]);
+    }, viewport: { width: 1500, height: 950 }, timeoutMs: 360_000 },
   async ({ workbench, page, workspaceDir, screenshot }) => {
     const runDir = join(workspaceDir, 'runs', 'compare-fixture');
     await showStudio(workbench);
-    await workbench.treeItem('Runs', RUN, 90_000);
+    await workbench.treeItem('Runs', RUN_B, 90_000);
+    // The run's context menu offers it.
+    await (await workbench.treeItem('Runs', exactly(RUN))).click({ button: 'right' });
+    assert.ok((await contextMenuLabels(page)).includes('Compare Prompt Across Steps…'));
+    await page.keyboard.press('Escape');
 
-    // Palette: the only run is taken at once; the prompts come with how many steps sampled them, validation first.
+    // Palette: across steps, the run; the prompts come with how many steps sampled them, validation first.
     await workbench.runCommand('prpoStudio.compareAcrossSteps');
+    await workbench.pickQuickItem('Across steps of one run');
+    await workbench.pickQuickItem(exactly(RUN));
     await workbench.pickQuickItem(VAL, 60_000);
-    const valRow = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'step 3' }).first();
     // The steps: those that sampled the prompt are ticked; tick step 3 too (not sampled), then OK.
-    await valRow.waitFor({ state: 'visible', timeout: 15_000 });
-    assert.match(await valRow.innerText(), /not sampled/);
-    const box = valRow.locator('.quick-input-list-checkbox');
-    if (await box.count()) await box.first().click();
-    else await valRow.click();
+    assert.match(await tick(page, /^step 3$/), /not sampled/);
     await page.keyboard.press('Enter');
 
     const webview = await workbench.waitForWebview('.compare-grid .compare-cell .tok', 60_000);
@@ -192,6 +215,13 @@ scenario(
     for (const f of ['red', 'RVD', 'Ãᵢₜ', 'wₜ', 'log p (image)']) assert.ok(cardText.includes(f), `the hover card shows ${f}: ${cardText}`);
     await screenshot('hover-dark');
     await page.mouse.move(0, 0);
+    // The keyboard: a response's tokens take the focus; → moves a cursor whose card is shown.
+    await webview.locator('.compare-cell .tokens').first().focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await webview.locator('.compare-cell .tok.cursor', { hasText: 'see' }).waitFor({ timeout: 5000 });
+    assert.match(await card.innerText(), /token 2 of 9/);
+    await page.keyboard.press('Escape');
 
     await webview.locator('.toolbar').hover();
     await webview.locator('body').evaluate(() => (window as unknown as { prpoCompare: { setSignal(id: string): void } }).prpoCompare.setSignal('tokenAdvantage'));
@@ -213,6 +243,7 @@ scenario(
     await page.keyboard.press('Escape');
     await workbench.runCommand('View: Close All Editors');
     await workbench.runCommand('prpoStudio.openRun');
+    await workbench.pickQuickItem(exactly(RUN));
     const trajectory = await workbench.waitForWebview('.group-title', 90_000);
     const group = trajectory.locator('.group', { has: trajectory.locator('.group-title', { hasText: `Group ${VAL}` }) }).first();
     await group.locator('.rollout-head').first().click({ button: 'right' });
@@ -225,5 +256,19 @@ scenario(
     assert.equal(await fromMenu.locator('.compare-col-head.missing').count(), 0);
     await assertTokenColours(fromMenu, coreComparison(runDir, SAMPLED), 'rvd');
     await screenshot('from-context-menu-dark');
+
+    // The same step across runs: both runs, step 2; run B did not sample the prompt at step 2.
+    await workbench.runCommand('View: Close All Editors');
+    await workbench.runCommand('prpoStudio.compareAcrossSteps');
+    await workbench.pickQuickItem('The same step across runs');
+    await tick(page, exactly(RUN));
+    await tick(page, exactly(RUN_B));
+    await page.keyboard.press('Enter');
+    await workbench.pickQuickItem(/^step 2$/);
+    await workbench.pickQuickItem(VAL, 30_000);
+    const acrossRuns = await workbench.waitForWebview('.compare-grid .compare-cell .tok', 60_000);
+    assert.deepEqual((await acrossRuns.locator('.compare-col-label').allInnerTexts()).sort(), [`${RUN} · step 2`, `${RUN_B} · step 2`]);
+    assert.equal(await acrossRuns.locator('.compare-col-head.missing .compare-missing').innerText(), `not sampled at step 2 of ${RUN_B}`);
+    await screenshot('across-runs-dark');
   },
 );
