@@ -314,7 +314,10 @@ export function startCompare(root: HTMLElement): void {
     card.hide(true);
     columns = p.view.columns.map((c) => {
       const data = new StepData(c.step);
-      const rollouts = data.add(c.rollouts);
+      data.add(c.rollouts);
+      // Row r is the column's r-th rollout as core counted them (StepData would skip a repeated id).
+      const b = c.rollouts;
+      const rollouts: RolloutRef[] = b.meta.map((meta, r) => ({ index: r, batch: b, r, meta, start: b.tokenStart[r], end: b.tokenStart[r + 1] }));
       // The card reads only the algorithm (to name the weight by it); it shows no other fact of the run.
       const run: WebviewRunInfo | undefined = c.algorithm && { id: '', name: c.run ?? '', algorithm: c.algorithm, source: 'prpo-studio', status: 'completed' };
       return { view: c, rollouts, present: data.fieldsPresent(), run };

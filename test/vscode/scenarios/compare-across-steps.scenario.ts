@@ -267,7 +267,7 @@ scenario(
     await workbench.pickQuickItem(/^step 2$/);
     await workbench.pickQuickItem(VAL, 30_000);
     const acrossRuns = await workbench.waitForWebview('.compare-grid .compare-cell .tok', 60_000);
-    assert.deepEqual((await acrossRuns.locator('.compare-col-label').allInnerTexts()).sort(), [`${RUN} · step 2`, `${RUN_B} · step 2`]);
+    assert.deepEqual((await acrossRuns.locator('.compare-col-label').allInnerTexts()).sort(), [`${RUN} · step 2`, `${RUN_B} · step 2`].sort());
     assert.equal(await acrossRuns.locator('.compare-col-head.missing .compare-missing').innerText(), `not sampled at step 2 of ${RUN_B}`);
     await screenshot('across-runs-dark');
   },
