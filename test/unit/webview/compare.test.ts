@@ -164,3 +164,23 @@ test('a prompt no column sampled gives no rows and says so in every column', () 
   assert.equal(cmp.prompt, '');
   assert.equal(cmp.columns[0].missing, 'not sampled at step 1');
 });
+
+test('the command is contributed read-only: no trust gate, in the palette, on runs and steps, and on a trajectory rollout', async () => {
+  const { readFileSync } = await import('node:fs');
+  const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as {
+    contributes: { commands: Array<{ command: string; title: string; enablement?: string }>; menus: Record<string, Array<{ command: string; when?: string }>> };
+  };
+  const id = 'prpoStudio.compareAcrossSteps';
+  const c = manifest.contributes.commands.find((x) => x.command === id);
+  assert.equal(c?.title, 'Compare Prompt Across Steps…');
+  assert.equal(c?.enablement, undefined, 'it only reads: it works in untrusted workspaces');
+  const when = (menu: string): string[] => manifest.contributes.menus[menu].filter((m) => m.command === id).map((m) => m.when ?? '');
+  assert.deepEqual(when('commandPalette'), ['prpoStudio.hasRuns']);
+  const [item] = when('view/item/context');
+  assert.match(item, /viewItem =~/);
+  const viewItem = new RegExp(/viewItem =~ \/(.*)\/$/.exec(item)![1]);
+  for (const v of ['run.completed', 'run.running', 'run.imported', 'step', 'step.imported']) assert.ok(viewItem.test(v), `on a ${v} node`);
+  for (const v of ['run.broken', 'checkpoint', 'issue']) assert.ok(!viewItem.test(v), `not on a ${v} node`);
+  assert.deepEqual(when('webview/context'), ["webviewId == 'prpoStudio.trajectory' && webviewSection == 'rollout'"]);
+  for (const menu of Object.keys(manifest.contributes.menus)) for (const w of when(menu)) assert.doesNotMatch(w, /isWorkspaceTrusted/, `${menu} does not hide it untrusted`);
+});
