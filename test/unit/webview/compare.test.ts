@@ -184,3 +184,35 @@ test('the command is contributed read-only: no trust gate, in the palette, on ru
   assert.deepEqual(when('webview/context'), ["webviewId == 'prpoStudio.trajectory' && webviewSection == 'rollout'"]);
   for (const menu of Object.keys(manifest.contributes.menus)) for (const w of when(menu)) assert.doesNotMatch(w, /isWorkspaceTrusted/, `${menu} does not hide it untrusted`);
 });
+
+test('an imported verl dump: its prompts recur across steps, and one compares across them', async () => {
+  const { importVerl } = await import('../../../src/core/run/importers/verl');
+  const run = importVerl('test/fixtures/importers/verl/rollout_data');
+  const cat = new PromptCatalogue();
+  const inputs = [];
+  for (const step of run.info.rolloutSteps) {
+    const rollouts = await run.readRolloutStep(step);
+    cat.add(step, rollouts);
+    inputs.push({ step, rollouts });
+  }
+  assert.deepEqual(
+    cat.entries().map((e) => [e.group, e.steps, e.rollouts, e.validation]),
+    [
+      ['p0', [1, 2, 3], 9, false],
+      ['p1', [1], 4, false],
+    ],
+  );
+  const cmp = comparePrompt('p0', inputs);
+  assert.deepEqual(
+    cmp.columns.map((c) => [c.label, c.rollouts.length, c.missing]),
+    [
+      ['step 1', 4, undefined],
+      ['step 2', 3, undefined],
+      ['step 3', 2, undefined],
+    ],
+  );
+  // The first responses: "I see three circles…", "Three circles." and "There are 3 circles.": no token shared.
+  assert.deepEqual(cmp.rows[0].shared, [9, 0, 0]);
+  assert.equal(cmp.rows.length, 4);
+  assert.deepEqual(cmp.rows[3].shared, [6, undefined, undefined]);
+});
