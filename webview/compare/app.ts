@@ -12,7 +12,7 @@ import { presetLabel } from '../../src/core/presets';
 import { HostIpc } from '../ipc';
 import { SIGNALS, binClass, signalDef, type SignalDef, type SignalId } from '../scales';
 import { adoptCss, fmt, h, select, setOptions, signed, type SelectLike } from '../elements';
-import { appendDisplayText, displayString } from '../text';
+import { appendDisplayText, displayString, promptDetails } from '../text';
 import { HoverCard } from '../trajectory/hoverCard';
 import { StepData, isCorrect, signalRaw, tokenCount, tokenText, type RolloutRef } from '../trajectory/model';
 import { renderScale } from '../trajectory/summary';
@@ -127,14 +127,7 @@ export function startCompare(root: HTMLElement): void {
       appendDisplayText(ans, v.answer);
       head.append(ans);
     }
-    const prompt = h('details', 'prompt compare-prompt');
-    const summary = h('summary', 'prompt-summary');
-    const first = displayString(v.prompt);
-    summary.textContent = `Prompt: ${first.length > 160 ? `${first.slice(0, 160)}…` : first}`;
-    const body = h('div', 'prompt-body');
-    appendDisplayText(body, v.prompt);
-    prompt.append(summary, body);
-    head.append(prompt);
+    head.append(promptDetails(v.prompt, 160, 'prompt compare-prompt'));
 
     const grid = h('div', 'compare-grid');
     grid.style.gridTemplateColumns = `repeat(${v.columns.length}, minmax(220px, 1fr))`;

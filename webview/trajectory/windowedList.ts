@@ -6,7 +6,7 @@
  */
 import { hashString } from '../../src/core/random';
 import { binClass, signalDef } from '../scales';
-import { appendDisplayText, displayString, isPlain } from '../text';
+import { appendDisplayText, displayString, isPlain, promptDetails } from '../text';
 import { fmt, h, signed } from '../elements';
 import { Group, RolloutRef, arrange, isCorrect, signalRaw, textMatches, tokenCount } from './model';
 import { imagePanel } from './imageViews';
@@ -349,14 +349,7 @@ export class WindowedList {
         head.append(ans);
       }
       g.el.append(head);
-      const prompt = h('details', 'prompt');
-      const summary = h('summary', 'prompt-summary');
-      const first = displayString(grp.prompt);
-      summary.textContent = `Prompt: ${first.length > 120 ? `${first.slice(0, 120)}…` : first}`;
-      const body = h('div', 'prompt-body');
-      appendDisplayText(body, grp.prompt);
-      prompt.append(summary, body);
-      g.el.append(prompt);
+      g.el.append(promptDetails(grp.prompt, 120));
     }
     const bodyRow = h('div', grouped ? 'group-body' : 'group-body flat');
     if (grouped && grp.image) {
