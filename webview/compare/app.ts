@@ -10,13 +10,13 @@ import { STRIP_FIELDS, type CompareView, type CompareViewColumn, type StripField
 import type { TokenField } from '../../src/core/view/pack';
 import { presetLabel } from '../../src/core/presets';
 import { HostIpc } from '../ipc';
-import { SIGNALS, binClass, signalDef, type SignalDef, type SignalId } from '../scales';
+import { binClass, signalDef, type SignalDef, type SignalId } from '../scales';
 import { adoptCss, fmt, h, select, setOptions, signed, type SelectLike } from '../elements';
 import { appendDisplayText, displayString, promptDetails } from '../text';
 import { HoverCard } from '../trajectory/hoverCard';
 import { StepData, isCorrect, signalRaw, tokenCount, tokenText, type RolloutRef } from '../trajectory/model';
 import { renderScale } from '../trajectory/summary';
-import { SIGNAL_FALLBACKS, field } from '../trajectory/toolbar';
+import { field, offeredSignals } from '../trajectory/toolbar';
 import styles from './compare.css';
 
 /** How the strip names its three fields (surprise is −log p: the scale colours it that way). */
@@ -90,9 +90,9 @@ export function startCompare(root: HTMLElement): void {
   function offerSignals(): void {
     const present = new Set<TokenField>();
     for (const c of columns) for (const f of c.present) present.add(f);
-    const avail = SIGNALS.filter((s) => s.id === 'none' || s.id === 'advantage' || (s.field && present.has(s.field)));
-    if (!avail.some((s) => s.id === signal)) signal = SIGNAL_FALLBACKS.find((id) => avail.some((s) => s.id === id)) ?? 'none';
-    setOptions(signalSelect, avail.map((s) => ({ value: s.id, label: s.label })), signal);
+    const offered = offeredSignals(present, signal);
+    signal = offered.signal;
+    setOptions(signalSelect, offered.signals.map((s) => ({ value: s.id, label: s.label })), signal);
   }
 
   const tokenClass = (def: SignalDef, ro: RolloutRef, k: number, shared: boolean): string => {
