@@ -208,7 +208,7 @@ export function startCompare(root: HTMLElement): void {
   /** Per aligned position, the token and how RVD, Ã and surprise moved across the columns (one cell per column). */
   function strip(r: CompareView['rows'][number], ref: Column): HTMLElement {
     const wrap = h('div', 'compare-strip-wrap');
-    wrap.append(h('div', 'strip-caption', `How each aligned token moved: one cell per column (${columns.map((c) => c.view.label).join(' · ')}), hatched where that column is not aligned`));
+    wrap.append(h('div', 'strip-caption', `How each aligned token moved: one cell per column (${columns.map((c) => c.view.label).join(' · ')}), hatched where that column is not aligned or did not record the value`));
     const el = h('div', 'compare-strip');
     el.setAttribute('role', 'group');
     el.setAttribute('aria-label', `How RVD, Ã and surprise moved at each of the ${r.aligned} aligned positions, one cell per column`);
@@ -235,7 +235,8 @@ export function startCompare(root: HTMLElement): void {
           const cls = Number.isFinite(v) ? binClass(def, hi(def), v) : 'gap';
           const cellEl = h('span', `strip-cell ${cls || 'zero'}`);
           cellEl.dataset.column = String(c);
-          cellEl.title = `${STRIP_LABELS[f].label} at ${columns[c].view.label}: ${Number.isFinite(v) ? (f === 'tokenAdvantage' ? signed(v) : fmt(f === 'logpImage' ? -v : v)) : 'not aligned here'}`;
+          const value = Number.isFinite(v) ? (f === 'tokenAdvantage' ? signed(v) : fmt(f === 'logpImage' ? -v : v)) : p < (r.shared[c] ?? 0) ? 'not recorded' : 'not aligned here';
+          cellEl.title = `${STRIP_LABELS[f].label} at ${columns[c].view.label}: ${value}`;
           line.append(cellEl);
         });
         pos.append(line);
