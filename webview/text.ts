@@ -4,7 +4,7 @@
  * shared with the editor's hovers, lenses, explorer and status bar.
  */
 
-import { displaySegments, isPlain } from '../src/core/visibleText';
+import { displaySegments, displayString, isPlain } from '../src/core/visibleText';
 
 export { codepointEscape, displaySegments, displayString, isPlain, type Segment } from '../src/core/visibleText';
 
@@ -23,4 +23,19 @@ export function appendDisplayText(el: HTMLElement, s: string): void {
       el.appendChild(span);
     }
   }
+}
+
+/** A prompt, collapsed: its first `preview` characters (one line) as the summary, the whole of it when opened. */
+export function promptDetails(prompt: string, preview: number, className = 'prompt'): HTMLElement {
+  const details = document.createElement('details');
+  details.className = className;
+  const summary = document.createElement('summary');
+  summary.className = 'prompt-summary';
+  const first = displayString(prompt);
+  summary.textContent = `Prompt: ${first.length > preview ? `${first.slice(0, preview)}…` : first}`;
+  const body = document.createElement('div');
+  body.className = 'prompt-body';
+  appendDisplayText(body, prompt);
+  details.append(summary, body);
+  return details;
 }

@@ -3,7 +3,7 @@
  * scale and range) and the status line (counts, loading progress, the run).
  */
 import { presetLabel } from '../../src/core/presets';
-import { BINS, binValue } from '../scales';
+import { BINS, binValue, type SignalDef } from '../scales';
 import { fmt, h } from '../elements';
 import { displayString } from '../text';
 import { ViewState, currentHi, legendNote } from './viewState';
@@ -11,9 +11,12 @@ import { ViewState, currentHi, legendNote } from './viewState';
 const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
 export function renderLegend(legend: HTMLElement, state: ViewState): void {
-  const { def } = state;
+  renderScale(legend, state.def, currentHi(state), legendNote(state));
+}
+
+/** A signal's legend: its name, its scale's bins with their values up to `h0`, and what the range is fixed across. */
+export function renderScale(legend: HTMLElement, def: SignalDef, h0: number, note: string): void {
   legend.replaceChildren();
-  const h0 = currentHi(state);
   legend.append(h('span', 'legend-title', def.label));
   if (def.kind === 'none') return;
   const bar = h('span', 'legend-bar');
@@ -37,7 +40,7 @@ export function renderLegend(legend: HTMLElement, state: ViewState): void {
     for (let b = -BINS; b <= BINS; b++) swatch(b < 0 ? `dn${-b}` : b > 0 ? `dp${b}` : '', `≈ ${fmt(binValue(def, h0, b))}`);
     legend.append(bar, h('span', 'legend-end', `${fmt(c + h0)} ≤ ${def.high}`));
   }
-  legend.append(h('span', 'legend-note', legendNote(state)));
+  legend.append(h('span', 'legend-note', note));
 }
 
 /** The status line of the step on show (left as it is while no step is). */

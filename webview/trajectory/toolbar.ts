@@ -2,7 +2,8 @@
  * The toolbar: the step picker and live follow, the colour signal, and the filters. The controls show the view
  * state and report changes through `ToolbarActions`; the filters as one `FilterState` change.
  */
-import { SIGNALS, SignalId } from '../scales';
+import { SIGNALS, SignalDef, SignalId } from '../scales';
+import type { TokenField } from '../../src/core/view/pack';
 import { SelectLike, h, select, setOptions } from '../elements';
 import { FilterState } from './model';
 import { ViewState, chooseSignal } from './viewState';
@@ -16,6 +17,16 @@ export interface ToolbarActions {
 
 /** The signal offered when the chosen one is absent from a step, in order of preference. */
 const SIGNAL_FALLBACKS: SignalId[] = ['rvd', 'S', 'G', 'tokenAdvantage', 'advantage'];
+
+/**
+ * The signals rollouts with the fields `present` can be coloured by, and `chosen` if it is one of them, else the
+ * first fallback among them (the compare view offers the same).
+ */
+export function offeredSignals(present: ReadonlySet<TokenField>, chosen: SignalId): { signals: SignalDef[]; signal: SignalId } {
+  const signals = SIGNALS.filter((s) => s.id === 'none' || s.id === 'advantage' || (s.field && present.has(s.field)));
+  const has = (id: SignalId): boolean => signals.some((s) => s.id === id);
+  return { signals, signal: has(chosen) ? chosen : SIGNAL_FALLBACKS.find(has) ?? 'none' };
+}
 
 /** A control with its label (the what-if panel's controls use it too). */
 export const field = (label: string, control: HTMLElement, title?: string): HTMLElement => {
@@ -154,14 +165,11 @@ export class Toolbar {
 
   /** Offers the signals the step has; if the chosen one is absent, switches to the first fallback present. */
   updateSignalOptions(): void {
-    const present = this.state.data?.fieldsPresent() ?? new Set();
-    const avail = SIGNALS.filter((s) => s.id === 'none' || s.id === 'advantage' || (s.field && present.has(s.field)));
-    if (!avail.some((s) => s.id === this.state.signal)) {
-      chooseSignal(this.state, SIGNAL_FALLBACKS.find((id) => avail.some((s) => s.id === id)) ?? 'none');
-    }
+    const { signals, signal } = offeredSignals(this.state.data?.fieldsPresent() ?? new Set(), this.state.signal);
+    if (signal !== this.state.signal) chooseSignal(this.state, signal);
     setOptions(
       this.signalSelect,
-      avail.map((s) => ({ value: s.id, label: s.label })),
+      signals.map((s) => ({ value: s.id, label: s.label })),
       this.state.signal,
     );
   }

@@ -6,7 +6,7 @@
  */
 import { hashString } from '../../src/core/random';
 import { binClass, signalDef } from '../scales';
-import { appendDisplayText, displayString, isPlain } from '../text';
+import { appendDisplayText, displayString, isPlain, promptDetails } from '../text';
 import { fmt, h, signed } from '../elements';
 import { Group, RolloutRef, arrange, isCorrect, signalRaw, textMatches, tokenCount } from './model';
 import { imagePanel } from './imageViews';
@@ -285,6 +285,10 @@ export class WindowedList {
     const el = h('div', long ? 'rollout long' : 'rollout');
     if (long) width = fullTextWidth(this.listWidth || this.el.clientWidth || FALLBACK_LIST_WIDTH_PX, this.state.filter.grouped);
     el.setAttribute('role', 'listitem');
+    // The rollout's context menu (package.json "webview/context") passes this to its commands: Compare Prompt
+    // Across Steps… opens on this prompt and step.
+    const runDir = this.state.run?.runDir;
+    if (runDir) el.dataset.vscodeContext = JSON.stringify({ webviewSection: 'rollout', runDir, step: ro.batch.step, group: m.group });
     const head = h('div', 'rollout-head');
     const correct = isCorrect(m) === true;
     head.append(h('span', `badge ${correct ? 'ok' : 'bad'}`, correct ? '✓' : '✗'));
@@ -345,14 +349,7 @@ export class WindowedList {
         head.append(ans);
       }
       g.el.append(head);
-      const prompt = h('details', 'prompt');
-      const summary = h('summary', 'prompt-summary');
-      const first = displayString(grp.prompt);
-      summary.textContent = `Prompt: ${first.length > 120 ? `${first.slice(0, 120)}…` : first}`;
-      const body = h('div', 'prompt-body');
-      appendDisplayText(body, grp.prompt);
-      prompt.append(summary, body);
-      g.el.append(prompt);
+      g.el.append(promptDetails(grp.prompt, 120));
     }
     const bodyRow = h('div', grouped ? 'group-body' : 'group-body flat');
     if (grouped && grp.image) {

@@ -13,8 +13,9 @@
 import type { MetricsRow, RunManifest, RunStatus } from '../run/schema';
 import type { PackedRollouts } from '../view/pack';
 import type { SignalId } from '../view/signals';
+import type { CompareView } from '../view/compare';
 
-export type IpcScope = 'trajectory' | 'charts';
+export type IpcScope = 'trajectory' | 'charts' | 'compare';
 
 export class IpcCommand<P = void> {
   readonly kind = 'command' as const;
@@ -92,6 +93,8 @@ export interface WebviewRunInfo {
   patchDropProb?: number;
   /** The algorithm keys of run.json's config (the what-if panel starts from them). */
   algorithmConfig?: Record<string, unknown>;
+  /** The run directory: a rollout's context menu names it to the command it runs (Compare Prompt Across Steps…). */
+  runDir?: string;
 }
 
 export interface ChartRun {
@@ -166,3 +169,9 @@ export const StatusChangedNotification = new IpcNotification<{ runId: string; st
 export const ChartsInitNotification = new IpcNotification<{ runs: ChartRun[] }>('charts', 'init');
 /** New metrics rows of one run (live). */
 export const MetricsAppendedNotification = new IpcNotification<{ runId: string; rows: MetricsRow[] }>('charts', 'metricsAppended');
+
+/**
+ * The comparison of one prompt across steps or runs (view/compare.ts), sent whole: one prompt's rollouts are few.
+ * `issues`: lines of the step files that could not be read, as `file:line: reason`.
+ */
+export const CompareInitNotification = new IpcNotification<{ view: CompareView; issues: string[] }>('compare', 'init');

@@ -10,6 +10,7 @@ import type { ExplorerNode, RunExplorer } from '../explorer/runExplorer';
 import { rolloutTokensUri } from '../hovers/rolloutDocument';
 import { ChartsPanel, TrajectoryPanel } from '../panels';
 import type { RunEntry, RunStore } from '../runs/runStore';
+import { compareAcrossSteps, type RolloutContext } from './compareAcrossSteps';
 import { askStartParams, defaultStartParams, readStartConfig } from './startRun';
 import { preferredRun } from '../explorer/runText';
 import { liveRunFor, pickRun, runDescription, targetOf, type CommandArg } from './targets';
@@ -241,6 +242,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       panel.openWhatIf(step);
       return panel;
     }),
+
+    command('compareAcrossSteps', (arg?: CommandArg | RolloutContext) => compareAcrossSteps({ context, store, sourceOf }, arg)),
 
     command('openRolloutFile', async (arg?: CommandArg) => {
       const target = await runFor(arg, 'Open a step of which run?');

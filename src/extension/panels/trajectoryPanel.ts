@@ -189,7 +189,7 @@ export class TrajectoryPanel implements vscode.Disposable {
 
   private async sendInit(): Promise<void> {
     this.knownSteps = await this.source.steps();
-    const run = webviewRunInfo(this.source.manifest, this.source.status());
+    const run = { ...webviewRunInfo(this.source.manifest, this.source.status()), runDir: this.source.runDir };
     if (this.disposed) return;
     this.ipc.notify(TrajectoryInitNotification, { run, steps: this.knownSteps, step: this.requestedStep });
   }
