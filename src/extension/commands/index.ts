@@ -8,7 +8,8 @@ import { backendOfRun, type BackendManager, type LiveRun } from '../backend/back
 import * as config from '../config';
 import type { ExplorerNode, RunExplorer } from '../explorer/runExplorer';
 import { rolloutTokensUri } from '../hovers/rolloutDocument';
-import { ChartsPanel, TrajectoryPanel } from '../panels';
+import { ChartsPanel, TrajectoryPanel, type RunSource } from '../panels';
+import { readStudy } from '../studyFolders';
 import type { RunEntry, RunStore } from '../runs/runStore';
 import { askStartParams, defaultStartParams, readStartConfig } from './startRun';
 import { preferredRun } from '../explorer/runText';
@@ -285,6 +286,42 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         }
       }
       return ChartsPanel.show(context, entries.map(sourceOf));
+    }),
+
+    command('openStudy', async (folder?: vscode.Uri) => {
+      const uri =
+        (folder instanceof vscode.Uri ? folder : undefined) ??
+        (
+          await vscode.window.showOpenDialog({
+            title: 'Open a study folder: the runs folder npm run study wrote (with study.json)',
+            canSelectFiles: false,
+            canSelectFolders: true,
+            canSelectMany: false,
+            defaultUri: store.root ? vscode.Uri.file(store.root) : vscode.workspace.workspaceFolders?.[0]?.uri,
+          })
+        )?.[0];
+      if (!uri) return undefined;
+      const study = readStudy(uri.fsPath);
+      const { entries, failed } = await store.addFolders(study.runs.map((r) => r.runDir));
+      const sources: RunSource[] = [];
+      const arms = new Map<string, { arm: string; seed: number }>();
+      const left = [...study.missing.map((r) => `${r.key} (${r.dir} is missing)`), ...failed.map((f) => `${path.basename(f.dir)} (${f.error.message})`)];
+      for (const r of study.runs) {
+        const entry = entries.find((e) => e.info.dir === path.resolve(r.runDir));
+        const source = entry && store.source(entry.info.dir);
+        if (!source) {
+          if (entry) left.push(`${r.key} (its run.json is missing or invalid)`);
+          continue;
+        }
+        sources.push(source);
+        arms.set(source.runDir, { arm: r.arm, seed: r.seed });
+      }
+      if (sources.length === 0) throw new Error(`The study in ${uri.fsPath} has no run to chart: ${left.join('; ')}.`);
+      if (left.length) {
+        void vscode.window.showWarningMessage(`Study ${escapeNotice(study.name)}: ${left.length} of ${study.runs.length + study.missing.length} runs are left out: ${escapeNotice(left.join('; '))}.`);
+      }
+      log.info(`Study ${uri.fsPath}: ${sources.length} runs in ${new Set([...arms.values()].map((a) => a.arm)).size} arms.`);
+      return ChartsPanel.show(context, sources, { name: study.name, arms });
     }),
 
     command('revealRun', async (arg?: CommandArg) => {
