@@ -441,7 +441,22 @@ export function startCharts(root: HTMLElement): void {
         // What Chart.js holds and draws: its datasets (label, fill, points with a finite y) and the legend's entries.
         datasets: c.chart.data.datasets.map((d) => ({ label: d.label, fill: d.fill ?? false, points: d.data.filter((p) => Number.isFinite((p as Point).y)).length })),
         legend: (c.chart.legend?.legendItems ?? []).map((i) => i.text),
+        // The mean's first point (x, mean, n, lo, hi) in the groups view, to check against hand-computed values.
+        first: c.series.filter((s) => s.kind === 'mean').map((s) => s.dataset.data[0]),
       }));
+    },
+    /** Shows the hover at `step` over every dataset that has it (as the pointer would) and returns its lines. */
+    hoverAt(id: string, step: number): string[] {
+      const chart = charts.get(id)?.chart;
+      if (!chart) return [];
+      const active = chart.data.datasets.flatMap((d, datasetIndex) => {
+        const index = d.data.findIndex((p) => (p as Point).x === step && Number.isFinite((p as Point).y));
+        return index >= 0 && chart.isDatasetVisible(datasetIndex) ? [{ datasetIndex, index }] : [];
+      });
+      const el = active.length ? chart.getDatasetMeta(active[0].datasetIndex).data[active[0].index] : undefined;
+      chart.tooltip?.setActiveElements(active, { x: el?.x ?? 0, y: el?.y ?? 0 });
+      chart.update('none');
+      return (chart.tooltip?.body ?? []).flatMap((b) => b.lines);
     },
   };
   ipc.ready();
