@@ -65,7 +65,7 @@ function writeStudy(ws: string): void {
   writeFileSync(join(study, 'study.json'), JSON.stringify({ lr: 0.001, runs }, null, 2) + '\n');
 }
 
-scenario('a study folder opens grouped by arm: the mean over seeds with its 95 % CI band', { runs: [], setup: writeStudy, settings: DARK, timeoutMs: 360_000 }, async ({ workbench, page, screenshot }) => {
+scenario('a study folder opens grouped by arm: the mean over seeds with its 95 % CI band', { runs: [], setup: writeStudy, settings: { ...DARK, 'explorer.compactFolders': false }, timeoutMs: 360_000 }, async ({ workbench, page, screenshot }) => {
   await workbench.runCommand('View: Show Explorer');
   const row = (name: string) => page.locator('.explorer-folders-view .monaco-list-row', { hasText: new RegExp(`^\\s*${name}\\s*$`) }).first();
   await row('runs').click();
