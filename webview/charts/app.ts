@@ -227,7 +227,8 @@ export function startCharts(root: HTMLElement): void {
     const series: Series[] = [];
     groups.forEach((g, gi) => {
       const color = OKABE_ITO[gi % OKABE_ITO.length];
-      const band = withAlpha(color, 0.18) ?? color;
+      // Light enough that the mean lines of other groups show through it, dark enough to read on a dark theme.
+      const band = withAlpha(color, 0.22) ?? color;
       def.metrics.forEach(([key, label], mi) => {
         const id = `${g.name}|${key}`;
         const dash = DASHES[mi % DASHES.length];
@@ -337,6 +338,7 @@ export function startCharts(root: HTMLElement): void {
               enabled: true,
               filter: (item) => shown(item.datasetIndex),
               callbacks: {
+                title: (items) => (items.length ? `step ${items[0].parsed.x}` : ''),
                 label: (item) => {
                   const s = series[item.datasetIndex];
                   if (s?.kind !== 'mean') return `${item.dataset.label ?? ''}: ${fmt(item.parsed.y)}`;
