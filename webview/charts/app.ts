@@ -447,7 +447,7 @@ export function startCharts(root: HTMLElement): void {
         first: c.series.filter((s) => s.kind === 'mean').map((s) => s.dataset.data[0]),
       }));
     },
-    /** Shows the hover at `step` over every dataset that has it (as the pointer would) and returns its lines. */
+    /** Shows the hover at `step` over every dataset that has it (as the pointer would) and returns its title and lines. */
     hoverAt(id: string, step: number): string[] {
       const chart = charts.get(id)?.chart;
       if (!chart) return [];
@@ -458,7 +458,7 @@ export function startCharts(root: HTMLElement): void {
       const el = active.length ? chart.getDatasetMeta(active[0].datasetIndex).data[active[0].index] : undefined;
       chart.tooltip?.setActiveElements(active, { x: el?.x ?? 0, y: el?.y ?? 0 });
       chart.update('none');
-      return (chart.tooltip?.body ?? []).flatMap((b) => b.lines);
+      return [...(chart.tooltip?.title ?? []), ...(chart.tooltip?.body ?? []).flatMap((b) => b.lines)];
     },
   };
   ipc.ready();

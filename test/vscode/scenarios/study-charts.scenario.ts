@@ -113,6 +113,7 @@ scenario('a study folder opens grouped by arm: the mean over seeds with its 95 %
   // The hover says the mean ± half-width and n at that step; where one run has the step, that there is no band.
   const lines = await webview.locator('body').evaluate(() => (window as unknown as { prpoCharts: Charts }).prpoCharts.hoverAt('reward', 5));
   assert.deepEqual(lines, [
+    'step 5',
     'prpo (n=3) · reward: 0.500 ± 0.248 (95 % CI, n=3 at step 5)',
     'prpo (n=3) · accuracy: 0.450 ± 0.248 (95 % CI, n=3 at step 5)',
     'prpo-l0 (n=3) · reward: 0.200 (n=1 at step 5: no band)',
@@ -138,6 +139,7 @@ scenario('a study folder opens grouped by arm: the mean over seeds with its 95 %
   await workbench.pickQuickItem(/Light Modern/);
   await until('the light theme', async () => webview.locator('body').evaluate(() => document.body.classList.contains('vscode-light')));
   await sleep(500);
-  await webview.locator('body').evaluate(() => (window as unknown as { prpoCharts: Charts }).prpoCharts.hoverAt('val', 3));
+  const valLines = await webview.locator('body').evaluate(() => (window as unknown as { prpoCharts: Charts }).prpoCharts.hoverAt('val', 3));
+  assert.deepEqual(valLines, ['step 3', 'prpo (n=3): 0.350 ± 0.124 (95 % CI, n=3 at step 3)', 'prpo-l0 (n=3): 0.250 ± 0.124 (95 % CI, n=3 at step 3)']);
   await screenshot('study-groups-light');
 });
