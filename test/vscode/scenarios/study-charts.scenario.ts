@@ -1,7 +1,7 @@
 // A study in the charts view: a study folder (runs/study with study.json, as `npm run study` writes it) opened
 // from the file explorer draws per arm the mean over seeds with its 95 % CI band; the toggle goes back to runs.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { scenario } from '../harness/studio';
@@ -65,7 +65,7 @@ function writeStudy(ws: string): void {
   writeFileSync(join(study, 'study.json'), JSON.stringify({ lr: 0.001, runs }, null, 2) + '\n');
 }
 
-scenario('a study folder opens grouped by arm: the mean over seeds with its 95 % CI band', { runs: [], setup: writeStudy, settings: { ...DARK, 'explorer.compactFolders': false }, timeoutMs: 360_000 }, async ({ workbench, page, screenshot }) => {
+scenario('a study folder opens grouped by arm: the mean over seeds with its 95 % CI band', { runs: [], setup: writeStudy, settings: { ...DARK, 'explorer.compactFolders': false }, timeoutMs: 360_000 }, async ({ workbench, page, workspaceDir, screenshot }) => {
   await workbench.runCommand('View: Show Explorer');
   const row = (name: string) => page.locator('.explorer-folders-view .monaco-list-row', { hasText: new RegExp(`^\\s*${name}\\s*$`) }).first();
   await row('runs').click();
@@ -133,6 +133,18 @@ scenario('a study folder opens grouped by arm: the mean over seeds with its 95 %
   assert.equal(await webview.locator('.run-chip').count(), 6);
   await webview.locator('vscode-button[data-grouping="groups"]').click();
   await until('the groups again', async () => (await chartsOf(webview)).grouping === 'groups');
+
+  // Live: a seed of prpo-l0 writes step 5; the arm's mean and band there are recomputed (n = 2: the band goes on).
+  appendFileSync(join(workspaceDir, 'runs', 'study', 'study-prpo-l0-s2', 'metrics.jsonl'), JSON.stringify({ step: 5, reward: 0.3, accuracy: 0.25, loss: 0.2, entropy: 0.95 }) + '\n');
+  const grown = await until('the band at step 5', async () => {
+    const r = (await chartsOf(webview)).charts.find((c) => c.id === 'reward')!;
+    return r.datasets.find((d) => d.label === 'prpo-l0 · reward · upper 95 %')!.points === 5 && r;
+  });
+  assert.deepEqual(grown.legend, reward.legend);
+  const live = await webview.locator('body').evaluate(() => (window as unknown as { prpoCharts: Charts }).prpoCharts.hoverAt('reward', 5));
+  // Step 5 of prpo-l0: 0.2 and 0.3 → mean 0.25, sd 0.0707, half t₁ · 0.05 = 0.635.
+  assert.equal(live[3], 'prpo-l0 (n=3) · reward: 0.250 ± 0.635 (95 % CI, n=2 at step 5)', JSON.stringify(live));
+  assert.deepEqual(await webview.locator('.run-chip').allTextContents(), ['prpo 3 runs · step 6', 'prpo-l0 3 runs · steps 4–6']);
 
   // Light theme: the view re-themes in place.
   await workbench.runCommand('Preferences: Color Theme');
