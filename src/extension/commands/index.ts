@@ -9,7 +9,7 @@ import * as config from '../config';
 import type { ExplorerNode, RunExplorer } from '../explorer/runExplorer';
 import { rolloutTokensUri } from '../hovers/rolloutDocument';
 import { ChartsPanel, TrajectoryPanel, type RunSource } from '../panels';
-import { readStudy } from '../studyFolders';
+import { readStudy } from '../../core/study/folder';
 import type { RunEntry, RunStore } from '../runs/runStore';
 import { askStartParams, defaultStartParams, readStartConfig } from './startRun';
 import { preferredRun } from '../explorer/runText';

@@ -1,7 +1,11 @@
-// The charts' study grouping (src/core/study/groups.ts) against hand-computed means and t-intervals:
+// The charts' study grouping (src/core/study/groups.ts, folder.ts) against hand-computed means and t-intervals:
 // t_{.975,2} = 4.302652729911275 (closed form at df = 2, stats.test.ts), t_{.975,1} = tan(0.475π) = 12.706204736174707.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readStudy } from '../../../src/core/study/folder';
 import { groupLabel, groupRuns, meanBand, parseStudyIndex } from '../../../src/core/study/groups';
 
 const close = (a: number, b: number, what: string, tol = 1e-9) => assert.ok(Math.abs(a - b) < tol, `${what}: ${a} vs ${b}`);
@@ -82,4 +86,29 @@ test('parseStudyIndex: study.json as npm run study writes it; the pilot apart; c
   bad('{"runs": {"grpo-s1": 3}}', /runs\["grpo-s1"\] must be a run directory, got 3/);
   bad('{"runs": {"grpo": "/r/a"}}', /runs\["grpo"\]: expected a key "<arm>-s<seed>"/);
   bad('{"runs": {"pilot-lr0.001": "/r/p"}}', /no arm's runs yet \(only pilot-lr0\.001\)/);
+});
+
+test('readStudy: run paths as written (absolute or relative), else by name inside a moved study folder; missing ones named', () => {
+  const root = mkdtempSync(join(tmpdir(), 'prpo-study-'));
+  try {
+    const study = join(root, 'copied-study');
+    for (const d of ['a', 'b', 'c']) mkdirSync(join(study, d), { recursive: true });
+    writeFileSync(
+      join(study, 'study.json'),
+      JSON.stringify({ runs: { 'dapo-s1': join(study, 'a'), 'dapo-s2': 'b', 'prpo-s1': '/where/it/ran/c', 'prpo-s2': '/gone/d', 'pilot-lr0.001': '/p' } }),
+    );
+    const { name, runs, missing } = readStudy(study);
+    assert.equal(name, 'copied-study');
+    assert.deepEqual(runs.map((r) => [r.key, r.arm, r.seed, r.runDir]), [
+      ['dapo-s1', 'dapo', 1, join(study, 'a')],
+      ['dapo-s2', 'dapo', 2, join(study, 'b')],
+      ['prpo-s1', 'prpo', 1, join(study, 'c')],
+    ]);
+    assert.deepEqual(missing.map((r) => r.key), ['prpo-s2']);
+    assert.throws(() => readStudy(root), (e: Error) => e.message.startsWith(`${root} has no study.json`));
+    writeFileSync(join(study, 'study.json'), '{"runs": {"dapo": "a"}}');
+    assert.throws(() => readStudy(study), (e: Error) => e.message.startsWith(`${join(study, 'study.json')}: runs["dapo"]`));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
