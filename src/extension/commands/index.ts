@@ -108,6 +108,19 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     return source;
   };
 
+  /** The folder a command was given (the file explorer's), else the one the user picks; undefined when cancelled. */
+  const folderOf = async (folder: unknown, title: string, start?: string): Promise<vscode.Uri | undefined> =>
+    (folder instanceof vscode.Uri ? folder : undefined) ??
+    (
+      await vscode.window.showOpenDialog({
+        title,
+        canSelectFiles: false,
+        canSelectFolders: true,
+        canSelectMany: false,
+        defaultUri: start ? vscode.Uri.file(start) : vscode.workspace.workspaceFolders?.[0]?.uri,
+      })
+    )?.[0];
+
   const pickStep = async (entry: RunEntry): Promise<number | undefined> => {
     const steps = [...entry.info.rolloutSteps].reverse();
     if (steps.length === 0) {
@@ -208,17 +221,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
 
     command('openRunFolder', async (folder?: vscode.Uri) => {
-      const uri =
-        (folder instanceof vscode.Uri ? folder : undefined) ??
-        (
-          await vscode.window.showOpenDialog({
-            title: 'Open a run folder: a PRPO Studio run, a verl rollout_data_dir, an EasyR1 log folder or a TRL output_dir',
-            canSelectFiles: false,
-            canSelectFolders: true,
-            canSelectMany: false,
-            defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-          })
-        )?.[0];
+      const uri = await folderOf(folder, 'Open a run folder: a PRPO Studio run, a verl rollout_data_dir, an EasyR1 log folder or a TRL output_dir');
       if (!uri) return undefined;
       const entry = await store.addFolder(uri.fsPath);
       await revealRun(entry.info.dir);
@@ -289,17 +292,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
 
     command('openStudy', async (folder?: vscode.Uri) => {
-      const uri =
-        (folder instanceof vscode.Uri ? folder : undefined) ??
-        (
-          await vscode.window.showOpenDialog({
-            title: 'Open a study folder: the runs folder npm run study wrote (with study.json)',
-            canSelectFiles: false,
-            canSelectFolders: true,
-            canSelectMany: false,
-            defaultUri: store.root ? vscode.Uri.file(store.root) : vscode.workspace.workspaceFolders?.[0]?.uri,
-          })
-        )?.[0];
+      const uri = await folderOf(folder, 'Open a study folder: the runs folder npm run study wrote (with study.json)', store.root);
       if (!uri) return undefined;
       const study = readStudy(uri.fsPath);
       const { entries, failed } = await store.addFolders(study.runs.map((r) => r.runDir));
