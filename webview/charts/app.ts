@@ -24,7 +24,7 @@ import { ChartRun, ChartsGrouping, ChartsInitNotification, MetricsAppendedNotifi
 import { groupLabel, groupRuns, meanBand, type BandPoint, type RunGroup } from '../../src/core/study/groups';
 import type { MetricsRow } from '../../src/core/run/schema';
 import { HostIpc } from '../ipc';
-import { fmt, h } from '../elements';
+import { h } from '../elements';
 import { displayString } from '../text';
 import { bandTooltip, gridColour, groupChipText, metricsIssuesText, runChipText, withAlpha } from './parts';
 
@@ -229,20 +229,21 @@ export function startCharts(root: HTMLElement): void {
       const color = OKABE_ITO[gi % OKABE_ITO.length];
       // Light enough that the mean lines of other groups show through it, dark enough to read on a dark theme.
       const band = withAlpha(color, 0.22) ?? color;
+      const name = displayString(g.name);
       def.metrics.forEach(([key, label], mi) => {
         const id = `${g.name}|${key}`;
         const dash = DASHES[mi % DASHES.length];
         const edge = { borderWidth: 0, pointRadius: 0, pointHoverRadius: 0, spanGaps: false, tension: 0, borderColor: band, backgroundColor: band };
         series.push(
-          { id, group: g.name, kind: 'lo', key, dataset: { label: `${g.name} · ${label} · lower 95 %`, data: [], fill: false, ...edge } },
-          { id, group: g.name, kind: 'hi', key, dataset: { label: `${g.name} · ${label} · upper 95 %`, data: [], fill: '-1', ...edge } },
+          { id, group: g.name, kind: 'lo', key, dataset: { label: `${name} · ${label} · lower 95 %`, data: [], fill: false, ...edge } },
+          { id, group: g.name, kind: 'hi', key, dataset: { label: `${name} · ${label} · upper 95 %`, data: [], fill: '-1', ...edge } },
           {
             id,
             group: g.name,
             kind: 'mean',
             key,
             dataset: {
-              label: def.metrics.length > 1 ? `${groupLabel(g)} · ${label}` : groupLabel(g),
+              label: def.metrics.length > 1 ? `${displayString(groupLabel(g))} · ${label}` : displayString(groupLabel(g)),
               data: [],
               borderColor: color,
               backgroundColor: color,
@@ -339,11 +340,8 @@ export function startCharts(root: HTMLElement): void {
               filter: (item) => shown(item.datasetIndex),
               callbacks: {
                 title: (items) => (items.length ? `step ${items[0].parsed.x}` : ''),
-                label: (item) => {
-                  const s = series[item.datasetIndex];
-                  if (s?.kind !== 'mean') return `${item.dataset.label ?? ''}: ${fmt(item.parsed.y)}`;
-                  return bandTooltip(item.dataset.label ?? '', item.raw as BandPoint);
-                },
+                // A run's value as Chart.js writes it (undefined falls back to its default); a group's mean with its CI and n.
+                label: (item) => (series[item.datasetIndex]?.kind === 'mean' ? bandTooltip(item.dataset.label ?? '', item.raw as BandPoint) : undefined),
               },
             },
           },
