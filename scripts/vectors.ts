@@ -29,8 +29,14 @@ export async function runCli(argv: string[], stdin: string): Promise<{ code: num
 function toInput(batch: RandomRollout[], algorithm: string, config: Record<string, unknown>, seed: number) {
   const multimask = config.rvd === 'multimask';
   const exact = config.kl === 'exact';
-  const want = algorithm === 'vppo' ? ['perturbed'] : algorithm === 'pgpo' ? ['blind'] : algorithm === 'prpo' ? (multimask ? ['perturbed'] : ['blind', 'mild']) : [];
+  // The controls (oracle, random) read no probe view, only the ground-truth flags.
+  const control = config.estimator === 'oracle' || config.estimator === 'random';
+  const want = control ? [] : algorithm === 'vppo' ? ['perturbed'] : algorithm === 'pgpo' ? ['blind'] : algorithm === 'prpo' ? (multimask ? ['perturbed'] : ['blind', 'mild']) : [];
   const rand = rng(seed * 7919);
+  // Their own stream, so the other cases' inputs stay as they were: about a third of the tokens perceptual,
+  // every fifth response none and every seventh all.
+  const flags = rng(seed * 104729);
+  const labelsOf = (L: number, i: number) => Array.from({ length: L }, () => (i % 5 === 4 ? 0 : i % 7 === 6 ? 1 : flags() < 0.35 ? 1 : 0));
   return {
     algorithm,
     config,
@@ -51,6 +57,7 @@ function toInput(batch: RandomRollout[], algorithm: string, config: Record<strin
           dependency[v] = multimask ? r.masks.map(toKl) : toKl(r.logp[v]);
         }
       }
+      if (control) return { id: r.id, group: r.group, reward: r.reward, logp, labels: labelsOf(r.logp.image.length, i) };
       return exact ? { id: r.id, group: r.group, reward: r.reward, logp, dependency } : { id: r.id, group: r.group, reward: r.reward, logp };
     }),
   };
@@ -83,6 +90,12 @@ const VARIANTS: Array<[string, Record<string, unknown>]> = [
   ['prpo', { rvd: 'gate', massConserving: true, threshold: { quantile: 0.3 } }],
   ['prpo', { kl: 'exact', groundingFloor: 0.5 }],
   ['prpo', { kl: 'exact', rvd: 'multimask', kappa: 2 }],
+  // The study's controls: PAR on the ground-truth flags, and on a seeded random set of their size (the drawn
+  // set is in the output's scores.rvd; Python draws it with the same mulberry32 and FNV-1a as src/core/random.ts).
+  ['prpo', { estimator: 'oracle' }],
+  ['prpo', { estimator: 'oracle', tau: 0.5, beta: 2, massConserving: true }],
+  ['prpo', { estimator: 'random' }],
+  ['prpo', { estimator: 'random', massConserving: true, normalizeByStd: false }],
 ];
 
 /** Hand-made batches for the edges a random batch rarely reaches. */
@@ -103,7 +116,18 @@ function edgeCases(): Array<{ name: string; args: string[]; input: unknown }> {
     { id: 'const', group: 'g', reward: 0, logp: { image: [-1, -1, -1], blind: [-2, -2, -2], mild: [-1, -1, -1] } },
     { id: 'solo', group: 'solo', reward: 0.75, logp: { image: [-1, -2], blind: [-30, -2], mild: [-1, 25] } },
   ];
+  // The controls at their edges: L = 1, an all-perceptual response, none perceptual, ids that need escaping
+  // and a non-ASCII group (the random control's seed hashes UTF-16 code units).
+  const controls = [
+    { id: 'one', group: 'g', reward: 1, logp: { image: [-0.5] }, labels: [1] },
+    { id: 'all', group: 'g', reward: 0, logp: { image: [-1, -2, -3] }, labels: [1, 1, 1] },
+    { id: 'none', group: 'g', reward: 0.5, logp: { image: [-1, -2, -3, -4] }, labels: [0, 0, 0, 0] },
+    { id: 'say "hi"', group: 'gé😀', reward: 1, logp: { image: ramp(12, (t) => -t / 4) }, labels: ramp(12, (t) => (t % 3 === 0 ? 1 : 0)) },
+    { id: 'soft', group: 'gé😀', reward: 0, logp: { image: ramp(6, () => -1) }, labels: [0.2, 0.6, 0.5, 0.51, 1, 0] },
+  ];
   return [
+    { name: 'edge: oracle, L = 1, all and none perceptual, soft labels', args: [], input: { algorithm: 'prpo', config: { estimator: 'oracle' }, rollouts: controls } },
+    { name: 'edge: random, L = 1, all and none perceptual, escaped id, non-ASCII group', args: ['--set', 'estimator=random'], input: { algorithm: 'prpo', rollouts: controls } },
     { name: 'edge: TGF ceil 0.28·25, ties, L = 1', args: ['--set', 'topK=0.28'], input: { algorithm: 'vppo', rollouts: tgf } },
     { name: 'edge: TGF ceil 0.07·100', args: ['--set', 'topK=0.07'], input: { algorithm: 'vppo', rollouts: tgf } },
     { name: 'edge: PRPO-R floors (defaults)', args: [], input: { algorithm: 'prpo', rollouts: floors } },
@@ -178,6 +202,11 @@ const BAD_INPUTS: Array<[string, string, string[]]> = [
   ['rvd unknown', batchWith('prpo', r4({}), { rvd: 'hard' }), []],
   ['kl unknown', batchWith('prpo', r4({}), { kl: 'full' }), []],
   ['estimator unknown', batchWith('prpo', r4({}), { estimator: 'mine' }), []],
+  ['oracle without labels', batchWith('prpo', { ...r4({}), labels: [0, 1, 1, 0, 0, 0] }, { estimator: 'oracle' }), []],
+  ['random without labels', oneRollout('prpo', r4({}), { estimator: 'random' }), []],
+  ['labels of the wrong length', oneRollout('prpo', { ...r4({}), labels: [1, 0] }, { estimator: 'random' }), []],
+  ['a labels entry a string, checked whatever the estimator', batchWith('grpo', { ...r4({}), labels: [1, 0, '1', 0, 0, 0] }), []],
+  ['labels not an array', oneRollout('prpo', { ...r4({}), labels: { 0: 1 } }, { estimator: 'oracle' }), []],
   ['preset mismatch', batchWith('prpo', r4({}), { preset: 'vppo' }), []],
   ['accuracy bounds crossed', batchWith('dapo', r4({}), { accuracyLow: 0.5, accuracyHigh: 0.25 }), []],
   ['dualClip 1', batchWith('dapo', r4({}), { dualClip: 1 }), []],

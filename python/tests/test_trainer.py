@@ -50,6 +50,29 @@ def test_three_steps_of_every_preset(preset: str, family: str, tiny_models: dict
     assert json.loads(files["trainer.json"])["cursor"] >= 6
 
 
+@pytest.mark.parametrize("estimator", ["oracle", "random"])
+def test_the_controls_train_on_the_ground_truth_flags(estimator: str, tiny_models: dict, shapes_data: str, tmp_path: Path,  # noqa: F811
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The study's controls in the PyTorch trainer: no probe view; oracle boosts exactly the tokens the ground truth
+    flags (w = 1 + β), random as many. A tiny random model seldom writes a perceptual word, so every other token is
+    flagged here: what is checked is that the flags the records show are the ones the estimator read."""
+    every_other = lambda self, s, tokens=None: [i % 2 for i in range(len(s.ids))]  # noqa: E731
+    monkeypatch.setattr(Trainer, "_perceptual_flags", every_other)
+    t = Trainer.start(model=tiny_models["qwen2-vl"], data=shapes_data, runs_dir=str(tmp_path), preset="prpo", steps=1, seed=1,
+                      config={**FAST, "estimator": estimator}, device="cpu")
+    assert t.run() == "completed"
+    recs = rollouts(t.writer.dir, 1)
+    assert recs and any(sum(r["perceptual"]) > 0 for r in recs)
+    for rec in recs:
+        assert set(rec["logp"]) == {"image"}
+        boosted = [1 if w > 1 else 0 for w in rec["weights"]]
+        assert rec["scores"]["rvd"] == [float(x) for x in boosted]
+        if estimator == "oracle":
+            assert boosted == rec["perceptual"]
+        else:
+            assert sum(boosted) == sum(rec["perceptual"])
+
+
 def test_old_logp_matches_the_update_pass(tiny_models: dict, shapes_data: str, tmp_path: Path) -> None:  # noqa: F811
     """On the first optimizer step the ratio is exactly 1: approxKl and clipFraction are 0."""
     t = Trainer.start(model=tiny_models["qwen2-vl"], data=shapes_data, runs_dir=str(tmp_path), preset="grpo", steps=1, config=FAST, device="cpu")

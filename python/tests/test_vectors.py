@@ -53,6 +53,29 @@ def test_the_vectors_are_big_enough():
     assert VECTORS["tolerance"] == 1e-6
 
 
+def test_the_vectors_cover_the_controls():
+    """oracle and random (the study's controls) are in the contract: cases with labels, and their bad inputs."""
+    for estimator in ("oracle", "random"):
+        cases = [c for c in VECTORS["cases"] if c["output"]["config"]["estimator"] == estimator]
+        assert len(cases) >= 3, estimator
+        assert sum(len(c["input"]["rollouts"]) for c in cases) >= 40, estimator
+        assert all("labels" in r for c in cases for r in c["input"]["rollouts"]), estimator
+    names = {e["name"] for e in VECTORS["errors"]}
+    assert {"oracle without labels", "random without labels", "labels of the wrong length"} <= names
+
+
+def test_the_random_control_draws_typescripts_sets():
+    """The seeded draw is TypeScript's bit for bit: src/core/random.ts's mulberry32 and hashString (FNV-1a over
+    UTF-16 code units), checked against values the TypeScript functions give."""
+    from prpo_studio.algorithms import hash_string, mulberry32, random_set_like
+
+    assert hash_string("random|g|b") == 4113692249
+    assert hash_string("é😀x") == 647924891
+    u = mulberry32(4113692249)
+    assert [u() for _ in range(3)] == [0.44282121188007295, 0.050592297688126564, 0.6343645427841693]
+    assert random_set_like([1, 0, 1], hash_string("random|g|a")).tolist() == [1.0, 1.0, 0.0]
+
+
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[c["name"] for c in VECTORS["cases"]])
 def test_case(case: dict[str, Any]) -> None:
     code, stdout, stderr = run_cli(with_vectors_dir(case["args"]), "" if case["input"] is None else json.dumps(case["input"]))

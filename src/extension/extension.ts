@@ -14,6 +14,7 @@ import { ROLLOUT_FILE_SELECTOR, RolloutHoverProvider } from './hovers/rolloutHov
 import { RolloutLensProvider } from './hovers/rolloutLens';
 import { RunStore } from './runs/runStore';
 import { RunStatusBar } from './statusBar';
+import { StudyFolders } from './studyFolders';
 
 export interface PrpoStudioApi {
   runStore: RunStore;
@@ -60,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): PrpoStudioApi {
     treeView,
     new RunStatusBar(backends, runStore),
     new ContextKeys(runStore, backends),
+    new StudyFolders(),
     rolloutDocuments,
     vscode.workspace.registerTextDocumentContentProvider(ROLLOUT_SCHEME, rolloutDocuments),
     vscode.languages.registerHoverProvider({ scheme: ROLLOUT_SCHEME }, rolloutDocuments),

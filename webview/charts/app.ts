@@ -3,6 +3,10 @@
  * and the step-time split, for one run or several overlaid; live while runs train. Themed from the --vscode-*
  * CSS variables (and re-themed when the theme changes). Colours are the Okabe–Ito set (colour-blind safe):
  * one run → one colour per metric; several runs → one colour per run and one dash pattern per metric.
+ *
+ * Several runs can also be drawn "grouped by preset" (a study opens so): runs grouped by study arm, or by preset
+ * without study.json (src/core/study/groups.ts), each group one colour, its mean at each step drawn with the
+ * 95 % t-interval as a filled band between a lower and an upper dataset (Chart.js's Filler, `fill: '-1'`).
  */
 import {
   Chart,
@@ -13,16 +17,18 @@ import {
   Legend,
   Tooltip,
   Title,
+  Filler,
   type ChartDataset,
 } from 'chart.js';
-import { ChartRun, ChartsInitNotification, MetricsAppendedNotification, PerfReportCommand, StatusChangedNotification } from '../../src/core/protocol/webview';
+import { ChartRun, ChartsGrouping, ChartsInitNotification, MetricsAppendedNotification, PerfReportCommand, StatusChangedNotification } from '../../src/core/protocol/webview';
+import { groupLabel, groupRuns, meanBand, type BandPoint, type RunGroup } from '../../src/core/study/groups';
 import type { MetricsRow } from '../../src/core/run/schema';
 import { HostIpc } from '../ipc';
 import { h } from '../elements';
 import { displayString } from '../text';
-import { gridColour, metricsIssuesText, runChipText } from './parts';
+import { bandTooltip, gridColour, groupChipText, metricsIssuesText, runChipText, withAlpha } from './parts';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Title);
+Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Title, Filler);
 
 export interface ChartDef {
   id: string;
@@ -52,10 +58,31 @@ const OKABE_ITO = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E
 const DASHES: number[][] = [[], [6, 3], [2, 2], [8, 3, 2, 3], [1, 3]];
 
 type Point = { x: number; y: number };
+/**
+ * One dataset of a chart: a run's metric, or one of a group's three (the band's lower and upper ends, the mean).
+ * `id` ties a legend entry to the datasets it shows and hides (a mean and its band).
+ */
 interface Series {
-  runId: string;
+  id: string;
+  runId?: string;
+  group?: string;
+  kind: 'run' | 'mean' | 'lo' | 'hi';
   key: string;
   dataset: ChartDataset<'line', Point[]>;
+}
+
+interface ChartsState {
+  grouping?: ChartsGrouping;
+}
+
+/** A run's finite values of one metric, as chart points. */
+function pointsOf(run: ChartRun, key: string): Point[] {
+  const data: Point[] = [];
+  for (const row of run.rows) {
+    const y = row[key];
+    if (typeof y === 'number' && Number.isFinite(y)) data.push({ x: row.step, y });
+  }
+  return data;
 }
 
 export function startCharts(root: HTMLElement): void {
@@ -65,10 +92,18 @@ export function startCharts(root: HTMLElement): void {
   const issuesEl = h('div', 'issues');
   issuesEl.hidden = true;
   const grid = h('div', 'charts-grid');
-  root.replaceChildren(header, issuesEl, grid);
+  // Runs or groups by preset: shown when there are several runs.
+  const toolbar = h('div', 'charts-toolbar');
+  toolbar.hidden = true;
+  root.replaceChildren(toolbar, header, issuesEl, grid);
   header.append(h('span', 'dim', 'Waiting for metrics…'));
 
   let runs: ChartRun[] = [];
+  let grouping: ChartsGrouping = ipc.getState<ChartsState>()?.grouping ?? 'runs';
+  let groups: RunGroup[] = [];
+  /** Groups whose runs got rows since the last redraw (their means and bands are recomputed). */
+  const dirtyGroups = new Set<string>();
+  const grouped = (): boolean => grouping === 'groups' && runs.length > 1;
   const charts = new Map<string, { chart: Chart<'line', Point[]>; def: ChartDef; series: Series[]; wrap: HTMLElement; note: HTMLElement }>();
 
   function theme(): { fg: string; grid: string; font: string } {
@@ -105,13 +140,49 @@ export function startCharts(root: HTMLElement): void {
     return { color: OKABE_ITO[runIndex % OKABE_ITO.length], dash: DASHES[metricIndex % DASHES.length] };
   }
 
-  function build(): void {
-    for (const c of charts.values()) c.chart.destroy();
-    charts.clear();
-    grid.replaceChildren();
+  function buildToolbar(): void {
+    toolbar.hidden = runs.length < 2;
+    toolbar.replaceChildren();
+    if (toolbar.hidden) return;
+    const choices: Array<[ChartsGrouping, string, string]> = [
+      ['runs', 'Runs', 'Each run its own curve'],
+      ['groups', 'Groups by preset', 'Runs grouped by study arm (or preset): the mean at each step with its 95 % t-interval band'],
+    ];
+    toolbar.append(h('span', 'dim', 'Show'));
+    for (const [value, label, title] of choices) {
+      const b = document.createElement('vscode-button') as HTMLElement & { secondary: boolean };
+      b.textContent = label;
+      b.title = title;
+      b.dataset.grouping = value;
+      b.secondary = grouping !== value;
+      b.setAttribute('aria-pressed', String(grouping === value));
+      b.addEventListener('click', () => {
+        if (grouping === value) return;
+        grouping = value;
+        ipc.setState<ChartsState>({ grouping });
+        build();
+      });
+      toolbar.append(b);
+    }
+  }
+
+  function groupRunsOf(g: RunGroup): ChartRun[] {
+    return g.runIds.map((id) => runs.find((r) => r.id === id)!);
+  }
+
+  function buildHeader(): void {
     header.replaceChildren();
-    issuesEl.textContent = metricsIssuesText(runs);
-    issuesEl.hidden = !issuesEl.textContent;
+    if (grouped()) {
+      for (const [i, g] of groups.entries()) {
+        const chip = h('span', 'run-chip');
+        const sw = h('span', 'run-swatch');
+        sw.style.backgroundColor = OKABE_ITO[i % OKABE_ITO.length];
+        chip.append(sw, h('span', 'run-name', displayString(g.name)), h('span', 'dim', groupChipText(groupRunsOf(g))));
+        chip.dataset.group = g.name;
+        header.append(chip);
+      }
+      return;
+    }
     for (const [i, r] of runs.entries()) {
       const chip = h('span', 'run-chip');
       const sw = h('span', 'run-swatch');
@@ -120,6 +191,105 @@ export function startCharts(root: HTMLElement): void {
       chip.dataset.run = r.id;
       header.append(chip);
     }
+  }
+
+  /** A run's datasets for one chart: one per metric. */
+  function runSeries(def: ChartDef): Series[] {
+    const series: Series[] = [];
+    runs.forEach((r, ri) => {
+      def.metrics.forEach(([key, label], mi) => {
+        const { color, dash } = colourFor(ri, mi);
+        series.push({
+          id: `${r.id}|${key}`,
+          runId: r.id,
+          kind: 'run',
+          key,
+          dataset: {
+            label: runs.length > 1 ? `${displayString(r.name)} · ${label}` : label,
+            data: pointsOf(r, key),
+            borderColor: color,
+            backgroundColor: color,
+            borderDash: dash,
+            borderWidth: 1.75,
+            pointRadius: key === 'valAccuracy' ? 2.5 : 0,
+            pointHoverRadius: 4,
+            spanGaps: true,
+            tension: 0,
+          },
+        });
+      });
+    });
+    return series;
+  }
+
+  /** A group's datasets for one chart, per metric: the band's lower end, its upper end (filled down to the lower), the mean. */
+  function groupSeries(def: ChartDef): Series[] {
+    const series: Series[] = [];
+    groups.forEach((g, gi) => {
+      const color = OKABE_ITO[gi % OKABE_ITO.length];
+      // Light enough that the mean lines of other groups show through it, dark enough to read on a dark theme.
+      const band = withAlpha(color, 0.22) ?? color;
+      const name = displayString(g.name);
+      def.metrics.forEach(([key, label], mi) => {
+        const id = `${g.name}|${key}`;
+        const dash = DASHES[mi % DASHES.length];
+        const edge = { borderWidth: 0, pointRadius: 0, pointHoverRadius: 0, spanGaps: false, tension: 0, borderColor: band, backgroundColor: band };
+        series.push(
+          { id, group: g.name, kind: 'lo', key, dataset: { label: `${name} · ${label} · lower 95 %`, data: [], fill: false, ...edge } },
+          { id, group: g.name, kind: 'hi', key, dataset: { label: `${name} · ${label} · upper 95 %`, data: [], fill: '-1', ...edge } },
+          {
+            id,
+            group: g.name,
+            kind: 'mean',
+            key,
+            dataset: {
+              label: def.metrics.length > 1 ? `${displayString(groupLabel(g))} · ${label}` : displayString(groupLabel(g)),
+              data: [],
+              borderColor: color,
+              backgroundColor: color,
+              borderDash: dash,
+              borderWidth: 2,
+              pointRadius: key === 'valAccuracy' ? 2.5 : 0,
+              pointHoverRadius: 4,
+              spanGaps: true,
+              tension: 0,
+              fill: false,
+            },
+          },
+        );
+      });
+    });
+    fillGroupSeries(series);
+    return series;
+  }
+
+  /** Recomputes the means and bands of `only` (every group when absent) from the runs' rows. */
+  function fillGroupSeries(series: Series[], only?: Set<string>): void {
+    for (const s of series) {
+      if (s.kind !== 'mean' || (only && !only.has(s.group!))) continue;
+      const g = groups.find((x) => x.name === s.group)!;
+      const band: BandPoint[] = meanBand(groupRunsOf(g).map((r) => pointsOf(r, s.key)));
+      s.dataset.data = band;
+      // No band where one run has the step (NaN ends leave a gap in the fill).
+      const ends = (end: 'lo' | 'hi') => band.map((p) => ({ x: p.x, y: p[end] }));
+      for (const e of series) {
+        if (e.id !== s.id) continue;
+        if (e.kind === 'lo') e.dataset.data = ends('lo');
+        if (e.kind === 'hi') e.dataset.data = ends('hi');
+      }
+    }
+  }
+
+  function build(): void {
+    for (const c of charts.values()) c.chart.destroy();
+    charts.clear();
+    grid.replaceChildren();
+    groups = groupRuns(runs);
+    dirtyGroups.clear();
+    issuesEl.textContent = metricsIssuesText(runs);
+    issuesEl.hidden = !issuesEl.textContent;
+    buildToolbar();
+    buildHeader();
     for (const def of CHARTS) {
       const wrap = h('div', 'chart-card');
       wrap.dataset.chart = def.id;
@@ -132,33 +302,11 @@ export function startCharts(root: HTMLElement): void {
       box.append(canvas);
       wrap.append(title, box, note);
       grid.append(wrap);
-      const series: Series[] = [];
-      runs.forEach((r, ri) => {
-        def.metrics.forEach(([key, label], mi) => {
-          const { color, dash } = colourFor(ri, mi);
-          const data: Point[] = [];
-          for (const row of r.rows) {
-            const y = row[key];
-            if (typeof y === 'number' && Number.isFinite(y)) data.push({ x: row.step, y });
-          }
-          series.push({
-            runId: r.id,
-            key,
-            dataset: {
-              label: runs.length > 1 ? `${displayString(r.name)} · ${label}` : label,
-              data,
-              borderColor: color,
-              backgroundColor: color,
-              borderDash: dash,
-              borderWidth: 1.75,
-              pointRadius: key === 'valAccuracy' ? 2.5 : 0,
-              pointHoverRadius: 4,
-              spanGaps: true,
-              tension: 0,
-            },
-          });
-        });
-      });
+      const series = grouped() ? groupSeries(def) : runSeries(def);
+      const shown = (i: number | undefined): boolean => {
+        const s = series[i ?? 0];
+        return !!s && (s.kind === 'run' || s.kind === 'mean') && s.dataset.data.length > 0;
+      };
       const chart = new Chart<'line', Point[]>(canvas, {
         type: 'line',
         data: { datasets: series.map((s) => s.dataset) },
@@ -174,9 +322,28 @@ export function startCharts(root: HTMLElement): void {
             y: { type: 'linear', min: def.yMin, max: def.yMax },
           },
           plugins: {
-            // Only what is drawn: a metric a run never recorded has no entry.
-            legend: { position: 'bottom', labels: { boxWidth: 14, boxHeight: 2, filter: (item, data) => (data.datasets[item.datasetIndex ?? 0]?.data.length ?? 0) > 0 } },
-            tooltip: { enabled: true },
+            // Only what is drawn: a metric a run never recorded has no entry; a band's ends have none of their own.
+            legend: {
+              position: 'bottom',
+              labels: { boxWidth: 14, boxHeight: 2, filter: (item) => shown(item.datasetIndex) },
+              // A mean's entry shows and hides its band too.
+              onClick: (_e, item, legend) => {
+                const ci = legend.chart;
+                const id = series[item.datasetIndex ?? 0]?.id;
+                const visible = !ci.isDatasetVisible(item.datasetIndex ?? 0);
+                series.forEach((s, i) => s.id === id && ci.setDatasetVisibility(i, visible));
+                ci.update('none');
+              },
+            },
+            tooltip: {
+              enabled: true,
+              filter: (item) => shown(item.datasetIndex),
+              callbacks: {
+                title: (items) => (items.length ? `step ${items[0].parsed.x}` : ''),
+                // A run's value as Chart.js writes it (undefined falls back to its default); a group's mean with its CI and n.
+                label: (item) => (series[item.datasetIndex]?.kind === 'mean' ? bandTooltip(item.dataset.label ?? '', item.raw as BandPoint) : undefined),
+              },
+            },
           },
         },
       });
@@ -202,6 +369,11 @@ export function startCharts(root: HTMLElement): void {
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
+      if (dirtyGroups.size) {
+        for (const c of charts.values()) fillGroupSeries(c.series, dirtyGroups);
+        dirtyGroups.clear();
+        buildHeader();
+      }
       for (const [id, c] of charts) {
         updateNote(id);
         c.chart.update('none');
@@ -214,6 +386,12 @@ export function startCharts(root: HTMLElement): void {
     const run = runs.find((r) => r.id === runId);
     if (!run) return;
     run.rows.push(...rows);
+    if (grouped()) {
+      const g = groups.find((x) => x.runIds.includes(runId));
+      if (g) dirtyGroups.add(g.name);
+      scheduleUpdate(performance.now());
+      return;
+    }
     for (const c of charts.values()) {
       for (const s of c.series) {
         if (s.runId !== runId) continue;
@@ -231,6 +409,7 @@ export function startCharts(root: HTMLElement): void {
   ipc.on(ChartsInitNotification, (p) => {
     const t0 = performance.now();
     runs = p.runs.map((r) => ({ ...r, rows: [...r.rows] }));
+    grouping = p.grouping ?? ipc.getState<ChartsState>()?.grouping ?? 'runs';
     build();
     ipc.command(PerfReportCommand, { name: 'charts.init', ms: performance.now() - t0 });
   });
@@ -252,8 +431,32 @@ export function startCharts(root: HTMLElement): void {
   }).observe(document.body, { attributes: true, attributeFilter: ['class', 'style'] });
 
   (window as unknown as { prpoCharts: unknown }).prpoCharts = {
+    get grouping() {
+      return grouped() ? 'groups' : 'runs';
+    },
     get charts() {
-      return [...charts.entries()].map(([id, c]) => ({ id, series: c.series.map((s) => ({ run: s.runId, key: s.key, points: s.dataset.data.length })) }));
+      return [...charts.entries()].map(([id, c]) => ({
+        id,
+        series: c.series.map((s) => ({ run: s.runId, group: s.group, kind: s.kind, key: s.key, points: s.dataset.data.length })),
+        // What Chart.js holds and draws: its datasets (label, fill, points with a finite y) and the legend's entries.
+        datasets: c.chart.data.datasets.map((d) => ({ label: d.label, fill: d.fill ?? false, points: d.data.filter((p) => Number.isFinite((p as Point).y)).length })),
+        legend: (c.chart.legend?.legendItems ?? []).map((i) => i.text),
+        // The mean's first point (x, mean, n, lo, hi) in the groups view, to check against hand-computed values.
+        first: c.series.filter((s) => s.kind === 'mean').map((s) => s.dataset.data[0]),
+      }));
+    },
+    /** Shows the hover at `step` over every dataset that has it (as the pointer would) and returns its title and lines. */
+    hoverAt(id: string, step: number): string[] {
+      const chart = charts.get(id)?.chart;
+      if (!chart) return [];
+      const active = chart.data.datasets.flatMap((d, datasetIndex) => {
+        const index = d.data.findIndex((p) => (p as Point).x === step && Number.isFinite((p as Point).y));
+        return index >= 0 && chart.isDatasetVisible(datasetIndex) ? [{ datasetIndex, index }] : [];
+      });
+      const el = active.length ? chart.getDatasetMeta(active[0].datasetIndex).data[active[0].index] : undefined;
+      chart.tooltip?.setActiveElements(active, { x: el?.x ?? 0, y: el?.y ?? 0 });
+      chart.update('none');
+      return [...(chart.tooltip?.title ?? []), ...(chart.tooltip?.body ?? []).flatMap((b) => b.lines)];
     },
   };
   ipc.ready();

@@ -1,11 +1,13 @@
 /**
- * The charts view's small pure parts (no DOM, no Chart.js; unit-tested in test/unit/webview): what a run's
- * chip says, the banner over unreadable metrics lines, and the grid colour for the theme.
+ * The charts view's small pure parts (no DOM, no Chart.js; unit-tested in test/unit/webview): what a run's or a
+ * group's chip says, the hover over a group's mean, the banner over unreadable metrics lines, and the grid colour
+ * for the theme.
  */
 import type { ChartRun } from '../../src/core/protocol/webview';
 import { presetLabel } from '../../src/core/presets';
 import { issuesSummary } from '../../src/core/run/lines';
 import { displayString } from '../../src/core/visibleText';
+import { fmt } from '../../src/core/format';
 
 /**
  * " PRPO-R · completed · step 60", beside the run's name. The last step, as the explorer says it ("step 60/60"),
@@ -43,4 +45,22 @@ export function withAlpha(colour: string, alpha: number): string | undefined {
   m = /^rgba?\(\s*(\d+)[\s,]+(\d+)[\s,]+(\d+)/i.exec(c);
   if (m) return `rgba(${m[1]}, ${m[2]}, ${m[3]}, ${alpha})`;
   return undefined;
+}
+
+/**
+ * A group's chip in the "groups by preset" view: " 3 runs · step 200", the last step as a range when the runs
+ * stopped at different steps; a group of one says it has no band.
+ */
+export function groupChipText(runs: ReadonlyArray<Pick<ChartRun, 'rows'>>): string {
+  const lasts = runs.map((r) => r.rows.at(-1)?.step).filter((s): s is number => s !== undefined);
+  const lo = Math.min(...lasts), hi = Math.max(...lasts);
+  const steps = lasts.length === 0 ? 'no steps yet' : lo === hi ? `step ${hi}` : `steps ${lo}–${hi}`;
+  return runs.length === 1 ? ` 1 run · no band · ${steps}` : ` ${runs.length} runs · ${steps}`;
+}
+
+/** The hover over a group's mean at one step: "dapo (n=3) · reward: 0.512 ± 0.083 (95 % CI, n=3 at step 40)". */
+export function bandTooltip(label: string, p: { x: number; y: number; n: number; lo: number; hi: number }): string {
+  const at = `n=${p.n} at step ${p.x}`;
+  if (p.n < 2) return `${label}: ${fmt(p.y)} (${at}: no band)`;
+  return `${label}: ${fmt(p.y)} ± ${fmt((p.hi - p.lo) / 2)} (95 % CI, ${at})`;
 }

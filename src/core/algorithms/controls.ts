@@ -16,8 +16,8 @@ import { InputError } from './validate';
 
 function labelsOf(name: string, r: RolloutInput): Row {
   const L = r.logp.image.length;
-  if (!r.labels) throw new InputError(`rollout ${r.id}: labels are missing; the ${name} control needs the ground-truth perceptual flags`);
-  if (r.labels.length !== L) throw new InputError(`rollout ${r.id}: labels has ${r.labels.length} entries, logp.image has ${L}`);
+  if (!r.labels) throw new InputError(`rollout ${JSON.stringify(r.id)}: labels are missing; the ${name} control needs the ground-truth perceptual flags`);
+  if (r.labels.length !== L) throw new InputError(`rollout ${JSON.stringify(r.id)}: labels has ${r.labels.length} entries, logp.image has ${L}`);
   return r.labels;
 }
 

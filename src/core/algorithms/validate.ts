@@ -113,6 +113,8 @@ export function checkRollouts(config: AlgorithmConfig, rollouts: readonly unknow
     if (dependency !== undefined && (dependency === null || typeof dependency !== 'object' || Array.isArray(dependency))) {
       throw new InputError(`${where}: dependency must be an object of per-token arrays, got ${show(dependency)}`);
     }
+    // The controls' ground-truth flags: checked like a view, whichever estimator runs.
+    if (r.labels !== undefined) checkRow(where, 'labels', r.labels, reference);
     for (const view of ['blind', 'perturbed', 'mild'] as const) {
       const needed = needs.views.includes(view);
       for (const [source, rows] of [['logp', logp], ['dependency', dependency]] as const) {

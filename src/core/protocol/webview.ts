@@ -105,7 +105,13 @@ export interface ChartRun {
   rows: MetricsRow[];
   /** Lines of its metrics file that could not be read, as `file:line: reason` (the rest is in `rows`). */
   issues: string[];
+  /** The study arm the run belongs to (study.json: "<arm>-s<seed>"); without one, groups go by preset. */
+  arm?: string;
+  seed?: number;
 }
+
+/** How the charts view draws several runs: each run, or per group the mean with its 95 % CI band. */
+export type ChartsGrouping = 'runs' | 'groups';
 
 // ---------------------------------------------------------------------------------------------- messages
 
@@ -166,7 +172,11 @@ export const RolloutsAppendedNotification = new IpcNotification<{ rollouts: Pack
 export const StatusChangedNotification = new IpcNotification<{ runId: string; status: RunStatus }>('common', 'status');
 
 /** First message to a charts view: every run's metrics so far. */
-export const ChartsInitNotification = new IpcNotification<{ runs: ChartRun[] }>('charts', 'init');
+export const ChartsInitNotification = new IpcNotification<{
+  runs: ChartRun[];
+  /** The view to start in (a study opens grouped); without it the view keeps the user's last choice, else runs. */
+  grouping?: ChartsGrouping;
+}>('charts', 'init');
 /** New metrics rows of one run (live). */
 export const MetricsAppendedNotification = new IpcNotification<{ runId: string; rows: MetricsRow[] }>('charts', 'metricsAppended');
 

@@ -8,7 +8,8 @@ import { backendOfRun, type BackendManager, type LiveRun } from '../backend/back
 import * as config from '../config';
 import type { ExplorerNode, RunExplorer } from '../explorer/runExplorer';
 import { rolloutTokensUri } from '../hovers/rolloutDocument';
-import { ChartsPanel, TrajectoryPanel } from '../panels';
+import { ChartsPanel, TrajectoryPanel, type RunSource } from '../panels';
+import { readStudy } from '../../core/study/folder';
 import type { RunEntry, RunStore } from '../runs/runStore';
 import { compareAcrossSteps, type RolloutContext } from './compareAcrossSteps';
 import { askStartParams, defaultStartParams, readStartConfig } from './startRun';
@@ -107,6 +108,19 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     if (!source) throw new Error(`"${escapeNotice(entry.info.name)}" cannot be opened: ${entry.info.issues.map(String).join('; ') || 'its run.json is missing or invalid'}.`);
     return source;
   };
+
+  /** The folder a command was given (the file explorer's), else the one the user picks; undefined when cancelled. */
+  const folderOf = async (folder: unknown, title: string, start?: string): Promise<vscode.Uri | undefined> =>
+    (folder instanceof vscode.Uri ? folder : undefined) ??
+    (
+      await vscode.window.showOpenDialog({
+        title,
+        canSelectFiles: false,
+        canSelectFolders: true,
+        canSelectMany: false,
+        defaultUri: start ? vscode.Uri.file(start) : vscode.workspace.workspaceFolders?.[0]?.uri,
+      })
+    )?.[0];
 
   const pickStep = async (entry: RunEntry): Promise<number | undefined> => {
     const steps = [...entry.info.rolloutSteps].reverse();
@@ -208,17 +222,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
 
     command('openRunFolder', async (folder?: vscode.Uri) => {
-      const uri =
-        (folder instanceof vscode.Uri ? folder : undefined) ??
-        (
-          await vscode.window.showOpenDialog({
-            title: 'Open a run folder: a PRPO Studio run, a verl rollout_data_dir, an EasyR1 log folder or a TRL output_dir',
-            canSelectFiles: false,
-            canSelectFolders: true,
-            canSelectMany: false,
-            defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-          })
-        )?.[0];
+      const uri = await folderOf(folder, 'Open a run folder: a PRPO Studio run, a verl rollout_data_dir, an EasyR1 log folder or a TRL output_dir');
       if (!uri) return undefined;
       const entry = await store.addFolder(uri.fsPath);
       await revealRun(entry.info.dir);
@@ -288,6 +292,32 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         }
       }
       return ChartsPanel.show(context, entries.map(sourceOf));
+    }),
+
+    command('openStudy', async (folder?: vscode.Uri) => {
+      const uri = await folderOf(folder, 'Open a study folder: the runs folder npm run study wrote (with study.json)', store.root);
+      if (!uri) return undefined;
+      const study = readStudy(uri.fsPath);
+      const { entries, failed } = await store.addFolders(study.runs.map((r) => r.runDir));
+      const sources: RunSource[] = [];
+      const arms = new Map<string, { arm: string; seed: number }>();
+      const left = [...study.missing.map((r) => `${r.key} (${r.dir} is missing)`), ...failed.map((f) => `${path.basename(f.dir)} (${f.error.message})`)];
+      for (const r of study.runs) {
+        const entry = entries.find((e) => e.info.dir === path.resolve(r.runDir));
+        const source = entry && store.source(entry.info.dir);
+        if (!source) {
+          if (entry) left.push(`${r.key} (its run.json is missing or invalid)`);
+          continue;
+        }
+        sources.push(source);
+        arms.set(source.runDir, { arm: r.arm, seed: r.seed });
+      }
+      if (sources.length === 0) throw new Error(`The study in ${uri.fsPath} has no run to chart: ${left.join('; ')}.`);
+      if (left.length) {
+        void vscode.window.showWarningMessage(`Study ${escapeNotice(study.name)}: ${left.length} of ${study.runs.length + study.missing.length} runs are left out: ${escapeNotice(left.join('; '))}.`);
+      }
+      log.info(`Study ${uri.fsPath}: ${sources.length} runs in ${new Set([...arms.values()].map((a) => a.arm)).size} arms.`);
+      return ChartsPanel.show(context, sources, { name: study.name, arms });
     }),
 
     command('revealRun', async (arg?: CommandArg) => {

@@ -161,16 +161,37 @@ export class RunStore implements vscode.Disposable {
    * for this session; throws with the reason when the folder is none of those.
    */
   async addFolder(dir: string): Promise<RunEntry> {
-    const abs = path.resolve(dir);
-    await openRun(abs); // throws, naming what was looked for, when the folder is not a run
-    if (!this.entries.has(abs)) {
+    const { entries, failed } = await this.addFolders([dir]);
+    if (failed.length) throw failed[0].error;
+    return entries[0];
+  }
+
+  /**
+   * addFolder for several folders with one rescan (a study's runs): the entries of those that are runs, in the
+   * order given, and each other folder with the reason it is not one.
+   */
+  async addFolders(dirs: readonly string[]): Promise<{ entries: RunEntry[]; failed: Array<{ dir: string; error: Error }> }> {
+    const added: string[] = [];
+    const failed: Array<{ dir: string; error: Error }> = [];
+    let rescan = false;
+    for (const dir of dirs) {
+      const abs = path.resolve(dir);
+      try {
+        await openRun(abs); // throws, naming what was looked for, when the folder is not a run
+      } catch (e) {
+        failed.push({ dir: abs, error: e instanceof Error ? e : new Error(String(e)) });
+        continue;
+      }
+      added.push(abs);
+      if (this.entries.has(abs) || this.extraDirs.has(abs)) continue;
       this.extraDirs.add(abs);
       const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(abs), '**/*.{json,jsonl,parquet}'));
       const reread = () => this.refreshRun(abs);
       this.extraWatchers.push(w, w.onDidCreate(reread), w.onDidChange(reread), w.onDidDelete(reread));
-      await this.refresh();
+      rescan = true;
     }
-    return this.entries.get(abs)!;
+    if (rescan) await this.refresh();
+    return { entries: added.map((d) => this.entries.get(d)).filter((e): e is RunEntry => !!e), failed };
   }
 
   /** The run's metrics as they stand (core's readMetrics drops an abandoned continuation), through its handle. */

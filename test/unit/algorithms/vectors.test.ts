@@ -22,6 +22,7 @@ interface VectorRollout {
   reward: number;
   logp: { image: number[]; blind?: number[]; perturbed?: number[] | number[][]; mild?: number[] };
   dependency?: Record<string, unknown>;
+  labels?: number[];
 }
 
 const VECTORS_DIR = join(__dirname, '..', '..', 'vectors');
@@ -78,6 +79,30 @@ test('the vectors cover every preset and option, clamps, ties, L = 1, groups of 
   for (const [what, n] of Object.entries(seen)) assert.ok(n > 0, `no ${what} in the vectors`);
   assert.ok(vectors.errors.length >= 30, 'bad inputs');
   assert.ok(vectors.cases.some((c) => c.args.includes('--rollouts')), 'the what-if path');
+});
+
+test('the vectors cover the study\'s controls: oracle on the flags, random on a set of their size, and their bad inputs', () => {
+  for (const estimator of ['oracle', 'random']) {
+    const cases = vectors.cases.filter((c) => (c.output as { config: Record<string, unknown> }).config.estimator === estimator);
+    assert.ok(cases.length >= 3, `${estimator}: ${cases.length} cases`);
+    assert.ok(cases.some((c) => (c.output as { config: Record<string, unknown> }).config.massConserving === true), `${estimator} mass-conserving`);
+    let rollouts = 0;
+    for (const c of cases) {
+      const out = (c.output as { rollouts: Array<{ id: string; scores: { rvd: number[] } }> }).rollouts;
+      c.input!.rollouts.forEach((r, i) => {
+        rollouts++;
+        const flags = r.labels!.map((x) => (x > 0.5 ? 1 : 0));
+        const set = out[i].scores.rvd;
+        if (estimator === 'oracle') assert.deepEqual(set, flags, `${c.name} ${r.id}`);
+        else assert.equal(set.reduce((a, b) => a + b, 0), flags.reduce<number>((a, b) => a + b, 0), `${c.name} ${r.id}: same size`);
+      });
+    }
+    assert.ok(rollouts >= 40, `${estimator}: ${rollouts} rollouts`);
+  }
+  // The random sets differ from the flags somewhere (else the control would be the oracle).
+  const random = vectors.cases.filter((c) => (c.output as { config: Record<string, unknown> }).config.estimator === 'random');
+  assert.ok(random.some((c) => c.input!.rollouts.some((r, i) => (c.output as { rollouts: Array<{ scores: { rvd: number[] } }> }).rollouts[i].scores.rvd.some((x, t) => x !== (r.labels![t] > 0.5 ? 1 : 0)))));
+  for (const name of ['oracle without labels', 'random without labels', 'labels of the wrong length']) assert.ok(vectors.errors.some((e) => e.name === name), name);
 });
 
 test('the TypeScript CLI still writes the vectors\' outputs (to 1e-6)', async () => {

@@ -2,7 +2,7 @@
 // the grid stays quiet in high-contrast themes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gridColour, metricsIssuesText, runChipText, withAlpha } from '../../../webview/charts/parts';
+import { bandTooltip, gridColour, groupChipText, metricsIssuesText, runChipText, withAlpha } from '../../../webview/charts/parts';
 import { issuesSummary } from '../../../src/core/run/lines';
 import type { MetricsRow } from '../../../src/core/run/schema';
 
@@ -11,6 +11,18 @@ const rows = (from: number, to: number): MetricsRow[] => Array.from({ length: to
 test('the chip says the last step as the explorer does, not the number of rows (a step-0 row made "61 steps")', () => {
   assert.equal(runChipText({ algorithm: 'prpo', status: 'completed', rows: rows(0, 60) }), ' PRPO-R · completed · step 60');
   assert.equal(runChipText({ algorithm: 'grpo', status: 'running', rows: [] }), ' GRPO · running · no steps yet');
+});
+
+test('a group\'s chip says how many runs and their last step (a range when they stopped apart); one run has no band', () => {
+  assert.equal(groupChipText([{ rows: rows(1, 8) }, { rows: rows(1, 8) }, { rows: rows(1, 8) }]), ' 3 runs · step 8');
+  assert.equal(groupChipText([{ rows: rows(1, 6) }, { rows: rows(1, 8) }]), ' 2 runs · steps 6–8');
+  assert.equal(groupChipText([{ rows: rows(1, 4) }]), ' 1 run · no band · step 4');
+  assert.equal(groupChipText([{ rows: [] }, { rows: [] }]), ' 2 runs · no steps yet');
+});
+
+test('the hover over a group\'s mean says the half-width of the 95 % CI and n at that step, or that n = 1 has no band', () => {
+  assert.equal(bandTooltip('dapo (n=3) · reward', { x: 40, y: 0.5, n: 3, lo: 0.4, hi: 0.6 }), 'dapo (n=3) · reward: 0.500 ± 0.100 (95 % CI, n=3 at step 40)');
+  assert.equal(bandTooltip('dapo (n=3)', { x: 8, y: 0.25, n: 1, lo: NaN, hi: NaN }), 'dapo (n=3): 0.250 (n=1 at step 8: no band)');
 });
 
 test('unreadable metrics lines are named file:line: reason, the first three, with how many more', () => {

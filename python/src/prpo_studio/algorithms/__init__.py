@@ -53,6 +53,7 @@ from .loss import (
     loss_options,
     policy_loss,
 )
+from .controls import hash_string, mulberry32, oracle_estimator, random_estimator, random_set_like
 from .outcome import GRPO_EPS, constant_token_advantages, outcome_advantages, outcome_estimator
 from .pgpo import GATE_EPS, MASS_EPS, conserve_mass, minmax_log1p, pgpo_estimator, pgpo_gate, pgpo_reshape, scale_advantage
 from .prpo import par_weights, prpo_estimator, prpo_reshape, rvd_gate, rvd_multimask, rvd_soft

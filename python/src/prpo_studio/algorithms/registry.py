@@ -1,11 +1,12 @@
 """Advantage estimators keyed by name (verl's `register_adv_est`) — src/core/algorithms/registry.ts. The five
-presets' estimators are built in; `register_estimator` adds a user's own, which a configuration then selects
+presets' estimators and the study's two controls (oracle, random) are built in; `register_estimator` adds a user's own, which a configuration then selects
 with `estimator: "<name>"`."""
 
 from __future__ import annotations
 
 import re
 
+from .controls import oracle_estimator, random_estimator
 from .outcome import outcome_estimator
 from .pgpo import pgpo_estimator
 from .prpo import prpo_estimator
@@ -18,6 +19,9 @@ _BUILT_IN: dict[str, Estimator] = {
     "vppo": vppo_estimator,
     "pgpo": pgpo_estimator,
     "prpo": prpo_estimator,
+    # The study's controls (controls.py), selected with `estimator` on the prpo preset.
+    "oracle": oracle_estimator,
+    "random": random_estimator,
 }
 
 _registry: dict[str, Estimator] = dict(_BUILT_IN)

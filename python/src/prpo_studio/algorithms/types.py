@@ -4,7 +4,8 @@ A rollout is a plain dict as in the JSON contract, its rows lists of numbers or 
 
     {"id": "r1", "group": "q7", "reward": 1.0,
      "logp": {"image": [...], "blind": [...], "perturbed": [...] or [[...], ...], "mild": [...]},
-     "dependency": {"blind": [...], ...}}      # only with config.kl == "exact": per-token KL(π_image ‖ π_view)
+     "dependency": {"blind": [...], ...},     # only with config.kl == "exact": per-token KL(π_image ‖ π_view)
+     "labels": [...]}                         # ground-truth perceptual flags, for the controls oracle and random
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class RolloutInput(TypedDict, total=False):
     #: Precomputed per-token KL(π_image ‖ π_view) per view, read instead of k3 of `logp` when
     #: config.kl == "exact" (see `exact_kl`).
     dependency: dict[str, Any]
+    #: Ground-truth perceptual flags (1 = the token depends on the image), one per response token: what the
+    #: study's controls (`oracle`, `random`) read.
+    labels: Row
 
 
 @dataclass

@@ -151,6 +151,9 @@ def check_rollouts(config: AlgorithmConfig, rollouts: Sequence[Any], needs: View
         dependency = raw.get("dependency", MISSING)
         if dependency is not MISSING and not isinstance(dependency, dict):
             raise InputError(f"{where}: dependency must be an object of per-token arrays, got {show(dependency)}")
+        labels = raw.get("labels", MISSING)
+        if labels is not MISSING:
+            _check_row(where, "labels", labels, reference)
         for view in ("blind", "perturbed", "mild"):
             needed = view in needs.views
             for source, rows in (("logp", logp), ("dependency", dependency)):

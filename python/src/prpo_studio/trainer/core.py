@@ -470,7 +470,12 @@ class Trainer:
                 logp["perturbed"] = s.views["perturbed_rows"]
             elif "perturbed" in s.views:
                 logp["perturbed"] = s.views["perturbed"]
-            inputs.append({"id": f"{step}-{i}", "group": s.group, "reward": s.reward, "logp": logp})
+            rollout: dict[str, Any] = {"id": f"{step}-{i}", "group": s.group, "reward": s.reward, "logp": logp}
+            # The ground-truth flags ride along for the study's controls (oracle, random); the estimators ignore them.
+            flags = self._perceptual_flags(s)
+            if flags is not None:
+                rollout["labels"] = flags
+            inputs.append(rollout)
         adv = compute_advantages(algo, inputs)
         stats = self._update(batch, [a.token_advantages for a in adv])
         _sync(cuda)
@@ -505,6 +510,14 @@ class Trainer:
         if self.hooks.on_state:
             self.hooks.on_state(self.status())
 
+    def _perceptual_flags(self, s: Sampled, tokens: list[str] | None = None) -> list[int] | None:
+        """1 where a response token is one of the example's perceptual words (the ground truth the diagnostics and
+        the controls read); None when the dataset names none."""
+        if not s.example.perceptual:
+            return None
+        words = set(s.example.perceptual)
+        return [1 if tok.strip() in words else 0 for tok in (tokens if tokens is not None else self.policy.pieces(s.ids))]
+
     def _record(self, step: int, i: int, s: Sampled, a: Any) -> dict:
         ex = s.example
         image_name = _safe_name(ex.id) + ".png"
@@ -524,9 +537,9 @@ class Trainer:
             "correct": s.correct, "advantage": float(a.advantage), "tokens": tokens, "tokenIds": list(s.ids), "logp": logp,
             "tokenAdvantages": a.token_advantages.tolist(),
         }
-        if ex.perceptual:
-            words = set(ex.perceptual)
-            rec["perceptual"] = [1 if tok.strip() in words else 0 for tok in tokens]
+        flags = self._perceptual_flags(s, tokens)
+        if flags is not None:
+            rec["perceptual"] = flags
         if a.alpha is not None:
             rec["alpha"] = float(a.alpha)
         if a.scores:
