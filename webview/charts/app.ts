@@ -21,6 +21,7 @@ import { HostIpc } from '../ipc';
 import { h } from '../elements';
 import { displayString } from '../text';
 import { gridColour, metricsIssuesText, runChipText } from './parts';
+import { decimateMinMax } from '../../src/core/view/decimate';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Title);
 
@@ -55,6 +56,8 @@ type Point = { x: number; y: number };
 interface Series {
   runId: string;
   key: string;
+  /** Every row's point; the dataset draws at most 4 of them per pixel column (decimateMinMax). */
+  points: Point[];
   dataset: ChartDataset<'line', Point[]>;
 }
 
@@ -144,9 +147,10 @@ export function startCharts(root: HTMLElement): void {
           series.push({
             runId: r.id,
             key,
+            points: data,
             dataset: {
               label: runs.length > 1 ? `${displayString(r.name)} · ${label}` : label,
-              data,
+              data: [], // draw() fills it once the chart knows its width
               borderColor: color,
               backgroundColor: color,
               borderDash: dash,
@@ -168,6 +172,9 @@ export function startCharts(root: HTMLElement): void {
           normalized: true,
           responsive: true,
           maintainAspectRatio: false,
+          // A new width draws another number of columns.
+          // (Chart.js redraws right after this callback.)
+          onResize: (_chart, size) => decimate(series, size.width),
           interaction: { mode: 'nearest', axis: 'x', intersect: false },
           scales: {
             x: { type: 'linear', title: { display: true, text: 'step' } },
@@ -181,19 +188,30 @@ export function startCharts(root: HTMLElement): void {
         },
       });
       applyTheme(chart);
-      chart.update('none');
+      draw(chart, series);
       charts.set(def.id, { chart, def, series, wrap, note });
       updateNote(def.id);
     }
   }
 
+  /** Points to draw: at most 4 per pixel column of the plot (a run of 100,000 rows stays a few thousand). */
+  function draw(chart: Chart<'line', Point[]>, series: Series[]): void {
+    decimate(series, chart.chartArea?.width ?? chart.width);
+    chart.update('none');
+  }
+
+  function decimate(series: Series[], width: number): void {
+    const columns = Math.max(100, Math.round(width));
+    for (const s of series) s.dataset.data = decimateMinMax(s.points, columns) as Point[];
+  }
+
   function updateNote(id: string): void {
     const c = charts.get(id)!;
-    const missing = c.series.every((s) => s.dataset.data.length === 0);
+    const missing = c.series.every((s) => s.points.length === 0);
     c.wrap.classList.toggle('empty', missing);
     c.note.textContent = missing ? `Not recorded yet (${c.def.metrics.map(([k]) => k).join(', ')}).` : '';
     // Hide series a run never recorded, so the legend lists only what is drawn.
-    for (const s of c.series) (s.dataset as { hidden?: boolean }).hidden = s.dataset.data.length === 0;
+    for (const s of c.series) (s.dataset as { hidden?: boolean }).hidden = s.points.length === 0;
   }
 
   let pending = false;
@@ -204,7 +222,7 @@ export function startCharts(root: HTMLElement): void {
       pending = false;
       for (const [id, c] of charts) {
         updateNote(id);
-        c.chart.update('none');
+        draw(c.chart, c.series);
       }
       ipc.command(PerfReportCommand, { name: 'charts.append', ms: performance.now() - t0 });
     });
@@ -219,7 +237,7 @@ export function startCharts(root: HTMLElement): void {
         if (s.runId !== runId) continue;
         for (const row of rows) {
           const y = row[s.key];
-          if (typeof y === 'number' && Number.isFinite(y)) s.dataset.data.push({ x: row.step, y });
+          if (typeof y === 'number' && Number.isFinite(y)) s.points.push({ x: row.step, y });
         }
       }
     }
@@ -253,7 +271,7 @@ export function startCharts(root: HTMLElement): void {
 
   (window as unknown as { prpoCharts: unknown }).prpoCharts = {
     get charts() {
-      return [...charts.entries()].map(([id, c]) => ({ id, series: c.series.map((s) => ({ run: s.runId, key: s.key, points: s.dataset.data.length })) }));
+      return [...charts.entries()].map(([id, c]) => ({ id, series: c.series.map((s) => ({ run: s.runId, key: s.key, points: s.points.length, drawn: s.dataset.data.length })) }));
     },
   };
   ipc.ready();
