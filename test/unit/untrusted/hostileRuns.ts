@@ -31,15 +31,18 @@ export const TEXT = PAYLOADS.join(' ');
 
 export interface HostileRuns {
   pytorch: string;
-  cluster: string;
-  verl: string;
+  cluster?: string;
+  verl?: string;
 }
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
-/** Writes the three runs under `runsDir` with the Python writer; throws with its stderr if Python fails. */
-export function writeHostileRuns(runsDir: string): HostileRuns {
-  const r = spawnSync(PYTHON, [join(import.meta.dirname, 'hostile_runs.py'), runsDir], {
+/**
+ * Writes the three runs under `runsDir` with the Python writer (only the PyTorch one with `onlyPytorch`: it
+ * skips importing verl); throws with Python's stderr if it fails.
+ */
+export function writeHostileRuns(runsDir: string, onlyPytorch = false): HostileRuns {
+  const r = spawnSync(PYTHON, [join(import.meta.dirname, 'hostile_runs.py'), runsDir, ...(onlyPytorch ? ['--only-pytorch'] : [])], {
     input: JSON.stringify({ name: RUN_NAME, text: TEXT, tokens: TOKENS }),
     encoding: 'utf8',
     timeout: 300_000,

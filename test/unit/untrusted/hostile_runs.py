@@ -8,7 +8,8 @@ Three runs under argv[1], each through the package's own writer (prpo_studio.run
   verl     the verl plugin's run.json (prpo_studio.verl.trainer.run_manifest), metrics (records.metrics_row) and
            rollout records (records.rollout_record, tokens decoded by a tokenizer stand-in)
 The text (run names, prompts, answers, tokens, a failure reason) comes as JSON on stdin:
-{"name", "text", "tokens"}. Prints {"pytorch": dir, "cluster": dir, "verl": dir}. Not a test file itself.
+{"name", "text", "tokens"}. Prints {"pytorch": dir, "cluster": dir, "verl": dir}; with --only-pytorch after the
+folder, writes and prints the first only. Not a test file itself.
 """
 
 import json
@@ -61,6 +62,9 @@ def write_pytorch(run_name: str, failure: str | None) -> str:
 
 
 out = {"pytorch": write_pytorch(f"PyTorch {name}", text)}
+if sys.argv[2:] == ["--only-pytorch"]:
+    print(json.dumps(out))
+    sys.exit(0)
 
 # A Ray job's trainer, still running on a cluster node: its events name that host (so it reads as running).
 real_hostname = socket.gethostname

@@ -33,6 +33,7 @@ function assertNoRawSyntax(text: string, where: string): void {
 
 test('hostile text in PyTorch-, cluster- and verl-written runs shows literally in every editor text', { skip: !havePython() && 'needs python/ and .toolchain/python' }, async (t) => {
   const runs = writeHostileRuns(tempDir(t));
+  assert.deepEqual(Object.keys(runs).sort(), ['cluster', 'pytorch', 'verl']);
   const job: ClusterJobView = { id: `raysubmit_${TEXT}`, cluster: `gpu ${PAYLOADS[7]}`, address: 'http://127.0.0.1:8265', status: 'RUNNING', message: TEXT, runDir: runs.cluster };
   for (const [which, dir] of Object.entries(runs) as Array<[keyof typeof runs, string]>) {
     const info = await readRun(dir);
