@@ -172,8 +172,7 @@ export function startCharts(root: HTMLElement): void {
           normalized: true,
           responsive: true,
           maintainAspectRatio: false,
-          // A new width draws another number of columns.
-          // (Chart.js redraws right after this callback.)
+          // A new width draws another number of columns (Chart.js redraws right after this callback).
           onResize: (_chart, size) => decimate(series, size.width),
           interaction: { mode: 'nearest', axis: 'x', intersect: false },
           scales: {
