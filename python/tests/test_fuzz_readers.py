@@ -188,3 +188,15 @@ def test_a_deeply_nested_advantages_input_is_exit_2() -> None:
     err = io.StringIO()
     assert advantages_main([], stdin=_Stdin(DEEP), stdout=io.StringIO(), stderr=err) == 2
     assert err.getvalue() == "prpo-studio advantages: stdin is not valid JSON (nested too deeply)\n"
+
+
+def test_a_reward_of_1e308_is_not_an_overflow_error() -> None:
+    """Found by the long fuzz (PRPO_FUZZ=long, the derandomized case steps=[(0, 188, 194)]): a reward of 1e308 made
+    the group's sum of squares raise OverflowError (`d ** 2`); it is inf, as in the TypeScript code, and both
+    give the same advantages."""
+    doc = json.loads(json.dumps(BATCH))
+    doc["rollouts"][2]["reward"] = 1e308
+    out, err = io.StringIO(), io.StringIO()
+    assert advantages_main([], stdin=_Stdin(json.dumps(doc)), stdout=out, stderr=err) == 0, err.getvalue()
+    got = [(r["id"], r["advantage"]) for r in json.loads(out.getvalue())["rollouts"]]
+    assert got == [("r0", -0.7071057811879616), ("r1", 0.7071057811879616), ("r2", 0.0), ("r3", 0.0)]

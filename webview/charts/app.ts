@@ -27,6 +27,7 @@ import { HostIpc } from '../ipc';
 import { h } from '../elements';
 import { displayString } from '../text';
 import { bandTooltip, gridColour, groupChipText, metricsIssuesText, runChipText, withAlpha } from './parts';
+import { decimateMinMax } from '../../src/core/view/decimate';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Title, Filler);
 
@@ -68,6 +69,12 @@ interface Series {
   group?: string;
   kind: 'run' | 'mean' | 'lo' | 'hi';
   key: string;
+  /**
+   * Every point: a run's rows, or a group's per-step mean and band ends. A run's dataset draws at most 4 of them per
+   * pixel column (decimateMinMax: a run of 100,000 rows stays a few thousand points); a group's draws them all
+   * (one point per step of its runs).
+   */
+  points: Point[];
   dataset: ChartDataset<'line', Point[]>;
 }
 
@@ -204,9 +211,10 @@ export function startCharts(root: HTMLElement): void {
           runId: r.id,
           kind: 'run',
           key,
+          points: pointsOf(r, key),
           dataset: {
             label: runs.length > 1 ? `${displayString(r.name)} · ${label}` : label,
-            data: pointsOf(r, key),
+            data: [], // draw() fills it once the chart knows its width
             borderColor: color,
             backgroundColor: color,
             borderDash: dash,
@@ -235,13 +243,14 @@ export function startCharts(root: HTMLElement): void {
         const dash = DASHES[mi % DASHES.length];
         const edge = { borderWidth: 0, pointRadius: 0, pointHoverRadius: 0, spanGaps: false, tension: 0, borderColor: band, backgroundColor: band };
         series.push(
-          { id, group: g.name, kind: 'lo', key, dataset: { label: `${name} · ${label} · lower 95 %`, data: [], fill: false, ...edge } },
-          { id, group: g.name, kind: 'hi', key, dataset: { label: `${name} · ${label} · upper 95 %`, data: [], fill: '-1', ...edge } },
+          { id, group: g.name, kind: 'lo', key, points: [], dataset: { label: `${name} · ${label} · lower 95 %`, data: [], fill: false, ...edge } },
+          { id, group: g.name, kind: 'hi', key, points: [], dataset: { label: `${name} · ${label} · upper 95 %`, data: [], fill: '-1', ...edge } },
           {
             id,
             group: g.name,
             kind: 'mean',
             key,
+            points: [],
             dataset: {
               label: def.metrics.length > 1 ? `${displayString(groupLabel(g))} · ${label}` : displayString(groupLabel(g)),
               data: [],
@@ -269,13 +278,13 @@ export function startCharts(root: HTMLElement): void {
       if (s.kind !== 'mean' || (only && !only.has(s.group!))) continue;
       const g = groups.find((x) => x.name === s.group)!;
       const band: BandPoint[] = meanBand(groupRunsOf(g).map((r) => pointsOf(r, s.key)));
-      s.dataset.data = band;
+      s.points = s.dataset.data = band;
       // No band where one run has the step (NaN ends leave a gap in the fill).
       const ends = (end: 'lo' | 'hi') => band.map((p) => ({ x: p.x, y: p[end] }));
       for (const e of series) {
         if (e.id !== s.id) continue;
-        if (e.kind === 'lo') e.dataset.data = ends('lo');
-        if (e.kind === 'hi') e.dataset.data = ends('hi');
+        if (e.kind === 'lo') e.points = e.dataset.data = ends('lo');
+        if (e.kind === 'hi') e.points = e.dataset.data = ends('hi');
       }
     }
   }
@@ -305,7 +314,7 @@ export function startCharts(root: HTMLElement): void {
       const series = grouped() ? groupSeries(def) : runSeries(def);
       const shown = (i: number | undefined): boolean => {
         const s = series[i ?? 0];
-        return !!s && (s.kind === 'run' || s.kind === 'mean') && s.dataset.data.length > 0;
+        return !!s && (s.kind === 'run' || s.kind === 'mean') && s.points.length > 0;
       };
       const chart = new Chart<'line', Point[]>(canvas, {
         type: 'line',
@@ -317,6 +326,8 @@ export function startCharts(root: HTMLElement): void {
           responsive: true,
           maintainAspectRatio: false,
           interaction: { mode: 'nearest', axis: 'x', intersect: false },
+          // A new width draws another number of columns (Chart.js redraws right after this callback).
+          onResize: (_chart, size) => decimate(series, size.width),
           scales: {
             x: { type: 'linear', title: { display: true, text: 'step' } },
             y: { type: 'linear', min: def.yMin, max: def.yMax },
@@ -348,19 +359,30 @@ export function startCharts(root: HTMLElement): void {
         },
       });
       applyTheme(chart);
-      chart.update('none');
+      draw(chart, series);
       charts.set(def.id, { chart, def, series, wrap, note });
       updateNote(def.id);
     }
   }
 
+  /** Points to draw: a run's at most 4 per pixel column of the plot (see Series.points). */
+  function draw(chart: Chart<'line', Point[]>, series: Series[]): void {
+    decimate(series, chart.chartArea?.width ?? chart.width);
+    chart.update('none');
+  }
+
+  function decimate(series: Series[], width: number): void {
+    const columns = Math.max(100, Math.round(width));
+    for (const s of series) if (s.kind === 'run') s.dataset.data = decimateMinMax(s.points, columns) as Point[];
+  }
+
   function updateNote(id: string): void {
     const c = charts.get(id)!;
-    const missing = c.series.every((s) => s.dataset.data.length === 0);
+    const missing = c.series.every((s) => s.points.length === 0);
     c.wrap.classList.toggle('empty', missing);
     c.note.textContent = missing ? `Not recorded yet (${c.def.metrics.map(([k]) => k).join(', ')}).` : '';
     // Hide series a run never recorded, so the legend lists only what is drawn.
-    for (const s of c.series) (s.dataset as { hidden?: boolean }).hidden = s.dataset.data.length === 0;
+    for (const s of c.series) (s.dataset as { hidden?: boolean }).hidden = s.points.length === 0;
   }
 
   let pending = false;
@@ -376,7 +398,7 @@ export function startCharts(root: HTMLElement): void {
       }
       for (const [id, c] of charts) {
         updateNote(id);
-        c.chart.update('none');
+        draw(c.chart, c.series);
       }
       ipc.command(PerfReportCommand, { name: 'charts.append', ms: performance.now() - t0 });
     });
@@ -397,7 +419,7 @@ export function startCharts(root: HTMLElement): void {
         if (s.runId !== runId) continue;
         for (const row of rows) {
           const y = row[s.key];
-          if (typeof y === 'number' && Number.isFinite(y)) s.dataset.data.push({ x: row.step, y });
+          if (typeof y === 'number' && Number.isFinite(y)) s.points.push({ x: row.step, y });
         }
       }
     }
@@ -437,7 +459,7 @@ export function startCharts(root: HTMLElement): void {
     get charts() {
       return [...charts.entries()].map(([id, c]) => ({
         id,
-        series: c.series.map((s) => ({ run: s.runId, group: s.group, kind: s.kind, key: s.key, points: s.dataset.data.length })),
+        series: c.series.map((s) => ({ run: s.runId, group: s.group, kind: s.kind, key: s.key, points: s.points.length, drawn: s.dataset.data.length })),
         // What Chart.js holds and draws: its datasets (label, fill, points with a finite y) and the legend's entries.
         datasets: c.chart.data.datasets.map((d) => ({ label: d.label, fill: d.fill ?? false, points: d.data.filter((p) => Number.isFinite((p as Point).y)).length })),
         legend: (c.chart.legend?.legendItems ?? []).map((i) => i.text),

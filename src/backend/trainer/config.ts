@@ -4,7 +4,7 @@
  * algorithm keys or trainer keys, plus an optional nested `task` object; every key is checked, and an
  * unknown key or a wrong type is reported with its path (`config.groupSize: expected an integer ≥ 1, got 0`).
  */
-import { CONFIG_KEYS, CONFIG_KEY_ALIASES, ConfigError, resolveConfig, type AlgorithmConfig } from '../../core/algorithms/config';
+import { CONFIG_KEYS, CONFIG_KEY_ALIASES, ConfigError, resolveConfig, showValue, type AlgorithmConfig } from '../../core/algorithms/config';
 import type { AlgorithmName } from '../../core/run/schema';
 import { QUESTION_TYPES, defaultShapesConfig, type ShapesConfig } from '../task/shapes';
 
@@ -123,15 +123,7 @@ const TASK_KEYS: Record<keyof ShapesConfig, Check> = {
 };
 
 /** A bad value for an error message: short, and never a throw (a 20,000-deep array overflows JSON.stringify and String). */
-function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = Array.isArray(v) ? 'an array' : typeof v;
-  }
-  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
-}
+const show = showValue;
 
 function checkKeys<T>(where: string, value: Record<string, unknown>, specs: Record<string, Check>, defaults: T): T {
   const out = { ...defaults } as Record<string, unknown>;

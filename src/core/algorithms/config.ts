@@ -195,15 +195,23 @@ export const CONFIG_KEYS: Record<Key, KeySpec> = {
   accuracyHigh: { expected: 'a number in [0, 1]', ok: inRange(0, 1), default: constant(0.99), doc: '§5 dynamic sampling upper bound (exclusive)' },
 };
 
-function show(v: unknown): string {
+/**
+ * A bad config value for an error message: its JSON, at most 80 characters. Never throws: a 20,000-deep array
+ * defeats JSON.stringify and String() alike (RangeError), so then only its kind is named.
+ */
+export function showValue(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  let s: string;
   try {
-    return JSON.stringify(v) ?? String(v);
+    s = JSON.stringify(v) ?? typeof v;
   } catch {
-    return String(v);
+    s = Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v;
   }
+  return s.length > 80 ? `${s.slice(0, 80)}…` : s;
 }
+
+const show = showValue;
 
 export function isAlgorithmName(name: unknown): name is AlgorithmName {
   return typeof name === 'string' && (ALGORITHM_NAMES as readonly string[]).includes(name);

@@ -130,9 +130,32 @@ class Fields {
   }
 }
 
+/**
+ * How deep a record may nest. Unknown fields are kept, and JSON.parse takes any depth, but a record with a
+ * 20,000-deep field throws RangeError wherever it is later serialised — posting it to a webview,
+ * JSON.stringify, structuredClone give out at a few thousand levels. Real records nest a few levels.
+ */
+export const MAX_RECORD_DEPTH = 256;
+
+/** Whether `value` nests arrays/objects more than `max` levels deep (counted without recursion). */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Obj)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function record(v: unknown, where: string, what: string): Obj {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RunFormatError(where, `expected ${what} (a JSON object), got ${show(v)}`);
-  return v as Obj;
+  const o = v as Obj;
+  if (nestedDeeperThan(o, MAX_RECORD_DEPTH)) {
+    const field = Object.keys(o).find((k) => o[k] !== null && typeof o[k] === 'object' && nestedDeeperThan(o[k], MAX_RECORD_DEPTH - 1));
+    throw new RunFormatError(where, `${field} is nested too deeply (more than ${MAX_RECORD_DEPTH} levels)`);
+  }
+  return o;
 }
 
 function isoTime(f: Fields, k: string, optional = false): void {

@@ -12,9 +12,10 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { CheckpointEntry, LineIssue, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
+import type { CheckpointEntry, MetricsRow, RunDisplayStatus } from '../../core/run/schema';
 import { displayString } from '../../core/visibleText';
-import { clusterJobTooltipMarkdown, describeRow, issueText, runContextValue, runDescription, runLabel, runTooltipMarkdown, STATUS_ICON } from './runText';
+import type { IssueRow } from './runText';
+import { clusterJobTooltipMarkdown, describeRow, issueRows, runContextValue, runDescription, runLabel, runTooltipMarkdown, STATUS_ICON } from './runText';
 export { runContextValue } from './runText';
 import type { ClusterJobView, ClusterView } from '../cluster/view';
 import type { RunEntry, RunStore } from '../runs/runStore';
@@ -24,7 +25,7 @@ export type ExplorerNode =
   | { readonly kind: 'group'; readonly runDir: string; readonly group: 'checkpoints' | 'steps' }
   | { readonly kind: 'checkpoint'; readonly runDir: string; readonly checkpoint: CheckpointEntry }
   | { readonly kind: 'step'; readonly runDir: string; readonly step: number; readonly metrics?: MetricsRow }
-  | { readonly kind: 'issue'; readonly runDir: string; readonly issue: LineIssue }
+  | { readonly kind: 'issue'; readonly runDir: string; readonly row: IssueRow }
   | { readonly kind: 'more'; readonly runDir: string; readonly count: number }
   | { readonly kind: 'clusterJob'; readonly runDir: string; readonly jobId: string };
 
@@ -73,7 +74,7 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
     const entry = this.store.get(node.runDir);
     if (!entry) return [];
     if (node.kind === 'run') {
-      const issues: ExplorerNode[] = entry.info.issues.map((issue) => ({ kind: 'issue', runDir: node.runDir, issue }));
+      const issues: ExplorerNode[] = issueRows(node.runDir, entry.info.issues).map((row) => ({ kind: 'issue', runDir: node.runDir, row }));
       if (!entry.info.manifest) return issues;
       const children: ExplorerNode[] = [
         // Imported logs have no checkpoints of ours.
@@ -154,14 +155,20 @@ export class RunExplorer implements vscode.TreeDataProvider<ExplorerNode>, vscod
         return item;
       }
       case 'issue': {
-        // file:line: reason, the file relative to the run; a click opens it at that line.
-        const { file, line } = node.issue;
-        const item = new vscode.TreeItem(issueText(node.runDir, node.issue));
-        item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
-        item.tooltip = issueText(node.runDir, node.issue, false);
-        item.contextValue = 'issue';
-        const selection = line ? new vscode.Range(line - 1, 0, line - 1, 0) : undefined;
-        item.command = { command: 'vscode.open', title: 'Open', arguments: [vscode.Uri.file(file), { selection }] };
+        // file:line: reason, the file relative to the run; a click opens it at that line. The "… and N more"
+        // row opens the log, which lists every problem.
+        const { label, tooltip, issue } = node.row;
+        const item = new vscode.TreeItem(label);
+        item.iconPath = new vscode.ThemeIcon(issue ? 'warning' : 'output', issue ? new vscode.ThemeColor('list.warningForeground') : undefined);
+        item.tooltip = tooltip;
+        if (issue) {
+          item.contextValue = 'issue';
+          const selection = issue.line ? new vscode.Range(issue.line - 1, 0, issue.line - 1, 0) : undefined;
+          item.command = { command: 'vscode.open', title: 'Open', arguments: [vscode.Uri.file(issue.file), { selection }] };
+        } else {
+          item.contextValue = 'issue.more';
+          item.command = { command: 'prpoStudio.showLog', title: 'Show Log' };
+        }
         return item;
       }
     }

@@ -42,6 +42,35 @@ export function issueText(runDir: string, issue: LineIssue, relative = true): st
   return displayString(`${file}${issue.line ? `:${issue.line}` : ''}: ${issue.reason}`);
 }
 
+/**
+ * How many problems the explorer lists under a run. A run whose files have thousands of bad lines would
+ * otherwise be thousands of rows (and tree items); the rest are one row that opens the log, which has them all.
+ */
+export const MAX_ISSUE_ROWS = 20;
+
+/** One problem row under a run: `issue` when it names one problem (a click opens its file:line), else the rest. */
+export interface IssueRow {
+  label: string;
+  tooltip: string;
+  issue?: LineIssue;
+  /** How many problems the row stands for when it is the "… and N more" row. */
+  more?: number;
+}
+
+/** The problem rows under a run: the first MAX_ISSUE_ROWS as `file:line: reason`, then one "… and N more" row. */
+export function issueRows(runDir: string, issues: readonly LineIssue[]): IssueRow[] {
+  const rows: IssueRow[] = issues.slice(0, MAX_ISSUE_ROWS).map((issue) => ({ label: issueText(runDir, issue), tooltip: issueText(runDir, issue, false), issue }));
+  const more = issues.length - rows.length;
+  if (more > 0) {
+    rows.push({
+      label: `… and ${more.toLocaleString('en-US')} more — open the log`,
+      tooltip: `${issues.length.toLocaleString('en-US')} problems reading this run; the first: ${issueText(runDir, issues[0], false)}. The PRPO Studio log lists every one.`,
+      more,
+    });
+  }
+  return rows;
+}
+
 export function runLabel(entry: RunEntry): string {
   return displayString(entry.info.name);
 }
@@ -98,8 +127,8 @@ export function runTooltipMarkdown(entry: RunEntry, job?: ClusterJobView): strin
   if (info.issues.length) {
     // Name the problems (file:line: reason), not "see the log": the first few, then how many more.
     const shown = info.issues.slice(0, 3).map((i) => `- ${escapeMarkdown(issueText(info.dir, i))}\n`);
-    out.push(`\n**${info.issues.length} problem(s) reading the run:**\n\n${shown.join('')}`);
-    if (info.issues.length > shown.length) out.push(`- … and ${info.issues.length - shown.length} more (listed under the run)\n`);
+    out.push(`\n**${info.issues.length.toLocaleString('en-US')} problem(s) reading the run:**\n\n${shown.join('')}`);
+    if (info.issues.length > shown.length) out.push(`- … and ${(info.issues.length - shown.length).toLocaleString('en-US')} more (${info.issues.length > MAX_ISSUE_ROWS ? 'the log lists them all' : 'listed under the run'})\n`);
   }
   return out.join('');
 }

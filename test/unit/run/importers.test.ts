@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { detectRunKind, importEasyR1, importTrl, importVerl, openRun, whitespaceTokens } from '../../../src/core/run/importers';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readTrlStep as importTrlStep } from '../../../src/core/run/importers/trl';
+import { mutateBytes, type Op } from '../fuzz/mutate';
 import type { LineIssue } from '../../../src/core/run/schema';
 import { validateRollout } from '../../../src/core/run/validate';
 import { RunWriter } from '../../../src/core/run/writer';
@@ -185,4 +187,30 @@ test('TRL and EasyR1: a 20,000-deep metrics entry is read without overflowing th
   const issues: LineIssue[] = [];
   assert.deepEqual(await importEasyR1(dir).readMetrics((i) => issues.push(i)), [{ step: 1, 'actor/pg_loss': 0.25, pgLoss: 0.25 }]);
   assert.deepEqual(issues, []);
+});
+
+// Found by `npm run fuzz` (seed 20261202, TRL parquet): a footer whose column chunk names a column the schema
+// lacks made hyparquet throw after it had started reading other columns, whose failures then surfaced as
+// unhandled rejections. The file is now refused before any column is read.
+test('TRL: a parquet column outside its schema is refused as file:0, with no read left to fail unobserved', async (t) => {
+  const dir = tempDir(t);
+  const fixture = new Uint8Array(readFileSync(join(fixtures, 'trl', 'output', 'completions', 'completions_00020.parquet')));
+  const cases: Op[][] = [
+    [[1294231204, 115869941, 473922789], [1910452310, 27, 2147483632], [23, 1045848045, 2022907634]],
+    [[529332463, 932710367, 782907698], [1584978314, 1895732991, 1493444908], [105155779, 1221811327, 371905879], [920735761, 1314878919, 948051428]],
+  ];
+  const leaked: unknown[] = [];
+  const onLeak = (e: unknown) => leaked.push(e);
+  process.on('unhandledRejection', onLeak);
+  t.after(() => process.off('unhandledRejection', onLeak));
+  for (const [k, ops] of cases.entries()) {
+    const file = join(dir, `completions_0002${k}.parquet`);
+    writeFileSync(file, mutateBytes(fixture, ops));
+    const issues: LineIssue[] = [];
+    assert.deepEqual(await importTrlStep(file, 20, (i) => issues.push(i)), []);
+    assert.equal(issues.length, 1);
+    assert.match(String(issues[0]), new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:0: cannot be read as parquet \\(its column "[^"]+" is not in its schema\\)$`));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(leaked.map(String), []);
 });

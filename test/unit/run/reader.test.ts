@@ -272,3 +272,44 @@ test('one rollout line: a validated record (null reads as NaN), or an issue nami
   assert.equal(formatIssue(bad.issue!), 'step-000003.jsonl:7: tokenAdvantages has 1 entries, tokens has 4');
   assert.match(formatIssue(parseRolloutLine('{"id": ', 'f', 2).issue!), /^f:2: not valid JSON/);
 });
+
+// Found by `npm run fuzz` (seed 20261202, rollouts JSONL, case 451): a rollout line whose unknown field `extra`
+// nested 20,000 levels was read as a record, which then threw RangeError wherever it was serialised (the
+// webview's postMessage, JSON.stringify). Such a line, and such a run.json, is now refused by file:line and field.
+test('a record nested more than 256 levels deep is an issue naming file:line and the field in every reader, run.json too', async (t) => {
+  const dir = tempDir(t);
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  const line1 = JSON.stringify({ ...rollout(3, 0), extra: { x: 0 } }).replace('{"x":0}', `{"x":${deep(20_000)}}`);
+  const line2 = JSON.stringify(rollout(3, 1));
+  const file = join(dir, 'step-000003.jsonl');
+  writeFileSync(file, `${line1}\n${line2}\n`);
+  const reason = 'extra is nested too deeply (more than 256 levels)';
+
+  const streamed = await readAll(file, validateRollout);
+  assert.deepEqual(streamed.issues.map(formatIssue), [`${file}:1: ${reason}`]);
+  assert.deepEqual(streamed.records.map((r) => r.id), ['3-1']);
+  const whole: LineIssue[] = [];
+  assert.deepEqual(parseJsonlText(readFileSync(file, 'utf8'), file, validateRollout, (i) => whole.push(i)).map((r) => r.line), [2]);
+  assert.deepEqual(whole.map(formatIssue), [`${file}:1: ${reason}`]);
+  const followedIssues: LineIssue[] = [];
+  const follower = new JsonlFollower(file, validateRollout, (i) => followedIssues.push(i));
+  const followed = (await follower.poll()).records;
+  assert.deepEqual(followed.map((r) => r.id), ['3-1']);
+  assert.deepEqual(followedIssues.map(formatIssue), [`${file}:1: ${reason}`]);
+  assert.equal(parseRolloutLine(line1, file, 1).issue?.reason, reason);
+  assert.doesNotThrow(() => JSON.stringify([streamed.records, followed]));
+
+  // The bound: 256 levels are a record, 257 are not.
+  const at = (levels: number) => JSON.stringify({ ...rollout(3, 2), extra: 0 }).replace('"extra":0', `"extra":{"x":${deep(levels - 2)}}`);
+  assert.ok(parseRolloutLine(at(256), file, 1).record);
+  assert.equal(parseRolloutLine(at(257), file, 1).issue?.reason, reason);
+
+  // run.json: the field and its line; readRun reports it and does not throw.
+  const w = RunWriter.create(dir, newManifest());
+  const manifest = readFileSync(join(w.dir, 'run.json'), 'utf8');
+  writeFileSync(join(w.dir, 'run.json'), manifest.replace('"k": 0.4', `"k": ${deep(20_000)}`));
+  const configLine = manifest.split('\n').findIndex((l) => l.includes('"config"')) + 1;
+  const info = await readRun(w.dir);
+  assert.equal(info.manifest, undefined);
+  assert.deepEqual(info.issues.map(formatIssue), [`${join(w.dir, 'run.json')}:${configLine}: config is nested too deeply (more than 256 levels)`]);
+});

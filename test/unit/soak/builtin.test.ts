@@ -16,6 +16,7 @@ test('soak: 4 kill -9 (2 mid-checkpoint) lose no checkpoint, never go back, resu
   assert.ok(tally.midCheckpoint >= 2, `the two stalled kills land mid-checkpoint (${tally.midCheckpoint} did)`);
   assert.equal(tally.interrupted, 4, 'every kill leaves a run that reads as interrupted');
   assert.equal(tally.resumedAtLatest, 3, 'every resume starts at the latest complete checkpoint');
+  assert.ok(tally.progressed >= 2, `the resumed writer trains on (${tally.progressed} of 4 rounds got past their starting step before the kill)`);
   assert.equal(tally.secondWriterRefused, 2, 'RunWriter.open and a second backend are both refused while the writer lives');
   assert.ok(tally.checkpointsVerified >= 4, `${tally.checkpointsVerified} checkpoint reads verified`);
   assert.ok(tally.finalSteps !== undefined);

@@ -8,6 +8,7 @@ import { escapeLabel, escapeMarkdown, escapeNotice } from '../../../src/core/for
 import { displayString } from '../../../src/core/visibleText';
 import { lensTitle, rolloutHeader, rolloutMarkdown, tokenMarkdown, visibleToken } from '../../../src/extension/hovers/tokenCard';
 import { renderRollouts } from '../../../src/extension/hovers/rolloutText';
+import { assertInert } from './inert';
 import { clusterJobTooltipMarkdown, issueText, runDescription, runLabel, runTooltipMarkdown } from '../../../src/extension/explorer/runText';
 import { statusText, statusTooltipMarkdown, type StatusFacts } from '../../../src/extension/statusText';
 import type { RolloutRecord, RunManifest } from '../../../src/core/run/schema';
@@ -90,20 +91,6 @@ const PAYLOADS = [
   '**bold** _it_ `code`',
   'x\n# heading\n[r]: command:foo',
 ];
-
-/** The Markdown a payload may appear as: every metacharacter behind a backslash, nothing raw. */
-function assertInert(md: string, payload: string, where: string): void {
-  const escaped = escapeMarkdown(payload);
-  assert.ok(md.includes(escaped), `${where}: ${JSON.stringify(payload)} is not in its escaped form ${JSON.stringify(escaped)}:\n${md}`);
-  // The escaped form itself leaves no metacharacter unescaped.
-  assert.doesNotMatch(escaped, /(?<!\\)[[\]()<>$&:|*_`#!\n]/, `${where}: ${escaped}`);
-  // And nothing of it is left raw: the Markdown with every escaped copy taken out holds no part of the payload's syntax.
-  // (The status bar's own four command links are ours: they are taken out too.)
-  const rest = md.split(escaped).join('').replace(/\[\$\([a-z-]+\) \w+\]\(command:prpoStudio\.\w+\?[^)\s]*\)/g, '');
-  for (const raw of ['](', '<img', '<a ', '<command', '$(alert)', 'https://', 'www.', '&lt;', '&#x', '**bold**']) {
-    if (payload.includes(raw)) assert.ok(!rest.includes(raw), `${where}: ${raw} is left raw`);
-  }
-}
 
 function entry(name: string, text: string, over: Partial<RunManifest> = {}): RunEntry {
   const manifest: RunManifest = {

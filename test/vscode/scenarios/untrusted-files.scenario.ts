@@ -1,9 +1,11 @@
 // Untrusted files in a run directory (issue #14): task images that are not PNGs, claim 100,000 × 100,000
 // pixels or link out of the run directory each show one sentence in place of the picture; a 1 MB token and
 // prompt show clipped with a note; a run of 100,000 steps lists a bounded number of steps and opens at its
-// last step. Nothing hangs, and hostile text (markup, bidi, template syntax) shows literally.
+// last step, and its 100,000 metrics rows chart as a bounded number of points; a run with 100,000 bad lines
+// lists 20 of them and one row for the rest. Nothing hangs, and hostile text (markup, bidi, template syntax)
+// shows literally.
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { scenario } from '../harness/studio';
@@ -89,9 +91,16 @@ function writeRuns(workspace: string): void {
   for (let s = 1; s < 100_000; s++) writeFileSync(join(many.dir, 'rollouts', `step-${String(s).padStart(6, '0')}.jsonl`), '');
   many.appendRollouts(100_000, [rollout(100_000, 0, { tokens: ['Last', ' step'] })]);
   many.appendEvent({ type: 'completed', step: 100_000 });
+
+  // 100,000 bad lines in metrics.jsonl (after one good row): the explorer lists 20 and one row for the rest.
+  const bad = RunWriter.create(runs, manifest('bad-lines', 'Bad lines run', 1));
+  bad.appendEvent({ type: 'started', step: 0 });
+  bad.appendMetrics({ step: 1, reward: 0.5 });
+  appendFileSync(join(bad.dir, 'metrics.jsonl'), Array.from({ length: 100_000 }, (_, i) => `{"step": ${i + 2}, oops`).join('\n') + '\n');
+  bad.appendEvent({ type: 'completed', step: 1 });
 }
 
-scenario('untrusted files: bad images, a 1 MB token and prompt, 100,000 steps — clear messages, bounded views', { runs: [], setup: writeRuns, timeoutMs: 360_000 }, async ({ workbench, page, screenshot }) => {
+scenario('untrusted files: bad images, a 1 MB token and prompt, 100,000 steps — clear messages, bounded views', { runs: [], setup: writeRuns, timeoutMs: 480_000 }, async ({ workbench, page, screenshot }) => {
   const dialogs: string[] = [];
   page.on('dialog', (d) => {
     dialogs.push(d.message());
@@ -99,6 +108,18 @@ scenario('untrusted files: bad images, a 1 MB token and prompt, 100,000 steps �
   });
   await workbench.openViewContainer('PRPO Studio');
   await workbench.treeItem('Runs', 'Untrusted files run', 90_000);
+
+  // 100,000 bad metrics lines: 20 rows naming file:line: reason, then "… and 99,980 more — open the log".
+  const badRun = await workbench.treeItem('Runs', 'Bad lines run', 90_000);
+  await badRun.click();
+  const more = await workbench.treeItem('Runs', /^… and 99,980 more — open the log$/, 60_000);
+  const problems = (await workbench.treeItems('Runs')).filter((i) => /^metrics\.jsonl:\d+: /.test(i.label));
+  assert.equal(problems.length, 20, JSON.stringify(problems.map((i) => i.label)));
+  assert.match(problems[0].label, /^metrics\.jsonl:2: not valid JSON/);
+  const moreTip = await workbench.hover(more, 10_000, /100,000 problems/);
+  assert.match(moreTip, /100,000 problems reading this run; the first: .*metrics\.jsonl:2: not valid JSON/, moreTip);
+  await screenshot('explorer-100000-bad-lines');
+  await badRun.click();
 
   // The explorer lists a bounded number of the 100,000 steps.
   await (await workbench.treeItem('Runs', 'Hundred thousand steps run', 90_000)).click();
@@ -142,6 +163,23 @@ scenario('untrusted files: bad images, a 1 MB token and prompt, 100,000 steps �
   const many = await workbench.waitForWebview('.tokens .tok:text("Last")', 120_000);
   assert.ok((await many.locator('.tokens').first().innerText()).startsWith('Last'));
   await screenshot('trajectory-100000-steps');
+
+  // Its 100,000 metrics rows in the charts: every row kept, a few points per pixel column drawn.
+  await workbench.runCommand('prpoStudio.openMetrics');
+  // "Chart which runs?" ticks the run on screen: accept it.
+  const pick = page.locator('.quick-input-widget');
+  await pick.locator('.monaco-list-row[aria-checked="true"]', { hasText: 'Hundred thousand steps run' }).first().waitFor({ timeout: 15_000 });
+  await pick.locator('.monaco-button', { hasText: 'OK' }).first().click();
+  const charts = await workbench.waitForWebview('.chart-card canvas', 120_000);
+  const reward = await charts.locator('body').evaluate(() => {
+    const all = (window as unknown as { prpoCharts: { charts: Array<{ id: string; series: Array<{ key: string; points: number; drawn: number }> }> } }).prpoCharts.charts;
+    const width = document.querySelector<HTMLCanvasElement>('[data-chart="reward"] canvas')!.clientWidth;
+    return { ...all.find((c) => c.id === 'reward')!.series.find((s) => s.key === 'reward')!, width };
+  });
+  assert.equal(reward.points, 100_000, JSON.stringify(reward));
+  assert.ok(reward.drawn > 0 && reward.drawn <= 4 * Math.max(100, reward.width), `drawn ${reward.drawn} points for a ${reward.width}-pixel chart`);
+  assert.match((await charts.locator('.run-chip').first().textContent()) ?? '', /· step 100000$/);
+  await screenshot('charts-100000-rows');
 
   assert.doesNotMatch(await page.title(), /pwned/);
   assert.deepEqual(dialogs, []);

@@ -14,7 +14,7 @@ export async function chooseOption(webview: FrameLocator, selectCss: string, lab
 }
 
 /** Opens the trajectory view of the (only) fixture run and waits for its tokens. */
-export async function openTrajectory(workbench: Workbench, runName = FIXTURE_RUN_NAME): Promise<FrameLocator> {
+export async function openTrajectory(workbench: Workbench, runName: string | RegExp = FIXTURE_RUN_NAME): Promise<FrameLocator> {
   await workbench.openViewContainer('PRPO Studio');
   await workbench.treeItem('Runs', runName, 90_000);
   await workbench.runCommand('prpoStudio.openRun');

@@ -39,7 +39,8 @@ def outcome_advantages(rewards: Sequence[float] | Tensor, groups: Sequence[str],
             mu /= N
             ss = 0.0
             for i in idx:
-                ss += (r[i] - mu) ** 2
+                d = r[i] - mu
+                ss += d * d  # not d ** 2: that raises OverflowError past 1e154, where d * d (and JavaScript) gives inf
             sigma = math.sqrt(ss / (N - 1))
         for i in idx:
             A[i] = (r[i] - mu) / (sigma + GRPO_EPS) if normalize_by_std else r[i] - mu

@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema, type FileMetaData, type SchemaTree } from 'hyparquet';
 import type { MetricsRow, RolloutRecord } from '../schema';
 import { lineIssue, type LineIssue } from '../lines';
 import { listSteps } from '../reader';
@@ -75,12 +75,35 @@ function text(v: unknown): string | undefined {
 
 const BASE_COLUMNS = new Set(['step', 'prompt', 'completion', 'advantage', 'reward', 'mode', 'image']);
 
+/**
+ * The first column chunk whose path is not in the file's schema (a damaged footer), or undefined. hyparquet
+ * (1.31–1.33) starts reading a row group's columns one by one and throws at such a chunk, leaving the reads
+ * it started to reject later unobserved (an unhandledRejection in the extension host, found by `npm run fuzz`),
+ * so the file is refused before any column is read.
+ */
+function columnOutsideSchema(metadata: FileMetaData): string | undefined {
+  const root = parquetSchema(metadata);
+  for (const group of metadata.row_groups) {
+    for (const chunk of group.columns) {
+      const path = chunk.meta_data?.path_in_schema ?? [];
+      let node: SchemaTree | undefined = root;
+      for (const part of path) node = node?.children.find((c) => c.element.name === part);
+      if (!node) return path.join('.');
+    }
+  }
+  return undefined;
+}
+
 /** Reads one completions parquet file; a bad row is reported as `file:<row>: reason` (rows from 1). */
 export async function readTrlStep(file: string, step: number, onIssue: (i: LineIssue) => void = () => {}): Promise<RolloutRecord[]> {
   if (!existsSync(file)) return [];
   let rows: Record<string, unknown>[];
   try {
-    rows = await parquetReadObjects({ file: await asyncBufferFromFile(file) });
+    const buffer = await asyncBufferFromFile(file);
+    const metadata = await parquetMetadataAsync(buffer);
+    const stray = columnOutsideSchema(metadata);
+    if (stray) throw new Error(`its column ${JSON.stringify(stray.slice(0, 80))} is not in its schema`);
+    rows = await parquetReadObjects({ file: buffer, metadata });
   } catch (e) {
     onIssue(lineIssue(file, 0, `cannot be read as parquet (${(e as Error).message})`));
     return [];
