@@ -71,17 +71,20 @@ export function startCharts(root: HTMLElement): void {
   let runs: ChartRun[] = [];
   const charts = new Map<string, { chart: Chart<'line', Point[]>; def: ChartDef; series: Series[]; wrap: HTMLElement; note: HTMLElement }>();
 
-  function theme(): { fg: string; grid: string; font: string } {
+  function theme(): { fg: string; grid: string; font: string; lineWidth: number } {
     const cs = getComputedStyle(document.body);
     const v = (name: string, fallback: string): string => cs.getPropertyValue(name).trim() || fallback;
+    const highContrast = document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light');
     return {
       fg: v('--vscode-foreground', '#cccccc'),
       grid: gridColour(
         v('--vscode-foreground', '#cccccc'),
         cs.getPropertyValue('--vscode-editorWidget-border').trim() || cs.getPropertyValue('--vscode-panel-border').trim() || undefined,
-        document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light'),
+        highContrast,
       ),
       font: v('--vscode-font-family', 'sans-serif'),
+      // The thin lines of the ordinary themes read faint on pure black or white (Okabe-Ito blue on black is 4:1).
+      lineWidth: highContrast ? 2.5 : 1.75,
     };
   }
 
@@ -98,6 +101,7 @@ export function startCharts(root: HTMLElement): void {
       if (s.title) s.title.color = t.fg;
     }
     o.plugins!.legend!.labels = { ...(o.plugins!.legend!.labels ?? {}), color: t.fg };
+    for (const d of chart.data.datasets) d.borderWidth = t.lineWidth;
   }
 
   function colourFor(runIndex: number, metricIndex: number): { color: string; dash: number[] } {
@@ -150,7 +154,7 @@ export function startCharts(root: HTMLElement): void {
               borderColor: color,
               backgroundColor: color,
               borderDash: dash,
-              borderWidth: 1.75,
+              borderWidth: theme().lineWidth,
               pointRadius: key === 'valAccuracy' ? 2.5 : 0,
               pointHoverRadius: 4,
               spanGaps: true,
@@ -252,8 +256,12 @@ export function startCharts(root: HTMLElement): void {
   }).observe(document.body, { attributes: true, attributeFilter: ['class', 'style'] });
 
   (window as unknown as { prpoCharts: unknown }).prpoCharts = {
+    /** The colours the charts are drawn with now (text, grid and axes). */
+    get theme() {
+      return theme();
+    },
     get charts() {
-      return [...charts.entries()].map(([id, c]) => ({ id, series: c.series.map((s) => ({ run: s.runId, key: s.key, points: s.dataset.data.length })) }));
+      return [...charts.entries()].map(([id, c]) => ({ id, series: c.series.map((s) => ({ run: s.runId, key: s.key, points: s.dataset.data.length, width: s.dataset.borderWidth })) }));
     },
   };
   ipc.ready();

@@ -7,6 +7,7 @@ import { scenario } from '../harness/studio';
 import type { Workbench } from '../harness/workbench';
 import { writeFixtureRuns } from '../suite/fixtures';
 import { clickMenuItem, contextMenuLabels, showStudio, sleep, widenSideBar } from '../suite/scenarioHelpers';
+import { switchTheme, CONTRAST_BORDER, HC_DARK, HIGH_CONTRAST } from './webviewHelpers';
 
 /** Puts the cursor on the first match of `text` in the active editor and shows the hover there. */
 async function hoverAt(workbench: Workbench, page: Page, text: string, expect: RegExp = /Token \d+ of \d+/): Promise<string> {
@@ -90,5 +91,28 @@ scenario(
     await img.waitFor({ timeout: 10_000 });
     assert.ok(await img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0), 'the task image loads');
     await screenshot('rollout-summary-hover');
+  },
+);
+
+// The token card and the as-Tokens view in both high-contrast themes (switched live): the hover keeps the
+// theme's contrast border around the card, and the card's fields are all there.
+scenario(
+  'token hovers in the high-contrast themes (dark and light)',
+  { runs: [{}], setup: (ws) => void writeFixtureRuns(join(ws, 'runs')), settings: { ...HC_DARK, 'editor.wordWrap': 'on', 'editor.hover.delay': 100 } },
+  async ({ workbench, page, screenshot }) => {
+    await showStudio(workbench);
+    await widenSideBar(page, 420);
+    await openFromStepMenu(workbench, page, 'Open Rollout Step as Tokens');
+    await page.locator('.part.editor .tab', { hasText: 'step-000002.tokens' }).first().waitFor({ timeout: 30_000 });
+    for (const [kind, settings] of HIGH_CONTRAST) {
+      if (kind === 'hc-light') await switchTheme(workbench, settings);
+      const card = await hoverAt(workbench, page, 'circles');
+      assert.match(card, /Token 5 of 9/);
+      assert.match(card, /Ãᵢₜ — token advantage/);
+      const border = await page.locator('.monaco-hover:not(.hidden)').last().evaluate((el) => getComputedStyle(el).borderTopColor);
+      assert.equal(border, CONTRAST_BORDER[kind], `${kind}: the hover's border`);
+      await screenshot(`token-view-hover-${kind}`);
+      await page.keyboard.press('Escape');
+    }
   },
 );
