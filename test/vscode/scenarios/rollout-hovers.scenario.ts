@@ -109,7 +109,8 @@ scenario(
     await page.locator('.part.editor .tab', { hasText: 'step-000002.tokens' }).first().waitFor({ timeout: 30_000 });
     for (const [kind, settings] of HIGH_CONTRAST) {
       if (kind === 'hc-light') await switchTheme(workbench, settings);
-      const card = await hoverAt(workbench, page, 'circles');
+      // '·circles' is a token of the response line only (the prompt line above says "circles" too).
+      const card = await hoverAt(workbench, page, '·circles');
       assert.match(card, /Token 5 of 9/);
       assert.match(card, /Ãᵢₜ — token advantage/);
       assert.match(card, /RVD — robust visual dependency/);
