@@ -8,7 +8,7 @@ import { until } from '../suite/scenarioHelpers';
 import { openTrajectory, DARK } from './webviewHelpers';
 
 /** 20,000 tokens of mixed lengths, a line break now and then, and a last token that can be found. */
-export function longTokens(n = 20_000): string[] {
+function longTokens(n = 20_000): string[] {
   const words = [' the', ' triangle', ' is', ' near', ' cell', ' B2', ',', ' and', ' a', ' crimson', ' square', ' sits', ' below', ' it', '.', ' Therefore'];
   const tokens = Array.from({ length: n - 1 }, (_, i) => (i % 173 === 172 ? '\n' : words[(i * 7 + (i >> 3)) % words.length]));
   tokens.push(' FINAL');
