@@ -3,7 +3,8 @@
  * 20,000-token trajectory and of a 1,000-rollout step, read from the webview's performance marks, plus the
  * screenshots for the README (a showcase run with images, a second run for the overlaid charts).
  * Run by `npm run bench:webview` after the static-page figures (skip with `--static-only`), or alone:
- * `npx tsx bench/webview-vscode.ts`.
+ * `npx tsx bench/webview-vscode.ts`. With `--scroll`, only the fast-scrolling figures (docs/webview.md):
+ * SCROLL_REPEATS (default 3), SCROLL_VARIANT_CSS (a stylesheet added on every other repeat), SCROLL_PROFILE=1.
  */
 import { join } from 'node:path';
 import { writeFileSync, mkdirSync, appendFileSync } from 'node:fs';
@@ -143,7 +144,154 @@ async function measure(webview: FrameLocator, loads: number): Promise<{ firstPai
   };
 }
 
+/**
+ * Fast wheel scrolling: the list scrolled at the speed of a fast wheel (60 notches of 120 px a second) for
+ * `seconds`, while the page records every frame's interval with requestAnimationFrame. Dropped frames:
+ * intervals over 50 ms. The scroll is driven from the page, by time (scrollTop = speed × elapsed, each frame):
+ * real wheel input sent through the browser's input domain is acknowledged one event at a time, which on this
+ * loaded machine let through only 5–8 events a second, too slow to be the fast scrolling in question.
+ */
+async function fastScroll(webview: FrameLocator, seconds = 3, pxPerSecond = 7200): Promise<{ frames: number; over50: number; max: number; p95: number; scrolledPx: number; scriptMs: number; layoutMs: number }> {
+  // tsx keeps function names with a __name() helper the page does not have.
+  await webview.locator('body').evaluate(() => void ((window as unknown as { __name: unknown }).__name = (f: unknown) => f));
+  const { frames, scrolledPx, scriptMs, layoutMs } = await webview.locator('.list').evaluate(
+    (list, [seconds, speed]) =>
+      new Promise<{ frames: number[]; scrolledPx: number; scriptMs: number; layoutMs: number }>((resolve) => {
+        const frames: number[] = [];
+        // Chromium's long-animation-frame entries split a long frame into script and style + layout time.
+        let scriptMs = 0;
+        let layoutMs = 0;
+        const po = new PerformanceObserver((l) => {
+          for (const e of l.getEntries() as Array<PerformanceEntry & { renderStart: number; styleAndLayoutStart: number; scripts: Array<{ duration: number }> }>) {
+            scriptMs += e.scripts.reduce((a, x) => a + x.duration, 0);
+            if (e.styleAndLayoutStart) layoutMs += e.startTime + e.duration - e.styleAndLayoutStart;
+          }
+        });
+        try {
+          po.observe({ type: 'long-animation-frame', buffered: false });
+        } catch {
+          // not in this Chromium: the split stays 0
+        }
+        const top0 = list.scrollTop;
+        const t0 = performance.now();
+        let last = t0;
+        const tick = (t: number): void => {
+          frames.push(t - last);
+          last = t;
+          const elapsed = t - t0;
+          list.scrollTop = top0 + (speed * elapsed) / 1000;
+          if (elapsed < seconds * 1000 && list.scrollTop + list.clientHeight < list.scrollHeight - 1) requestAnimationFrame(tick);
+          else {
+            setTimeout(() => {
+              for (const e of po.takeRecords() as Array<PerformanceEntry & { styleAndLayoutStart: number; scripts: Array<{ duration: number }> }>) {
+                scriptMs += e.scripts.reduce((a, x) => a + x.duration, 0);
+                if (e.styleAndLayoutStart) layoutMs += e.startTime + e.duration - e.styleAndLayoutStart;
+              }
+              po.disconnect();
+              resolve({ frames: frames.slice(1), scrolledPx: list.scrollTop - top0, scriptMs, layoutMs });
+            }, 200);
+          }
+        };
+        requestAnimationFrame(tick);
+      }),
+    [seconds, pxPerSecond] as const,
+  );
+  return { frames: frames.length, over50: frames.filter((f) => f > 50).length / Math.max(1, frames.length), max: Math.max(...frames), p95: q(frames, 0.95), scrolledPx, scriptMs, layoutMs };
+}
+
+/**
+ * Starts V8's sampling profiler on the page's renderer (the webview's frame shares it unless it is out of
+ * process); the function returned stops it and names where the self time went, largest first.
+ */
+async function startProfile(page: import('playwright-core').Page): Promise<() => Promise<string>> {
+  const frame = page.frames().find((f) => /fake\.html|index\.html/.test(f.url()) && f.url().includes('webview')) ?? page.mainFrame();
+  const cdp = await page.context().newCDPSession(frame).catch(() => page.context().newCDPSession(page));
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+  await cdp.send('Profiler.start');
+  return async () => {
+    const { profile } = (await cdp.send('Profiler.stop')) as { profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>; samples: number[]; timeDeltas: number[] } };
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const self = new Map<string, number>();
+    profile.samples.forEach((id, k) => {
+      const n = byId.get(id)!;
+      const name = `${n.callFrame.functionName || '(anonymous)'}${n.callFrame.url ? ` [${n.callFrame.url.split('/').pop()}]` : ''}`;
+      self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[k] ?? 0) / 1000);
+    });
+    const total = [...self.values()].reduce((a, b) => a + b, 0);
+    return [...self.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([name, ms]) => `${name} ${Math.round(ms)} ms (${Math.round((100 * ms) / total)} %)`)
+      .join('; ');
+  };
+}
+
+/** `--scroll`: only the wheel-scrolling figures, on the 20,000-token rollout and a 1,000-rollout step. */
+async function scrollOnly(): Promise<void> {
+  const lines: string[] = [];
+  await withStudio(
+    {
+      name: 'webview-bench-scroll',
+      runs: [],
+      settings: { 'workbench.colorTheme': 'Default Dark Modern' },
+      timeoutMs: 600_000,
+      viewport: { width: 1400, height: 900 },
+      setup: (ws) => {
+        const runsDir = join(ws, 'runs');
+        mkdirSync(runsDir, { recursive: true });
+        writeRun(runsDir, 'bench-20k', 'bench · 20k tokens', 'prpo', [{ rollouts: 1, group: 1, tokens: 20_000 }], []);
+        writeRun(runsDir, 'bench-1000', 'bench · 1000 rollouts', 'prpo', [{ rollouts: 1000, group: 8, tokens: 200 }], []);
+      },
+    },
+    async ({ workbench, page }) => {
+      await workbench.openViewContainer('PRPO Studio');
+      await workbench.treeItem('Runs', 'bench · 20k tokens', 90_000);
+      await workbench.runCommand('View: Toggle Primary Side Bar Visibility').catch(() => undefined);
+      const repeats = Number(process.env.SCROLL_REPEATS ?? 3);
+      for (const run of ['bench · 20k tokens', 'bench · 1000 rollouts']) {
+        await workbench.runCommand('prpoStudio.openRun');
+        await workbench.answerInput(run);
+        await new Promise((r) => setTimeout(r, 500));
+        const wv = await workbench.webview();
+        await wv.locator('.tok').first().waitFor({ timeout: 120_000 });
+        if (run.includes('1000')) {
+          // All 1,000 rollouts in before scrolling.
+          await wv.locator('.status-line', { hasText: 'showing 1000' }).waitFor({ timeout: 120_000 }).catch(() => undefined);
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+        for (let i = 0; i < repeats; i++) {
+          // SCROLL_VARIANT_CSS: every other repeat with this stylesheet added, to compare two layouts in one run.
+          const variant = process.env.SCROLL_VARIANT_CSS && i % 2 === 1 ? process.env.SCROLL_VARIANT_CSS : '';
+          await wv.locator('body').evaluate((_, css) => {
+            const d = document as Document & { __variant?: CSSStyleSheet };
+            if (!d.__variant) {
+              d.__variant = new CSSStyleSheet();
+              d.adoptedStyleSheets = [...d.adoptedStyleSheets, d.__variant];
+            }
+            d.__variant.replaceSync(css);
+          }, variant);
+          await wv.locator('.list').evaluate((l) => void (l.scrollTop = 0));
+          await new Promise((r) => setTimeout(r, 500));
+          // The same frames with the list standing still: what the machine's load alone costs.
+          const idle = i === 0 ? await fastScroll(wv, 3, 0) : undefined;
+          if (idle) lines.push(`standing still, ${run}: ${idle.frames} frames in 3 s, ${(idle.over50 * 100).toFixed(1)} % over 50 ms, p95 ${f1(idle.p95)} ms, max ${f1(idle.max)} ms`);
+          const profile = i === repeats - 1 && process.env.SCROLL_PROFILE ? await startProfile(page) : undefined;
+          const m = await fastScroll(wv);
+          if (profile) lines.push(`where the time went (${run}, CPU profile of the page's renderer, self time): ${await profile()}`);
+          lines.push(
+            `fast scrolling${variant ? ` with ${variant}` : ''}, ${run.includes('1000') ? '1,000-rollout step' : '20,000-token rollout'} (7,200 px/s for 3 s, ${Math.round(m.scrolledPx)} px scrolled): ${m.frames} frames, ${(m.over50 * 100).toFixed(1)} % over 50 ms, p95 ${f1(m.p95)} ms, max ${f1(m.max)} ms`,
+          );
+          console.log(lines.at(-1));
+        }
+      }
+    },
+  );
+  console.log(JSON.stringify({ bench: 'webview-scroll', figures: lines }));
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--scroll')) return scrollOnly();
   const lines: string[] = [];
   await withStudio(
     {

@@ -51,8 +51,31 @@ export function aboveThreshold(def: SignalDef, raw: number, t: number): boolean 
 // Viridis at 8 stops (low → high) and the blue/orange ends of a PuOr-like diverging scale.
 const VIRIDIS = ['#482878', '#3e4989', '#31688e', '#26828e', '#1f9e89', '#35b779', '#6ece58', '#fde725'];
 
-/** Opacity (share of the scale colour mixed into the editor background) of bin 1 … 8. */
-export const binShare = (b: number): number => Math.round(12 + (b - 1) * (58 / (BINS - 1)));
+/**
+ * Opacity (share of the scale colour mixed into the editor background) of bin 1 … 8. High-contrast themes get
+ * the full range up to the pure colour: at the ordinary 12–70 % the lower half of viridis on pure black was one
+ * near-black shade, and the legend's low end could not be told from the background.
+ */
+export const binShare = (b: number, theme: ThemeKind = 'dark'): number =>
+  theme === 'hc-dark' || theme === 'hc-light' ? Math.round(28 + (b - 1) * (72 / (BINS - 1))) : Math.round(12 + (b - 1) * (58 / (BINS - 1)));
+
+/** The stock high-contrast themes' editor background and foreground (their text colour is computed, below). */
+const HC_COLOURS = { 'hc-dark': { bg: '#000000', fg: '#ffffff' }, 'hc-light': { bg: '#ffffff', fg: '#292929' } } as const;
+
+const rgbOf = (hex: string): number[] => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+const channel = (c: number): number => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+const luminance = (c: number[]): number => 0.2126 * channel(c[0]) + 0.7152 * channel(c[1]) + 0.0722 * channel(c[2]);
+/** WCAG's contrast ratio of two sRGB colours. */
+export const contrastRatio = (a: number[], b: number[]): number => (Math.max(luminance(a), luminance(b)) + 0.05) / (Math.min(luminance(a), luminance(b)) + 0.05);
+
+/** The colour of bin `bin` of scale `kind` as drawn on `bg` (what color-mix in srgb gives). */
+export function binColour(kind: 'dp' | 'dn' | 's', bin: number, theme: ThemeKind, bg: string): number[] {
+  const dark = theme === 'dark' || theme === 'hc-dark';
+  const c = kind === 'dp' ? DIVERGING.positive : kind === 'dn' ? DIVERGING.negative : dark ? VIRIDIS[bin - 1] : VIRIDIS[BINS - bin];
+  const share = binShare(bin, theme) / 100;
+  const [fg, back] = [rgbOf(c), rgbOf(bg)];
+  return fg.map((x, i) => share * x + (1 - share) * back[i]);
+}
 
 /**
  * The text colour of a token on bin `bin` of scale `kind` (dp/dn: diverging positive/negative, s: sequential)
@@ -60,9 +83,14 @@ export const binShare = (b: number): number => Math.round(12 + (b - 1) * (58 / (
  * deepest orange was 3.45:1): black or white, whichever keeps ≥ 4.5:1 there. Undefined: the theme's foreground.
  */
 export function binTextColour(kind: 'dp' | 'dn' | 's', bin: number, theme: ThemeKind): '#ffffff' | '#000000' | undefined {
-  // High-contrast foregrounds (white on black, near-black on white) hold everywhere but on the palest viridis bin.
-  if (theme === 'hc-dark') return kind === 's' && bin === 8 ? '#000000' : undefined;
-  if (theme === 'hc-light') return kind === 's' && bin === 8 ? '#ffffff' : undefined;
+  // High-contrast themes have fixed colours and the strongest bins reach the pure scale colour: the theme's
+  // foreground where it keeps 4.5:1, else whichever of black and white contrasts more.
+  if (theme === 'hc-dark' || theme === 'hc-light') {
+    const { bg, fg } = HC_COLOURS[theme];
+    const cell = binColour(kind, bin, theme, bg);
+    if (contrastRatio(cell, rgbOf(fg)) >= 4.5) return undefined;
+    return contrastRatio(cell, [0, 0, 0]) >= contrastRatio(cell, [255, 255, 255]) ? '#000000' : '#ffffff';
+  }
   const dark = theme === 'dark';
   if (kind === 's') {
     // Viridis runs dark → light on dark themes (light → dark on light themes).
@@ -88,6 +116,10 @@ export function scaleCss(): string {
     lines.push(`.s${b} { background-color: color-mix(in srgb, var(--seq-${b}) ${share}%, ${bg}); }`);
     lines.push(`.dp${b} { background-color: color-mix(in srgb, var(--div-pos) ${share}%, ${bg}); }`);
     lines.push(`.dn${b} { background-color: color-mix(in srgb, var(--div-neg) ${share}%, ${bg}); }`);
+    const hc = binShare(b, 'hc-dark');
+    lines.push(`body.vscode-high-contrast .s${b} { background-color: color-mix(in srgb, var(--seq-${b}) ${hc}%, ${bg}); }`);
+    lines.push(`body.vscode-high-contrast .dp${b} { background-color: color-mix(in srgb, var(--div-pos) ${hc}%, ${bg}); }`);
+    lines.push(`body.vscode-high-contrast .dn${b} { background-color: color-mix(in srgb, var(--div-neg) ${hc}%, ${bg}); }`);
   }
   // The strongest bins are far from the background: their text takes black or white to keep 4.5:1.
   const themes: Array<[string, ThemeKind]> = [

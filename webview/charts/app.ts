@@ -113,21 +113,24 @@ export function startCharts(root: HTMLElement): void {
   const grouped = (): boolean => grouping === 'groups' && runs.length > 1;
   const charts = new Map<string, { chart: Chart<'line', Point[]>; def: ChartDef; series: Series[]; wrap: HTMLElement; note: HTMLElement }>();
 
-  function theme(): { fg: string; grid: string; font: string } {
+  function theme(): { fg: string; grid: string; font: string; lineWidth: number } {
     const cs = getComputedStyle(document.body);
     const v = (name: string, fallback: string): string => cs.getPropertyValue(name).trim() || fallback;
+    const highContrast = document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light');
     return {
       fg: v('--vscode-foreground', '#cccccc'),
       grid: gridColour(
         v('--vscode-foreground', '#cccccc'),
         cs.getPropertyValue('--vscode-editorWidget-border').trim() || cs.getPropertyValue('--vscode-panel-border').trim() || undefined,
-        document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light'),
+        highContrast,
       ),
       font: v('--vscode-font-family', 'sans-serif'),
+      // The thin lines of the ordinary themes read faint on pure black or white (Okabe-Ito blue on black is 4:1).
+      lineWidth: highContrast ? 2.5 : 1.75,
     };
   }
 
-  function applyTheme(chart: Chart<'line', Point[]>): void {
+  function applyTheme(chart: Chart<'line', Point[]>, series: readonly Series[]): void {
     const t = theme();
     const o = chart.options;
     o.color = t.fg;
@@ -140,6 +143,11 @@ export function startCharts(root: HTMLElement): void {
       if (s.title) s.title.color = t.fg;
     }
     o.plugins!.legend!.labels = { ...(o.plugins!.legend!.labels ?? {}), color: t.fg };
+    // Wider lines in high-contrast themes; a band's ends stay without a line (the fill between them shows).
+    chart.data.datasets.forEach((d, i) => {
+      const kind = series[i]?.kind;
+      d.borderWidth = kind === 'lo' || kind === 'hi' ? 0 : kind === 'mean' ? t.lineWidth + 0.25 : t.lineWidth;
+    });
   }
 
   function colourFor(runIndex: number, metricIndex: number): { color: string; dash: number[] } {
@@ -218,7 +226,7 @@ export function startCharts(root: HTMLElement): void {
             borderColor: color,
             backgroundColor: color,
             borderDash: dash,
-            borderWidth: 1.75,
+            borderWidth: 1.75, // applyTheme sets the theme's width
             pointRadius: key === 'valAccuracy' ? 2.5 : 0,
             pointHoverRadius: 4,
             spanGaps: true,
@@ -358,7 +366,7 @@ export function startCharts(root: HTMLElement): void {
           },
         },
       });
-      applyTheme(chart);
+      applyTheme(chart, series);
       draw(chart, series);
       charts.set(def.id, { chart, def, series, wrap, note });
       updateNote(def.id);
@@ -447,19 +455,23 @@ export function startCharts(root: HTMLElement): void {
   // Re-theme when VS Code switches the theme (it swaps the body's classes and CSS variables).
   new MutationObserver(() => {
     for (const c of charts.values()) {
-      applyTheme(c.chart);
+      applyTheme(c.chart, c.series);
       c.chart.update('none');
     }
   }).observe(document.body, { attributes: true, attributeFilter: ['class', 'style'] });
 
   (window as unknown as { prpoCharts: unknown }).prpoCharts = {
+    /** The colours the charts are drawn with now (text, grid and axes). */
+    get theme() {
+      return theme();
+    },
     get grouping() {
       return grouped() ? 'groups' : 'runs';
     },
     get charts() {
       return [...charts.entries()].map(([id, c]) => ({
         id,
-        series: c.series.map((s) => ({ run: s.runId, group: s.group, kind: s.kind, key: s.key, points: s.points.length, drawn: s.dataset.data.length })),
+        series: c.series.map((s) => ({ run: s.runId, group: s.group, kind: s.kind, key: s.key, points: s.points.length, drawn: s.dataset.data.length, width: s.dataset.borderWidth })),
         // What Chart.js holds and draws: its datasets (label, fill, points with a finite y) and the legend's entries.
         datasets: c.chart.data.datasets.map((d) => ({ label: d.label, fill: d.fill ?? false, points: d.data.filter((p) => Number.isFinite((p as Point).y)).length })),
         legend: (c.chart.legend?.legendItems ?? []).map((i) => i.text),

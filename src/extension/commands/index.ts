@@ -285,7 +285,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
           const active = preferredRun(all, TrajectoryPanel.runOnScreen(), backends.active?.runDir);
           const picked = await vscode.window.showQuickPick(
             all.map((e) => ({ label: escapeLabel(e.info.name), description: runDescription(e), picked: e.info.dir === active, entry: e })),
-            { canPickMany: true, placeHolder: 'Chart which runs? (several are overlaid)' },
+            { canPickMany: true, placeHolder: 'Chart which runs? (several are overlaid)', ignoreFocusOut: true },
           );
           if (!picked?.length) return undefined;
           entries = picked.map((p) => p.entry);

@@ -62,7 +62,7 @@ test('token text keeps ≥ 4.5:1 on every bin of every scale in the stock themes
   for (const [name, bg, fg, theme] of themes) {
     const dark = theme === 'dark' || theme === 'hc-dark';
     for (let b = 1; b <= BINS; b++) {
-      const share = binShare(b) / 100;
+      const share = binShare(b, theme) / 100;
       const scales = { dp: DIVERGING.positive, dn: DIVERGING.negative, s: dark ? VIRIDIS[b - 1] : VIRIDIS[BINS - b] } as const;
       for (const [k, c] of Object.entries(scales) as Array<['dp' | 'dn' | 's', string]>) {
         const cell = hex(c).map((x, i) => share * x + (1 - share) * hex(bg)[i]);
@@ -70,6 +70,23 @@ test('token text keeps ≥ 4.5:1 on every bin of every scale in the stock themes
         const r = ratio(cell, hex(text));
         assert.ok(r >= 4.5, `${name}: ${k}${b} text ${text} at ${r.toFixed(2)}:1`);
         if (binTextColour(k, b, theme)) assert.ok(css.includes(`.${k}${b}`) && css.includes(`color: ${text}`), `${k}${b} in the CSS`);
+      }
+    }
+  }
+});
+
+test('high-contrast themes: each bin of every scale stands apart from the one below (bin 1 from the background)', async () => {
+  // At the ordinary 12–70 % shares, viridis' lower bins on pure black were one near-black shade (bin 1 at
+  // 1.04:1 from the background): HC themes take the scale up to the pure colour.
+  const { BINS, binColour, binShare, contrastRatio } = await import('../../../webview/scales');
+  for (const [theme, bg] of [['hc-dark', [0, 0, 0]], ['hc-light', [255, 255, 255]]] as const) {
+    assert.equal(binShare(BINS, theme), 100, `${theme}: the strongest bin is the pure colour`);
+    for (const kind of ['s', 'dp', 'dn'] as const) {
+      let below: number[] = [...bg];
+      for (let b = 1; b <= BINS; b++) {
+        const c = binColour(kind, b, theme, theme === 'hc-dark' ? '#000000' : '#ffffff');
+        assert.ok(contrastRatio(c, below) >= 1.07, `${theme} ${kind}${b}: ${contrastRatio(c, below).toFixed(3)}:1 from the bin below`);
+        below = c;
       }
     }
   }

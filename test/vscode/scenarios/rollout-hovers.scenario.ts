@@ -7,6 +7,7 @@ import { scenario } from '../harness/studio';
 import type { Workbench } from '../harness/workbench';
 import { writeFixtureRuns } from '../suite/fixtures';
 import { clickMenuItem, contextMenuLabels, showStudio, sleep, widenSideBar } from '../suite/scenarioHelpers';
+import { switchTheme, HC_DARK, HIGH_CONTRAST } from './webviewHelpers';
 
 /** Puts the cursor on the first match of `text` in the active editor and shows the hover there. */
 async function hoverAt(workbench: Workbench, page: Page, text: string, expect: RegExp = /Token \d+ of \d+/): Promise<string> {
@@ -90,5 +91,32 @@ scenario(
     await img.waitFor({ timeout: 10_000 });
     assert.ok(await img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0), 'the task image loads');
     await screenshot('rollout-summary-hover');
+  },
+);
+
+// The token card and the as-Tokens view in both high-contrast themes (switched live), for the screenshots: the
+// card's fields are all there in each.
+scenario(
+  'token hovers in the high-contrast themes (dark and light)',
+  { runs: [{}], setup: (ws) => void writeFixtureRuns(join(ws, 'runs')), settings: { ...HC_DARK, 'editor.wordWrap': 'on', 'editor.hover.delay': 100 } },
+  async ({ workbench, page, screenshot }) => {
+    await showStudio(workbench);
+    await workbench.treeItem('Runs', 'PRPO-R shapes (fixture)', 90_000);
+    // From the palette (the explorer's row tooltips can sit over the step menu).
+    await workbench.runCommand('prpoStudio.openRolloutTokens');
+    await workbench.pickQuickItem('PRPO-R shapes (fixture)');
+    await workbench.pickQuickItem('step 2');
+    await page.locator('.part.editor .tab', { hasText: 'step-000002.tokens' }).first().waitFor({ timeout: 30_000 });
+    for (const [kind, settings] of HIGH_CONTRAST) {
+      if (kind === 'hc-light') await switchTheme(workbench, settings);
+      // '·circles' is a token of the response line only (the prompt line above says "circles" too).
+      const card = await hoverAt(workbench, page, '·circles');
+      assert.match(card, /Token 5 of 9/);
+      assert.match(card, /Ãᵢₜ — token advantage/);
+      assert.match(card, /RVD — robust visual dependency/);
+      assert.equal(await page.locator(`.monaco-workbench.${kind === 'hc-dark' ? 'hc-black' : 'hc-light'}`).count(), 1, `the editor is in ${kind}`);
+      await screenshot(`token-view-hover-${kind}`);
+      await page.keyboard.press('Escape');
+    }
   },
 );

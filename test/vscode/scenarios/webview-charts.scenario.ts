@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import type { FrameLocator } from 'playwright-core';
 import { scenario } from '../harness/studio';
 import { FIXTURE_RUN_NAME } from '../fixtures/runs';
-import { DARK, LIGHT } from './webviewHelpers';
+import { switchTheme, themeColours, waitForWebviewTheme, CONTRAST_BORDER, DARK, HC_DARK, HIGH_CONTRAST, LIGHT } from './webviewHelpers';
 
 interface ChartInfo {
   id: string;
-  series: Array<{ run: string; key: string; points: number }>;
+  series: Array<{ run: string; key: string; points: number; width: number }>;
 }
 
 async function chartsOf(webview: FrameLocator): Promise<ChartInfo[]> {
@@ -62,3 +62,26 @@ scenario(
     await screenshot('charts-two-runs');
   },
 );
+
+// Both high-contrast themes (switched live): the cards take the contrast border, while the grid is the
+// foreground at a quarter strength, under the data lines (the contrast border outshone them), which are drawn wider.
+scenario('charts view (high-contrast dark and light): contrast borders, a grid under the lines', { runs: [{ steps: 8 }], settings: HC_DARK }, async ({ workbench, screenshot }) => {
+  await workbench.openViewContainer('PRPO Studio');
+  await workbench.treeItem('Runs', FIXTURE_RUN_NAME, 90_000);
+  await workbench.runCommand('prpoStudio.openMetrics');
+  const webview = await workbench.waitForWebview('.chart-card canvas', 90_000);
+  for (const [kind, settings] of HIGH_CONTRAST) {
+    if (kind === 'hc-light') await switchTheme(workbench, settings);
+    await waitForWebviewTheme(webview, kind);
+    const t = await themeColours(webview, { '.chart-card': 'border-top-color' });
+    assert.equal(t.contrastBorder, CONTRAST_BORDER[kind]);
+    assert.equal(t.colours['.chart-card'], CONTRAST_BORDER[kind], `${kind}: the chart cards take the contrast border`);
+    const drawn = await webview.locator('body').evaluate(() => (window as unknown as { prpoCharts: { theme: { fg: string; grid: string } } }).prpoCharts.theme);
+    const fg = kind === 'hc-dark' ? 'rgba(255, 255, 255, 0.25)' : 'rgba(41, 41, 41, 0.25)';
+    assert.equal(drawn.grid, fg, `${kind}: the grid is the foreground at a quarter strength (${JSON.stringify(drawn)})`);
+    const widths = new Set((await chartsOf(webview)).flatMap((c) => c.series.map((x) => x.width)));
+    assert.deepEqual([...widths], [2.5], `${kind}: the data lines are drawn wider than in the ordinary themes (1.75)`);
+    await workbench.page.mouse.move(2, 2);
+    await screenshot(`charts-${kind}`);
+  }
+});

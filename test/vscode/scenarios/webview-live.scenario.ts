@@ -50,3 +50,34 @@ scenario('live follow: the trajectory view and the charts follow a training run'
   await screenshot('charts-live');
   await workbench.runCommand('prpoStudio.stopRun').catch(() => undefined);
 });
+
+// Issue #16 item 4 in real VS Code: a short run followed live to its end shows the last step written, whatever
+// the order of the final notifications (the view had stayed on step 27 or 28 of 30). 30 steps of 1.5 s: long
+// enough for the view to open while the run trains on a loaded machine.
+const LAST = 30;
+scenario(`live follow to the end: a ${LAST}-step run, followed, ends showing step ${LAST}`, { runs: [], timeoutMs: 300_000 }, async ({ workbench, screenshot }) => {
+  const name = 'Follow to the end run';
+  await workbench.openViewContainer('PRPO Studio');
+  await workbench.runCommand('prpoStudio.startRun');
+  await workbench.pickQuickItem('Built-in · onnxruntime');
+  await workbench.pickQuickItem('PRPO-R');
+  await workbench.answerInput(String(LAST));
+  await workbench.answerInput('0');
+  await workbench.pickQuickItem('cpu');
+  await workbench.answerInput(name);
+  await until('the run in the explorer', async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === name && /running/.test(i.description)), 60_000);
+
+  await workbench.runCommand('prpoStudio.openRun');
+  const webview = await workbench.waitForWebview('.follow', 60_000);
+  await until('follow live is on', async () => webview.locator('.follow').evaluate((el) => (el as HTMLElement & { checked: boolean }).checked), 30_000);
+  const first = await until('a step on show', async () => ((await stepShown(webview)) > 0 ? stepShown(webview) : undefined), 60_000);
+  assert.ok(first < LAST, `the view was opened while the run trained (first step shown: ${first})`);
+
+  await until('the run completed', async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === name && /completed/.test(i.description)), 150_000);
+  // The last step written is shown once the view has caught up, and stays.
+  await until(`step ${LAST} on show`, async () => (await stepShown(webview)) === LAST, 30_000);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(await stepShown(webview), LAST, 'still on the last step');
+  assert.ok((await webview.locator('.tok').count()) > 0, 'its tokens are drawn');
+  await screenshot('followed-to-the-end');
+});

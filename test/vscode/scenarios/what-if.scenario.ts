@@ -15,7 +15,7 @@ import { FIXTURE_RUN_NAME } from '../fixtures/runs';
 import { scenario } from '../harness/studio';
 import { useFakeBackend } from '../suite/fakeBackendBundle';
 import { showStudio, until } from '../suite/scenarioHelpers';
-import { chooseOption, DARK, LIGHT } from './webviewHelpers';
+import { chooseOption, switchTheme, themeColours, waitForWebviewTheme, CONTRAST_BORDER, DARK, HC_DARK, HIGH_CONTRAST, LIGHT } from './webviewHelpers';
 
 useFakeBackend({ FAKE_STEP_MS: '400' });
 
@@ -108,3 +108,27 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
     await screenshot(`started-${theme}`);
   });
 }
+
+// The panel in both high-contrast themes (switched live): its borders take the theme's contrast border and the
+// recoloured Ã stays on the outlined high-contrast scale.
+scenario('what-if (high-contrast dark and light): the panel and the recoloured step', { settings: HC_DARK, runs: [{ steps: 2 }] }, async ({ workbench, screenshot }) => {
+  await showStudio(workbench);
+  await workbench.treeItem('Runs', FIXTURE_RUN_NAME, 90_000);
+  await workbench.runCommand('prpoStudio.whatIf');
+  await workbench.pickQuickItem('step 2');
+  const webview = await workbench.waitForWebview('.what-if:not([hidden])', 90_000);
+  await chooseOption(webview, '.what-if-preset', 'pgpo');
+  await webview.locator('.what-if-tau input').fill(String(TAU));
+  await webview.locator('.what-if-fact.boosted').waitFor({ timeout: 15_000 });
+  for (const [kind, settings] of HIGH_CONTRAST) {
+    if (kind === 'hc-light') await switchTheme(workbench, settings);
+    await waitForWebviewTheme(webview, kind);
+    const dp = '.tok.dp1, .tok.dp2, .tok.dp3, .tok.dp4, .tok.dp5, .tok.dp6, .tok.dp7, .tok.dp8';
+    const t = await themeColours(webview, { '.what-if': 'border-top-color', [dp]: 'outline-color' });
+    assert.equal(t.contrastBorder, CONTRAST_BORDER[kind]);
+    assert.equal(t.colours['.what-if'], CONTRAST_BORDER[kind], `${kind}: the panel's border`);
+    assert.equal(t.colours[dp], CONTRAST_BORDER[kind], `${kind}: a recoloured token's outline`);
+    await workbench.page.mouse.move(2, 2);
+    await screenshot(`what-if-${kind}`);
+  }
+});
