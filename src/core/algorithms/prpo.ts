@@ -20,13 +20,12 @@ export function rvdSoft(G: Row, U: Row, lambda: number, groundingFloor = 0, inst
   return softFrom(minmaxLog1p(G, groundingFloor), minmaxLog1p(U, instabilityFloor), lambda);
 }
 
-/** RVD_t = ĝ_t · exp(−λ · û_t), into a new row (ĝ and û may be memoised, see normalised). */
+/** RVD_t = ĝ_t · exp(−λ · û_t), into a new row (ĝ and û may come from the rollout's memo). */
 function softFrom(g: Row, u: Row, lambda: number): Float64Array {
   const out = new Float64Array(g.length);
   for (let t = 0; t < g.length; t++) out[t] = g[t] * Math.exp(-lambda * u[t]);
   return out;
 }
-
 
 /**
  * `gate`: RVD_t = ĝ_t · [U_t ≤ quantile_q(U over the response)], linear interpolation; ĝ = minmax_f(log1p G)

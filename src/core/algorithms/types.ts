@@ -31,7 +31,8 @@ export interface RolloutInput {
   labels?: Row;
   /**
    * Where the caller reshapes the same, unchanging input many times (the what-if panel, on every change of a
-   * control), a place for the estimators to keep what depends on the input alone (PRPO-R's ĝ and û per floor).
+   * control), a place for the estimators to keep what depends on the input alone (PRPO-R's ĝ and û per floor and
+   * sorted U, PGPO's normalised score, VPPO's sorted scores).
    * Absent, nothing is kept.
    */
   memo?: Map<string, Float64Array>;
