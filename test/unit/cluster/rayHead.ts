@@ -104,7 +104,10 @@ export async function startRayHead(options: RayHeadOptions = {}): Promise<RayHea
   const ports = await Promise.all(Array.from({ length: 9 }, freePort));
   if (options.dashboardPort) ports[1] = options.dashboardPort;
   const [gcs, dashboard, nodeManager, objectManager, agentListen, agentGrpc, runtimeEnvAgent, metrics, client] = ports;
-  const workerLo = 20_000 + Math.floor(Math.random() * 400) * 100;
+  // 100 worker ports that hold none of the ports above (Ray refuses to start when two of its components share one).
+  let workerLo: number;
+  do workerLo = 20_000 + Math.floor(Math.random() * 400) * 100;
+  while (ports.some((p) => p >= workerLo && p < workerLo + 100));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: `${join(VENV, 'bin')}:${process.env.PATH}`,
