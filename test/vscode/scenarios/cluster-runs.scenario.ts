@@ -98,9 +98,9 @@ scenario(
     await until('the open dialog with the workspace folder', async () => (await input.inputValue().catch(() => '')).startsWith(workspaceDir), 30_000);
     await workbench.answerInput(configFile);
     await workbench.pickQuickItem('PRPO-R');
-    await workbench.answerInput('200');
-    await workbench.answerInput(modelDir);
-    await workbench.answerInput(dataDir);
+    await workbench.answerInput('200', { title: /: steps$/ });
+    await workbench.answerInput(modelDir, { title: /: model folder on the cluster$/ });
+    await workbench.answerInput(dataDir, { title: /: dataset folder on the cluster$/ });
     await screenshot('submitting');
 
     const row = await runRow(workbench, /running · PRPO-R · Ray RUNNING/, 600_000);
@@ -145,7 +145,7 @@ scenario(
     const target = step + 3;
     await workbench.runCommand('prpoStudio.resumeClusterRun');
     await workbench.pickQuickItem(name);
-    await workbench.answerInput(String(target));
+    await workbench.answerInput(String(target), { title: /^Resume / });
     await workbench.waitForNotification(new RegExp(`Cluster "local-ray": .+ is (RUNNING|SUCCEEDED) and writes ${escapeRe(basename(runDir))}\\.`), 600_000);
     await runRow(workbench, new RegExp(`step \\d+/\\d+ · R [-\\d.]+ · (running · PRPO-R · Ray RUNNING|completed · PRPO-R · Ray SUCCEEDED)`), 120_000);
     const finished = await runRow(workbench, new RegExp(`^step ${target}/\\d+ · R [-\\d.]+ · completed · PRPO-R · Ray SUCCEEDED$`), 600_000);

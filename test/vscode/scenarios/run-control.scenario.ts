@@ -26,10 +26,10 @@ scenario('start, pause, checkpoint, stop and resume a run from the palette', { r
   await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'PRPO-R' }).first().waitFor({ timeout: 15_000 });
   await screenshot('preset-pick');
   await workbench.pickQuickItem('PRPO-R');
-  await workbench.answerInput('400');
-  await workbench.answerInput('0');
+  await workbench.answerInput('400', { title: /: steps$/ });
+  await workbench.answerInput('0', { title: /: seed$/ });
   await workbench.pickQuickItem('cpu');
-  await workbench.answerInput(RUN);
+  await workbench.answerInput(RUN, { title: /: run name$/ });
   await screenshot('starting');
 
   const running = await runRow(workbench, /running/, real ? 240_000 : 60_000);

@@ -19,10 +19,10 @@ scenario('live follow: the trajectory view and the charts follow a training run'
   await workbench.runCommand('prpoStudio.startRun');
   await workbench.pickQuickItem('Built-in · onnxruntime');
   await workbench.pickQuickItem('PRPO-R');
-  await workbench.answerInput('200');
-  await workbench.answerInput('0');
+  await workbench.answerInput('200', { title: /: steps$/ });
+  await workbench.answerInput('0', { title: /: seed$/ });
   await workbench.pickQuickItem('cpu');
-  await workbench.answerInput(RUN);
+  await workbench.answerInput(RUN, { title: /: run name$/ });
   await until('the run in the explorer', async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === RUN && /running/.test(i.description)), 60_000);
 
   await workbench.runCommand('prpoStudio.openRun');
@@ -61,10 +61,10 @@ scenario(`live follow to the end: a ${LAST}-step run, followed, ends showing ste
   await workbench.runCommand('prpoStudio.startRun');
   await workbench.pickQuickItem('Built-in · onnxruntime');
   await workbench.pickQuickItem('PRPO-R');
-  await workbench.answerInput(String(LAST));
-  await workbench.answerInput('0');
+  await workbench.answerInput(String(LAST), { title: /: steps$/ });
+  await workbench.answerInput('0', { title: /: seed$/ });
   await workbench.pickQuickItem('cpu');
-  await workbench.answerInput(name);
+  await workbench.answerInput(name, { title: /: run name$/ });
   await until('the run in the explorer', async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === name && /running/.test(i.description)), 60_000);
 
   await workbench.runCommand('prpoStudio.openRun');

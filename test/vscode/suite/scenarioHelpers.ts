@@ -121,7 +121,7 @@ export async function steerLiveRun(
   // Resume from the checkpoint taken above (the stop saved a later one: pick ours by its label), on a new backend.
   await workbench.runCommand('prpoStudio.resumeFromCheckpoint');
   await workbench.pickQuickItem(ckptLabel);
-  await workbench.answerInput('400');
+  await workbench.answerInput('400', { title: /^Resume / });
   await runRow(workbench, name, /running/, startMs);
   await until('running again in the status bar', async () => new RegExp(`${preset} running`).test(await statusBarText(workbench)), startMs);
   await sleep(1000);
