@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { FrameLocator } from 'playwright-core';
 import { scenario } from '../harness/studio';
 import { useFakeBackend } from '../suite/fakeBackendBundle';
-import { until } from '../suite/scenarioHelpers';
+import { startBuiltinRun, until } from '../suite/scenarioHelpers';
 
 useFakeBackend({ FAKE_STEP_MS: '1500' });
 const RUN = 'Live follow run';
@@ -16,14 +16,7 @@ const stepShown = async (webview: FrameLocator): Promise<number> => {
 
 scenario('live follow: the trajectory view and the charts follow a training run', { runs: [] }, async ({ workbench, screenshot }) => {
   await workbench.openViewContainer('PRPO Studio');
-  await workbench.runCommand('prpoStudio.startRun');
-  await workbench.pickQuickItem('Built-in · onnxruntime');
-  await workbench.pickQuickItem('PRPO-R');
-  await workbench.answerInput('200', { title: /: steps$/ });
-  await workbench.answerInput('0', { title: /: seed$/ });
-  await workbench.pickQuickItem('cpu');
-  await workbench.answerInput(RUN, { title: /: run name$/ });
-  await until('the run in the explorer', async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === RUN && /running/.test(i.description)), 60_000);
+  await startBuiltinRun(workbench, RUN, 200);
 
   await workbench.runCommand('prpoStudio.openRun');
   const webview = await workbench.waitForWebview('.follow', 60_000);
@@ -58,14 +51,7 @@ const LAST = 30;
 scenario(`live follow to the end: a ${LAST}-step run, followed, ends showing step ${LAST}`, { runs: [], timeoutMs: 300_000 }, async ({ workbench, screenshot }) => {
   const name = 'Follow to the end run';
   await workbench.openViewContainer('PRPO Studio');
-  await workbench.runCommand('prpoStudio.startRun');
-  await workbench.pickQuickItem('Built-in · onnxruntime');
-  await workbench.pickQuickItem('PRPO-R');
-  await workbench.answerInput(String(LAST), { title: /: steps$/ });
-  await workbench.answerInput('0', { title: /: seed$/ });
-  await workbench.pickQuickItem('cpu');
-  await workbench.answerInput(name, { title: /: run name$/ });
-  await until('the run in the explorer', async () => (await workbench.treeItems('Runs', { timeoutMs: 2000 })).find((i) => i.label === name && /running/.test(i.description)), 60_000);
+  await startBuiltinRun(workbench, name, LAST);
 
   await workbench.runCommand('prpoStudio.openRun');
   const webview = await workbench.waitForWebview('.follow', 60_000);

@@ -129,3 +129,18 @@ export async function steerLiveRun(
   await workbench.runCommand('prpoStudio.stopRun');
   await runRow(workbench, name, /stopped/, stopMs);
 }
+
+/**
+ * Starts a PRPO-R run of the built-in backend from the palette — backend, preset, steps, seed 0, the CPU, `name` —
+ * and waits for it to run in the explorer. Each answer waits for its own input (its title), as a user would.
+ */
+export async function startBuiltinRun(workbench: Workbench, name: string, steps: number, timeoutMs = 60_000) {
+  await workbench.runCommand('prpoStudio.startRun');
+  await workbench.pickQuickItem('Built-in · onnxruntime');
+  await workbench.pickQuickItem('PRPO-R');
+  await workbench.answerInput(String(steps), { title: /: steps$/ });
+  await workbench.answerInput('0', { title: /: seed$/ });
+  await workbench.pickQuickItem('cpu');
+  await workbench.answerInput(name, { title: /: run name$/ });
+  return runRow(workbench, name, /running/, timeoutMs);
+}
