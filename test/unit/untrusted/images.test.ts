@@ -7,28 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
-import { encodePng, crc32 } from '../../../src/core/run/png';
+import { encodePng } from '../../../src/core/run/png';
+import { pngClaiming } from '../../fixtures/images';
 import { imageProblem, readRunImage } from '../../../src/core/run/images';
 import { tempDir } from '../run/helpers';
-
-/** A PNG whose IHDR claims width × height (with a valid CRC) and holds one tiny IDAT: a decompression bomb's header. */
-function pngClaiming(width: number, height: number): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'latin1');
-    Buffer.from(data).copy(out, 8);
-    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', new Uint8Array(0))]);
-}
 
 test('a real PNG is sent as a data: URL; hostile images get one clear sentence each', async (t) => {
   const root = tempDir(t, 'prpo-untrusted-');

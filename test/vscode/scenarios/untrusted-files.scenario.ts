@@ -7,32 +7,14 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { scenario } from '../harness/studio';
 import { RunWriter } from '../../../src/core/run/writer';
-import { crc32, encodePng } from '../../../src/core/run/png';
+import { encodePng } from '../../../src/core/run/png';
+import { pngClaiming } from '../../fixtures/images';
 import type { RolloutRecord } from '../../../src/core/run/schema';
 
 const BIG = 1 << 20;
 const HOSTILE_PROMPT = 'Count <img src=x onerror="document.title=\'pwned\'"> {{constructor}} ${x} \u202Eevil\u202C';
-
-/** A PNG header claiming width × height pixels (valid CRC), with a tiny IDAT: a decompression bomb's shape. */
-function pngClaiming(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'latin1');
-    data.copy(out, 8);
-    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
-}
 
 function rollout(step: number, i: number, over: Partial<RolloutRecord>): RolloutRecord {
   const tokens = over.tokens ?? ['I', ' see', ' 3'];
