@@ -77,7 +77,8 @@ export function whatIfMissing(config: AlgorithmConfig, rollouts: readonly Packed
  */
 interface PreparedStep {
   count: number;
-  inputs: RolloutInput[];
+  /** Made on the first computation (a step `whatIfMissing` refuses never needs them). */
+  inputs?: RolloutInput[];
   checked: Set<string>;
   lacking: Map<TokenField, PackedRolloutRef[]>;
 }
@@ -86,7 +87,7 @@ const preparedSteps = new WeakMap<readonly PackedRolloutRef[], PreparedStep>();
 function prepared(rollouts: readonly PackedRolloutRef[]): PreparedStep {
   let p = preparedSteps.get(rollouts);
   if (!p || p.count !== rollouts.length) {
-    p = { count: rollouts.length, inputs: whatIfInputs(rollouts), checked: new Set(), lacking: new Map() };
+    p = { count: rollouts.length, checked: new Set(), lacking: new Map() };
     preparedSteps.set(rollouts, p);
   }
   return p;
@@ -202,7 +203,7 @@ export function runWhatIf(config: AlgorithmConfig, rollouts: readonly PackedRoll
   // k3 configurations read the step's precomputed k3 rows as if supplied (same numbers, computed once).
   const { out, outcome } = reshapeLogged(
     config.kl === 'k3' ? { ...config, kl: 'exact' } : config,
-    step.inputs,
+    (step.inputs ??= whatIfInputs(rollouts)),
     rollouts.map((ro) => ro.meta.advantage),
     step.checked,
   );
