@@ -17,7 +17,6 @@ import {
   IpcResponse,
   IpcType,
   MetricsAppendedNotification,
-  PerfReportCommand,
   ReadyCommand,
   RolloutsAppendedNotification,
   TrajectoryInitNotification,
@@ -33,7 +32,6 @@ import { makeRollout, makeStep } from '../test/fixtures/webviewFixtures';
 interface Sim {
   steps: Map<number, RolloutRecord[]>;
   run: WebviewRunInfo;
-  perf: Array<{ name: string; ms: number }>;
   commands: IpcMessage[];
   images: Map<string, string>;
   chartRuns: ChartRun[];
@@ -55,7 +53,6 @@ const page = window as unknown as SimPage;
 const sim: Sim = {
   steps: new Map(),
   run: { id: 'bench', name: 'bench run', algorithm: 'prpo', source: 'prpo-studio', status: 'running', patchSize: 8 },
-  perf: [],
   commands: [],
   images: new Map(),
   chartRuns: [],
@@ -81,9 +78,6 @@ const params = <T extends IpcType>(_t: T, m: IpcMessage): IpcParams<T> => m.para
         case methodOf(ReadyCommand):
           if (params(ReadyCommand, m).scope === 'charts') notify(ChartsInitNotification, { runs: sim.chartRuns });
           else notify(TrajectoryInitNotification, { run: sim.run, steps: [...sim.steps.keys()].sort((a, b) => a - b), step: page.__initialStep });
-          break;
-        case methodOf(PerfReportCommand):
-          sim.perf.push(params(PerfReportCommand, m));
           break;
         case methodOf(GetStepRequest): {
           // As TrajectoryPanel does: ranges over the whole step, the first rollouts in the reply (the webview pulls the rest).
@@ -149,7 +143,7 @@ page.__sim = {
       tick();
     });
   },
-  perf: () => sim.perf,
+  perf: () => performance.getEntriesByType('mark').map((e) => ({ name: e.name, ms: (e as PerformanceMark).detail as number })),
 };
 
 // A page can describe its steps before the scripts run: window.__simSetup = { steps: [[step, rollouts, groupSize, tokens]], hostileStep }.

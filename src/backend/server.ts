@@ -25,7 +25,7 @@ export function startServer(connection: MessageConnection, opts: ServerOptions):
   const hooks: TrainerHooks = {
     onState: (s) => connection.sendNotification(Notifications.state, s),
     onMetrics: (row) => connection.sendNotification(Notifications.metrics, { runId: trainer?.writer.manifest.id ?? '', row }),
-    onRollouts: (step, rollouts) => connection.sendNotification(Notifications.rollouts, { runId: trainer?.writer.manifest.id ?? '', step, rollouts }),
+    onRollouts: (step, rollouts) => connection.sendNotification(Notifications.rollouts, { runId: trainer?.writer.manifest.id ?? '', step, rollouts, sentAt: Date.now() }),
     onCheckpoint: (info) => connection.sendNotification(Notifications.checkpoint, info),
     onLog: (level, message) => connection.sendNotification(Notifications.log, { level, message }),
   };

@@ -19,7 +19,7 @@ import { h } from '../elements';
 import { FilterState } from './model';
 import { HoverCard } from './hoverCard';
 import { imageLoader } from './imageLoader';
-import { afterPaint, exposeForTests, perfReporter } from './perf';
+import { afterPaint, exposeForTests, report } from './perf';
 import { StepLoader } from './stepLoader';
 import { renderLegend, updateStatus } from './summary';
 import { attachTokenCursor } from './tokenCursor';
@@ -33,7 +33,6 @@ export function startTrajectory(root: HTMLElement): void {
   const ipc = new HostIpc('trajectory');
   const saved = ipc.getState<SavedView>() ?? {};
   const state = restoreView(saved);
-  const report = perfReporter(ipc);
 
   const legend = h('div', 'legend');
   const status = h('div', 'status-line');
@@ -126,7 +125,7 @@ export function startTrajectory(root: HTMLElement): void {
     }
     whatIf.open();
   });
-  ipc.on(RolloutsAppendedNotification, (p, m) => loader.onAppended(p.rollouts, m));
+  ipc.on(RolloutsAppendedNotification, (p, m) => loader.onAppended(p.rollouts, p.sentAt, m.sentAt));
   ipc.on(StatusChangedNotification, (p) => {
     if (state.run && p.runId === state.run.id) {
       state.run = { ...state.run, status: p.status };

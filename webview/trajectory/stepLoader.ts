@@ -7,7 +7,6 @@
 import {
   GetStepPartRequest,
   GetStepRequest,
-  IpcMessage,
   SetFollowCommand,
   ShowMessageCommand,
 } from '../../src/core/protocol/webview';
@@ -26,8 +25,9 @@ const AT_BOTTOM_PX = 40;
 
 interface Arrival {
   batch: PackedRollouts;
-  /** When the host posted it (live rollouts). */
+  /** When the trainer (else the host) sent it, and when the host posted it (live rollouts), ms since the epoch. */
   sentAt?: number;
+  postedAt?: number;
   received: number;
   /** A part of the step being opened (not live); `last` when it completes the step. */
   opening?: { last: boolean };
@@ -102,8 +102,8 @@ export class StepLoader {
     }
   }
 
-  /** Live rollouts from the host (RolloutsAppendedNotification). */
-  onAppended(batch: PackedRollouts, m: IpcMessage): void {
+  /** Live rollouts (RolloutsAppendedNotification), sent at `sentAt` by the trainer, posted at `postedAt` by the host. */
+  onAppended(batch: PackedRollouts, sentAt: number | undefined, postedAt?: number): void {
     const s = this.p.state;
     if (s.follow && !s.steps.includes(batch.step)) s.steps = [...s.steps, batch.step].sort((a, b) => a - b);
     if (s.loadingStep !== undefined) {
@@ -116,7 +116,7 @@ export class StepLoader {
       this.followLatest();
       return;
     }
-    this.enqueue({ batch, sentAt: m.sentAt, received: performance.now() });
+    this.enqueue({ batch, sentAt: sentAt ?? postedAt, postedAt, received: performance.now() });
   }
 
   /**
@@ -191,6 +191,7 @@ export class StepLoader {
         if (it.opening) continue;
         report('trajectory.appendPaint', now - it.received);
         if (it.sentAt !== undefined) report('trajectory.streamLatency', wall - it.sentAt);
+        if (it.postedAt !== undefined) report('trajectory.streamFromHost', wall - it.postedAt);
       }
       if (complete) report('trajectory.complete', now - this.openedAt);
     });

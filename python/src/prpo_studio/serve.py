@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from typing import Any, Callable
 
@@ -61,7 +62,7 @@ class Server:
         return Hooks(
             on_state=lambda s: self.out.notify("run/state", s),
             on_metrics=lambda row: self.out.notify("run/metrics", {"runId": rid(), "row": row}),
-            on_rollouts=lambda step, rs: self.out.notify("run/rollouts", {"runId": rid(), "step": step, "rollouts": rs}),
+            on_rollouts=lambda step, rs: self.out.notify("run/rollouts", {"runId": rid(), "step": step, "rollouts": rs, "sentAt": time.time() * 1000}),
             on_checkpoint=lambda info: self.out.notify("run/checkpointSaved", info),
             on_log=lambda level, message: self.out.notify("run/log", {"level": level, "message": message}),
         )

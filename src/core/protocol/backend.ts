@@ -84,7 +84,8 @@ export const Requests = {
 export const Notifications = {
   state: new NotificationType<BackendStatus>('run/state'),
   metrics: new NotificationType<{ runId: string; row: MetricsRow }>('run/metrics'),
-  rollouts: new NotificationType<{ runId: string; step: number; rollouts: RolloutRecord[] }>('run/rollouts'),
+  /** `sentAt`: when the trainer sent them (ms since the epoch), so a view can measure how late it paints them. */
+  rollouts: new NotificationType<{ runId: string; step: number; rollouts: RolloutRecord[]; sentAt?: number }>('run/rollouts'),
   checkpoint: new NotificationType<CheckpointInfo>('run/checkpointSaved'),
   log: new NotificationType<{ level: 'info' | 'warn' | 'error'; message: string }>('run/log'),
   error: new NotificationType<{ message: string; fatal: boolean }>('run/error'),

@@ -167,8 +167,8 @@ export const ShowStepNotification = new IpcNotification<{ step: number }>('traje
 export const OpenWhatIfNotification = new IpcNotification<{ step?: number }>('trajectory', 'openWhatIf');
 /** The set of steps changed (a live run wrote a new step file). */
 export const StepsChangedNotification = new IpcNotification<{ steps: number[] }>('trajectory', 'stepsChanged');
-/** New rollouts of a step (live). */
-export const RolloutsAppendedNotification = new IpcNotification<{ rollouts: PackedRollouts }>('trajectory', 'rolloutsAppended');
+/** New rollouts of a step (live); `sentAt`: when the trainer sent them (ms since the epoch), where it says. */
+export const RolloutsAppendedNotification = new IpcNotification<{ rollouts: PackedRollouts; sentAt?: number }>('trajectory', 'rolloutsAppended');
 export const StatusChangedNotification = new IpcNotification<{ runId: string; status: RunStatus }>('common', 'status');
 
 /** First message to a charts view: every run's metrics so far. */

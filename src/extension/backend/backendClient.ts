@@ -168,9 +168,9 @@ export class BackendClient implements vscode.Disposable {
       const valid = validLive(() => validateMetricsRow(row, `run/metrics of ${runId}`), log);
       if (valid) this.metricsEmitter.fire({ runId, row: valid });
     });
-    connection.onNotification(Notifications.rollouts, ({ runId, step, rollouts }) => {
+    connection.onNotification(Notifications.rollouts, ({ runId, step, rollouts, sentAt }) => {
       const valid = rollouts.flatMap((r, i) => validLive(() => validateRollout(r, `run/rollouts of ${runId}, step ${step}, rollout ${i}`), log) ?? []);
-      this.rolloutsEmitter.fire({ runId, step, rollouts: valid });
+      this.rolloutsEmitter.fire({ runId, step, rollouts: valid, sentAt: typeof sentAt === 'number' && Number.isFinite(sentAt) ? sentAt : undefined });
     });
     connection.onNotification(Notifications.checkpoint, (c) => this.checkpointEmitter.fire(c));
     connection.onNotification(Notifications.log, ({ level, message }) => log[level](`[backend ${child.pid}] ${message}`));

@@ -222,7 +222,7 @@ export class BackendManager implements vscode.Disposable {
       this.metricsEmitter.fire({ runDir, row });
       this.changeEmitter.fire(run);
     });
-    client.onRollouts(({ step, rollouts }) => this.rolloutsEmitter.fire({ runDir, step, rollouts }));
+    client.onRollouts(({ step, rollouts, sentAt }) => this.rolloutsEmitter.fire({ runDir, step, rollouts, sentAt }));
     client.onCheckpoint((info) => this.checkpointEmitter.fire({ runDir, info }));
     client.onError(({ message, fatal }) => {
       if (!fatal) {

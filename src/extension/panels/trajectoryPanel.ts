@@ -128,13 +128,13 @@ export class TrajectoryPanel implements vscode.Disposable {
 
     this.disposables.push(
       this.ipc,
-      source.onRollouts(({ step, rollouts }) => {
+      source.onRollouts(({ step, rollouts, sentAt }) => {
         this.cache.delete(step);
         if (!this.knownSteps.includes(step)) {
           this.knownSteps = [...this.knownSteps, step].sort((a, b) => a - b);
           this.ipc.notify(StepsChangedNotification, { steps: this.knownSteps });
         }
-        if (step === this.viewedStep || this.follow) this.ipc.notify(RolloutsAppendedNotification, { rollouts: packRollouts(step, rollouts) });
+        if (step === this.viewedStep || this.follow) this.ipc.notify(RolloutsAppendedNotification, { rollouts: packRollouts(step, rollouts), sentAt });
       }),
       source.onStatus((status) => this.ipc.notify(StatusChangedNotification, { runId: source.manifest.id, status })),
       panel.onDidDispose(() => this.dispose()),

@@ -87,9 +87,9 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
     this.metricsEmitter.fire(row);
   }
 
-  liveRollouts(step: number, rollouts: RolloutRecord[]): void {
+  liveRollouts(step: number, rollouts: RolloutRecord[], sentAt?: number): void {
     this.seenSteps.add(step);
-    this.rolloutsEmitter.fire({ step, rollouts });
+    this.rolloutsEmitter.fire({ step, rollouts, sentAt });
   }
 
   setStatus(status: RunDisplayStatus): void {

@@ -61,7 +61,7 @@ export class RunStore implements vscode.Disposable {
         if (entry) this.update({ ...entry, lastMetrics: row });
         this.sources.get(runDir)?.liveMetrics(row);
       }),
-      backends.onRollouts(({ runDir, step, rollouts }) => this.sources.get(runDir)?.liveRollouts(step, rollouts)),
+      backends.onRollouts(({ runDir, step, rollouts, sentAt }) => this.sources.get(runDir)?.liveRollouts(step, rollouts, sentAt)),
       backends.onCheckpoint(({ runDir }) => this.refreshRun(runDir)),
     );
     this.setRoot(config.runsDirectory());

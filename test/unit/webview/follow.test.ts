@@ -3,7 +3,7 @@
 // stayed on step 27 or 28 of 30 in two tries).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GetStepRequest, type IpcMessage } from '../../../src/core/protocol/webview';
+import { GetStepRequest } from '../../../src/core/protocol/webview';
 import { packRollouts, type PackedRollouts } from '../../../src/core/view/pack';
 import { StepLoader } from '../../../webview/trajectory/stepLoader';
 import { restoreView } from '../../../webview/trajectory/viewState';
@@ -48,15 +48,13 @@ function harness() {
   return { state, loader, pending, answer };
 }
 
-const msg = { sentAt: Date.now() } as IpcMessage;
-
 test('a newer step whose rollouts arrive while the view reads the step before is opened next', async () => {
   const { state, loader, pending, answer } = harness();
   state.steps = [28];
   void loader.load(28);
   // Steps 29 and 30 are written (their rollouts are sent) before the read of 28 is answered.
-  loader.onAppended(stepOf(29), msg);
-  loader.onAppended(stepOf(30), msg);
+  loader.onAppended(stepOf(29), Date.now());
+  loader.onAppended(stepOf(30), Date.now());
   await answer(28);
   assert.equal(state.data?.step, 28);
   assert.deepEqual([...pending.keys()], [30], 'the newest step is read next, not left in the picker');

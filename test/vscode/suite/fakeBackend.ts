@@ -4,7 +4,9 @@
  * the trainer. Bundle it (esbuild, platform node) and point PRPO_STUDIO_BACKEND_CLI at the bundle.
  * Knobs (environment): FAKE_STEP_MS (default 400), FAKE_CRASH_AT_STEP (exit 3 at that step),
  * FAKE_NO_GPU (report ep 'cpu' whatever was asked), FAKE_STARTUP_MS (delay before answering),
- * FAKE_PID_FILE (write this process's pid there, so a test can check it was killed).
+ * FAKE_PID_FILE (write this process's pid there, so a test can check it was killed), FAKE_ROLLOUTS_PER_STEP
+ * (default 4), FAKE_STREAM_RPS (send a step's rollouts one per notification at this rate instead of all at once:
+ * the stream the webview benchmark measures).
  */
 import { writeFileSync } from 'node:fs';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
@@ -17,6 +19,8 @@ import { fakeRollouts, writeCheckpoint } from './fixtures';
 const STEP_MS = Number(process.env.FAKE_STEP_MS ?? 400);
 const CRASH_AT = process.env.FAKE_CRASH_AT_STEP ? Number(process.env.FAKE_CRASH_AT_STEP) : undefined;
 const STARTUP_MS = Number(process.env.FAKE_STARTUP_MS ?? 0);
+const ROLLOUTS_PER_STEP = Number(process.env.FAKE_ROLLOUTS_PER_STEP ?? 4);
+const STREAM_RPS = Number(process.env.FAKE_STREAM_RPS ?? 0);
 
 if (process.env.FAKE_PID_FILE) writeFileSync(process.env.FAKE_PID_FILE, String(process.pid));
 
@@ -49,12 +53,23 @@ function tick(): void {
     process.stderr.write(`fake backend: simulated crash at step ${step}\n`);
     process.exit(3);
   }
-  const rollouts = fakeRollouts(step);
-  w.appendRollouts(step, rollouts);
+  const rollouts = fakeRollouts(step, ROLLOUTS_PER_STEP);
+  const runId = w.manifest.id;
+  if (STREAM_RPS > 0) {
+    // Each rollout written and sent as it is made, as a trainer that streams would.
+    rollouts.forEach((r, i) =>
+      setTimeout(() => {
+        w.appendRollouts(step, [r]);
+        connection.sendNotification(Notifications.rollouts, { runId, step, rollouts: [r], sentAt: Date.now() });
+      }, (i * 1000) / STREAM_RPS),
+    );
+  } else {
+    w.appendRollouts(step, rollouts);
+    connection.sendNotification(Notifications.rollouts, { runId, step, rollouts, sentAt: Date.now() });
+  }
   const reward = rollouts.reduce((a, r) => a + r.reward, 0) / rollouts.length;
   const row: MetricsRow = { step, time: Date.now() / 1000, reward, accuracy: reward, loss: 1 / step, entropy: 1.5 - step / 100 };
   w.appendMetrics(row);
-  connection.sendNotification(Notifications.rollouts, { runId: w.manifest.id, step, rollouts });
   connection.sendNotification(Notifications.metrics, { runId: w.manifest.id, row });
   setState({ step, lastReward: reward });
   if (checkpointEvery && step % checkpointEvery === 0) saveCheckpoint(step);
