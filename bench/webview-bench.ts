@@ -1,5 +1,5 @@
 /**
- * `npm run bench:webview`: measures the webview bundle (dist/webview.js) in headless Chromium on a static
+ * `npm run bench:webview`: measures the webview bundles (dist/webview-trajectory.js, -charts.js) in headless Chromium on a static
  * page with the same CSP as the panels and a stand-in host (bench/webviewHostSim.ts) that packs rollouts with
  * the real protocol code. Prints figures (not a pass/fail test):
  *   - first paint of a 20,000-token trajectory (target ≤ 150 ms),
@@ -26,7 +26,7 @@ const shots = arg('screenshots');
 
 export async function preparePage(): Promise<void> {
   mkdirSync(out, { recursive: true });
-  if (!existsSync(join(root, 'dist', 'webview.js'))) throw new Error('dist/webview.js is missing: run `npm run build` first.');
+  if (!existsSync(join(root, 'dist', 'webview-trajectory.js'))) throw new Error('dist/webview-trajectory.js is missing: run `npm run build` first.');
   await build({ entryPoints: [join(root, 'bench', 'webviewHostSim.ts')], bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: join(out, 'sim.js'), logLevel: 'warning' });
   const page = (view: string, themeClass: string): string => `<!DOCTYPE html>
 <html lang="en"><head><meta charset="UTF-8">
@@ -35,7 +35,7 @@ export async function preparePage(): Promise<void> {
 <title>webview bench</title></head>
 <body class="${themeClass}" data-view="${view}"><div id="app"></div>
 <script nonce="bench" src="/.test-output/webview-bench/sim.js"></script>
-<script nonce="bench" src="/dist/webview.js"></script>
+<script nonce="bench" src="/dist/webview-${view}.js"></script>
 </body></html>`;
   for (const t of ['dark', 'light']) {
     writeFileSync(join(out, `trajectory-${t}.html`), page('trajectory', `vscode-${t}`));
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   const shown = await page.evaluate(() => (window as any).prpoTrajectory.rollouts);
   results.push(`stream latency at 100 rollouts/s (500 rollouts, host post → painted): p50 ${f1(q(lat, 0.5))} ms, p95 ${f1(q(lat, 0.95))} ms, max ${f1(Math.max(...lat))} ms (target p95 ≤ 50 ms; ${shown} rollouts in view after)`);
 
-  console.log(`Webview benchmark (headless Chromium ${browser.version()}, ${theme} theme, static page, dist/webview.js)`);
+  console.log(`Webview benchmark (headless Chromium ${browser.version()}, ${theme} theme, static page, dist/webview-<view>.js)`);
   for (const r of results) console.log(`  - ${r}`);
   if (errors.length) console.log(`  page errors: ${errors.join(' | ')}`);
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });

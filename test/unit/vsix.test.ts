@@ -21,7 +21,7 @@ test('the VSIX holds the extension, its runtime, the shipped model and the Pytho
 
   for (const f of [
     'package.json', 'README.md', 'LICENSE',
-    'dist/extension.js', 'dist/cli.js', 'dist/webview.js',
+    'dist/extension.js', 'dist/cli.js', 'dist/webview-trajectory.js', 'dist/webview-charts.js', 'dist/webview-compare.js',
     'media/icons/prpo-studio.svg',
     'models/tiny-vlm-shapes/config.json', 'models/tiny-vlm-shapes/weights.safetensors',
     'python/pyproject.toml', 'python/src/prpo_studio/__init__.py', 'python/src/prpo_studio/__main__.py',

@@ -11,10 +11,11 @@
  * (defs.ts), the datasets of runs and groups (series.ts), one card per chart (chartCard.ts), the theme
  * (theme.ts), the toolbar and chips (header.ts), and the test hooks (testHooks.ts); then it answers the host.
  */
-import { ChartsGrouping, ChartsInitNotification, MetricsAppendedNotification, PerfReportCommand, StatusChangedNotification } from '../../src/core/protocol/webview';
+import { ChartsGrouping, ChartsInitNotification, MetricsAppendedNotification, StatusChangedNotification } from '../../src/core/protocol/webview';
 import { groupRuns } from '../../src/core/study/groups';
 import type { MetricsRow } from '../../src/core/run/schema';
 import { HostIpc } from '../ipc';
+import { report } from '../marks';
 import { h } from '../elements';
 import { type ChartCard, createChartCard, drawCard, updateNote } from './chartCard';
 import { CHARTS } from './defs';
@@ -77,7 +78,7 @@ export function startCharts(root: HTMLElement): void {
         updateNote(c);
         drawCard(c);
       }
-      ipc.command(PerfReportCommand, { name: 'charts.append', ms: performance.now() - t0 });
+      report('charts.append', performance.now() - t0);
     });
   }
 
@@ -101,7 +102,7 @@ export function startCharts(root: HTMLElement): void {
     state.runs = p.runs.map((r) => ({ ...r, rows: [...r.rows] }));
     state.grouping = p.grouping ?? ipc.getState<SavedView>()?.grouping ?? 'runs';
     build();
-    ipc.command(PerfReportCommand, { name: 'charts.init', ms: performance.now() - t0 });
+    report('charts.init', performance.now() - t0);
   });
   ipc.on(MetricsAppendedNotification, (p) => append(p.runId, p.rows));
   ipc.on(StatusChangedNotification, (p) => {

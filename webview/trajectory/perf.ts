@@ -1,24 +1,11 @@
 /**
- * Timing marks and the read-only test hooks. The benchmarks (bench/webview-bench.ts, bench/webview-vscode.ts)
- * and the UI scenarios read `performance` marks with the measured milliseconds as detail, and
- * `window.prpoTrajectory`.
+ * Timing marks (../marks.ts) and the read-only test hooks: the benchmarks (bench/webview-bench.ts,
+ * bench/webview-vscode.ts) and the UI scenarios read the marks and `window.prpoTrajectory`.
  */
 import { SignalId } from '../scales';
 import type { WhatIfPanel } from './whatIfPanel';
 
-export type Report = (name: string, ms: number) => void;
-
-/** Marks kept per name: a view streaming 100 rollouts a second for hours must not keep every one. */
-const MAX_MARKS = 10_000;
-const markCounts = new Map<string, number>();
-
-/** A timing mark with the measured milliseconds as its detail (kept in the page: nothing crosses to the host). */
-export const report: Report = (name, ms) => {
-  const n = (markCounts.get(name) ?? 0) + 1;
-  if (n > MAX_MARKS) performance.clearMarks(name);
-  markCounts.set(name, n > MAX_MARKS ? 1 : n);
-  performance.mark(name, { detail: ms });
-};
+export { report, type Report } from '../marks';
 
 /** Runs `fn` after the next paint (a frame, then a task). */
 export function afterPaint(fn: () => void): void {

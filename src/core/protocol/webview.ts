@@ -119,8 +119,6 @@ export type ChartsGrouping = 'runs' | 'groups';
 export const ReadyCommand = new IpcCommand<{ scope: IpcScope }>('common', 'ready');
 /** Something the webview wants the user to see (errors of its own). */
 export const ShowMessageCommand = new IpcCommand<{ level: 'info' | 'warning' | 'error'; message: string }>('common', 'showMessage');
-/** Performance marks measured in the webview, for the static-page benchmark (bench/webviewHostSim.ts); VS Code's host ignores them. */
-export const PerfReportCommand = new IpcCommand<{ name: string; ms: number }>('common', 'perf');
 
 /** Load a step's rollouts. */
 export const GetStepRequest = new IpcRequest<

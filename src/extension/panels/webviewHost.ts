@@ -16,7 +16,6 @@ import {
   IpcScope,
   ReadyCommand,
   ShowMessageCommand,
-  PerfReportCommand,
   messageOf,
   methodOf,
   replyOf,
@@ -42,8 +41,6 @@ export class WebviewIpc implements vscode.Disposable {
       // The webview's message may quote run text (a step's error): no links of its own in a notification.
       void show(escapeNotice(message));
     });
-    // For the static-page benchmark's stand-in host; in VS Code the benchmark reads the webview's performance marks.
-    this.onCommand(PerfReportCommand, () => undefined);
   }
 
   /** Called each time the webview (re)loads and says it is ready. */
@@ -94,10 +91,10 @@ export function nonce(): string {
   return randomBytes(18).toString('base64').replace(/[+/=]/g, '');
 }
 
-/** The webview page: one bundle (dist/webview.js) that reads `data-view` to start the trajectory or charts app. */
+/** The webview page of a view: its own bundle, dist/webview-<view>.js (esbuild.mjs). */
 export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, scope: IpcScope, title: string): string {
   const n = nonce();
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', `webview-${scope}.js`));
   const csp = [
     `default-src 'none'`,
     `script-src 'nonce-${n}'`,
