@@ -7,13 +7,18 @@ import type { WhatIfPanel } from './whatIfPanel';
 
 export { report, type Report } from '../marks';
 
-/** Runs `fn` after the next paint (a frame, then a task). */
-export function afterPaint(fn: () => void): void {
-  requestAnimationFrame(() => {
+/**
+ * Runs `fn` after the next paint: a task posted from a frame callback runs once that frame is painted. Called
+ * from a frame callback itself (`inFrame`), that frame is the one to wait for, not the next.
+ */
+export function afterPaint(fn: () => void, inFrame = false): void {
+  const afterThisFrame = (): void => {
     const ch = new MessageChannel();
     ch.port1.onmessage = () => fn();
     ch.port2.postMessage(null);
-  });
+  };
+  if (inFrame) afterThisFrame();
+  else requestAnimationFrame(afterThisFrame);
 }
 
 /** `window.prpoTrajectory`: facts about what is shown, and the two actions the benchmarks drive. */

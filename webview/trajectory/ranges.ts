@@ -18,10 +18,15 @@ export class SignalRanges {
     return v;
   }
 
-  /** A new step: the ranges the host computed over all its rollouts (the first ones drawn already use them). */
-  reset(fromHost: Partial<Record<SignalId, number>> | undefined): void {
+  /**
+   * A new step: the ranges the host computed over the rollouts it has read (the first ones drawn already use
+   * them); again once it has read the whole step. Says whether `current`'s range moved (to recolour).
+   */
+  reset(fromHost: Partial<Record<SignalId, number>> | undefined, current?: SignalId): boolean {
+    const before = current && this.his.get(current);
     this.his.clear();
     for (const [id, v] of Object.entries(fromHost ?? {})) this.his.set(id as SignalId, v as number);
+    return current !== undefined && before !== this.his.get(current);
   }
 
   /** Widens the ranges known so far to cover live rollouts; says whether `current`'s moved (to recolour). */

@@ -5,12 +5,15 @@
  * screen; a live rollout of a newer step opens that step.
  */
 import {
+  GetAlternativesRequest,
   GetStepPartRequest,
   GetStepRequest,
+  IpcResponse,
   SetFollowCommand,
   ShowMessageCommand,
 } from '../../src/core/protocol/webview';
 import type { PackedRollouts } from '../../src/core/view/pack';
+import type { SignalId } from '../../src/core/view/signals';
 import { issuesSummary } from '../../src/core/run/lines';
 import { HostIpc } from '../ipc';
 import { displayString } from '../text';
@@ -76,19 +79,23 @@ export class StepLoader {
       const data = (s.data = new StepData(step));
       data.add(rollouts);
       for (const p of this.pendingAppends.splice(0)) if (p.step === step) data.add(p);
-      // The step's ranges come from the host, computed over all its rollouts: the first ones drawn already use them.
+      // The step's ranges come from the host, computed over what it has read (all of it when `total` is given):
+      // the first ones drawn already use them; the last part brings those of the whole step.
       s.ranges.reset(ranges);
-      s.expectedTotal = total ?? rollouts.meta.length;
+      s.expectedTotal = total;
       this.openedAt = t0;
       s.loadingStep = undefined;
-      void this.pullParts(step, rollouts.meta.length);
+      if (total === undefined || rollouts.meta.length < total) void this.pullParts(step, rollouts.meta.length);
       issuesEl.hidden = issues.length === 0;
       issuesEl.textContent = displayString(issuesSummary(issues, 'this step'));
       this.p.toolbar.updateSignalOptions();
       this.p.toolbar.updateStepOptions();
       this.p.renderLegend();
       this.p.list.relayout();
-      afterPaint(() => report('trajectory.firstPaint', performance.now() - t0));
+      afterPaint(() => {
+        report('trajectory.firstPaint', performance.now() - t0);
+        void this.fetchAlternatives(step, rollouts);
+      });
       afterPaint(() => report('trajectory.renderPaint', performance.now() - tMsg));
       report('trajectory.reply', tMsg - t0);
       this.p.saveState();
@@ -131,21 +138,47 @@ export class StepLoader {
     if (!s.data || latest > s.data.step) void this.load(latest);
   }
 
+  /** The top alternatives of the first reply's rollouts (for the hover card), asked for after the first paint. */
+  private async fetchAlternatives(step: number, batch: PackedRollouts): Promise<void> {
+    if (batch.alternatives || batch.meta.length === 0) return;
+    try {
+      const { alternatives } = await this.p.ipc.request(GetAlternativesRequest, { step, from: 0, to: batch.meta.length });
+      if (this.p.state.data?.step === step) batch.alternatives = alternatives;
+    } catch {
+      // the host dropped the step (another one was opened): the card shows no alternatives for it
+    }
+  }
+
   /** Pulls the rest of a step being opened, one part at a time, while it is still the step on show. */
   private async pullParts(step: number, from: number): Promise<void> {
     const s = this.p.state;
-    while (from < s.expectedTotal && s.data?.step === step && s.loadingStep === undefined) {
-      let part: { rollouts: PackedRollouts; last: boolean };
+    const onShow = () => s.data?.step === step && s.loadingStep === undefined;
+    while (onShow()) {
+      let part: IpcResponse<typeof GetStepPartRequest>;
       try {
         part = await this.p.ipc.request(GetStepPartRequest, { step, from });
       } catch {
         return; // the host dropped the step (another one was opened)
       }
-      if (s.data?.step !== step || s.loadingStep !== undefined) return;
+      if (!onShow()) return;
       from += part.rollouts.meta.length;
-      this.enqueue({ batch: part.rollouts, received: performance.now(), opening: { last: part.last || from >= s.expectedTotal } });
-      if (part.rollouts.meta.length === 0) return;
+      const last = part.last || part.rollouts.meta.length === 0;
+      if (last) this.wholeStep(part);
+      this.enqueue({ batch: part.rollouts, received: performance.now(), opening: { last } });
+      if (last) return;
     }
+  }
+
+  /** The whole step is read: its total, and the ranges and problems over all of it (recolouring if they moved). */
+  private wholeStep({ total, ranges, issues }: { total?: number; ranges?: Partial<Record<SignalId, number>>; issues?: string[] }): void {
+    const s = this.p.state;
+    if (total !== undefined) s.expectedTotal = total;
+    if (issues) {
+      this.p.issues.hidden = issues.length === 0;
+      this.p.issues.textContent = displayString(issuesSummary(issues, 'this step'));
+    }
+    if (ranges && s.ranges.reset(ranges, s.signal)) this.p.list.recolour();
+    this.p.renderLegend();
   }
 
   private enqueue(item: Arrival): void {
@@ -168,7 +201,7 @@ export class StepLoader {
     const added: RolloutRef[] = [];
     for (const it of items) if (it.batch.step === data.step) added.push(...data.add(it.batch));
     // Live rollouts widen (never narrow) the shared ranges; recolour what is built if the current one moved.
-    // (The parts of a step being opened are covered by the ranges the host computed over the whole step.)
+    // (The parts of a step being opened are covered by the whole step's ranges, which its last part brings.)
     const live = added.filter((ro) => !items.some((it) => it.opening && it.batch === ro.batch));
     if (s.ranges.widen(live, s.signal)) {
       this.p.renderLegend();
@@ -194,6 +227,6 @@ export class StepLoader {
         if (it.postedAt !== undefined) report('trajectory.streamFromHost', wall - it.postedAt);
       }
       if (complete) report('trajectory.complete', now - this.openedAt);
-    });
+    }, true); // flush runs in a frame callback: the rollouts appear in this frame's paint
   }
 }

@@ -48,6 +48,6 @@ export function updateStatus(status: HTMLElement, state: ViewState, shown: numbe
   const { data, expectedTotal, run } = state;
   if (!data) return;
   const groupsN = new Set(data.rollouts.map((r) => r.meta.group)).size;
-  const loading = data.rollouts.length < expectedTotal ? ` (loading… ${data.rollouts.length} of ${expectedTotal})` : '';
+  const loading = expectedTotal === undefined ? ` (loading… ${data.rollouts.length} so far)` : data.rollouts.length < expectedTotal ? ` (loading… ${data.rollouts.length} of ${expectedTotal})` : '';
   status.textContent = `Step ${data.step}${loading} · ${plural(data.rollouts.length, 'rollout')} in ${plural(groupsN, 'group')} · ${data.tokens.toLocaleString('en-US')} tokens · showing ${shown}${run ? ` · ${displayString(run.name)} (${presetLabel(run.algorithm)}, ${run.status})` : ''}`;
 }

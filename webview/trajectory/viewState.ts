@@ -17,8 +17,8 @@ export interface ViewState {
   data: StepData | undefined;
   /** The step being opened, until the host's first reply for it is in. */
   loadingStep: number | undefined;
-  /** Rollouts the step on show has (the rest of it arrives in parts after the first). */
-  expectedTotal: number;
+  /** Rollouts the step on show has, once the host has read it whole (the rest arrives in parts after the first). */
+  expectedTotal: number | undefined;
   /** Live follow: new rollouts are shown as produced, new steps opened. */
   follow: boolean;
   /** The signal tokens are coloured by, and its definition. */
@@ -42,7 +42,7 @@ export function restoreView(saved: SavedView): ViewState {
     steps: [],
     data: undefined,
     loadingStep: undefined,
-    expectedTotal: 0,
+    expectedTotal: undefined,
     follow: false,
     signal,
     def: signalDef(signal),
@@ -77,6 +77,7 @@ export const advantageHi = (s: ViewState): number => s.ranges.hi(signalDef('adva
  */
 export function legendNote(state: Pick<ViewState, 'def' | 'data' | 'expectedTotal'>): string {
   if (state.def.fixedHi !== undefined) return 'fixed range';
-  const n = Math.max(state.expectedTotal, state.data?.rollouts.length ?? 0);
-  return `range fixed across the ${n} rollouts of the step`;
+  const read = state.data?.rollouts.length ?? 0;
+  if (state.expectedTotal === undefined) return `range of the rollouts read so far (the whole step's once it is in)`;
+  return `range fixed across the ${Math.max(state.expectedTotal, read)} rollouts of the step`;
 }

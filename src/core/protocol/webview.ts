@@ -11,7 +11,7 @@
  * Pure types: no Node, vscode or DOM imports.
  */
 import type { MetricsRow, RunManifest, RunStatus } from '../run/schema';
-import type { PackedRollouts } from '../view/pack';
+import type { PackedAlternatives, PackedRollouts } from '../view/pack';
 import type { SignalId } from '../view/signals';
 import type { CompareView } from '../view/compare';
 
@@ -124,12 +124,16 @@ export const ShowMessageCommand = new IpcCommand<{ level: 'info' | 'warning' | '
 export const GetStepRequest = new IpcRequest<
   { step: number },
   {
-    /** The first rollouts of the step; the webview asks for the rest with GetStepPartRequest. */
+    /**
+     * The first rollouts of the step, without their top alternatives (GetAlternativesRequest brings them after
+     * the first paint); the webview asks for the rest with GetStepPartRequest.
+     */
     rollouts: PackedRollouts;
-    /** How many rollouts the step has. */
-    total: number;
-    /** Every signal's range over the whole step. */
+    /** How many rollouts the step has, when the host has read it whole (else the last part says). */
+    total?: number;
+    /** Every signal's range over the rollouts read so far (the whole step when `total` is given). */
     ranges: Partial<Record<SignalId, number>>;
+    /** Problems reading the step, so far. */
     issues: string[];
     /** Host-side milliseconds, for the benchmarks. */
     timing?: { readMs: number; packMs: number; sentAt: number };
@@ -137,9 +141,15 @@ export const GetStepRequest = new IpcRequest<
 >('trajectory', 'getStep');
 /**
  * The next part of a step being opened, from rollout `from` on. Pulled one at a time by the webview, so leaving
- * a step stops its transfer and a newly opened step never queues behind the rest of the old one.
+ * a step stops its transfer and a newly opened step never queues behind the rest of the old one. The last part
+ * brings what is known once the step is read whole: its total, the ranges over all of it, every problem.
  */
-export const GetStepPartRequest = new IpcRequest<{ step: number; from: number }, { rollouts: PackedRollouts; last: boolean }>('trajectory', 'getStepPart');
+export const GetStepPartRequest = new IpcRequest<
+  { step: number; from: number },
+  { rollouts: PackedRollouts; last: boolean; total?: number; ranges?: Partial<Record<SignalId, number>>; issues?: string[] }
+>('trajectory', 'getStepPart');
+/** The top alternatives of rollouts `from` .. `to` of the step on show (the first reply's, after its first paint). */
+export const GetAlternativesRequest = new IpcRequest<{ step: number; from: number; to: number }, { alternatives?: PackedAlternatives }>('trajectory', 'getAlternatives');
 /** A task image as a data: URL (so the webview may read its pixels for the blind/perturbed/mild views). */
 export const GetImageRequest = new IpcRequest<{ image: string }, { dataUrl?: string; error?: string }>('trajectory', 'getImage');
 /** Live follow on/off: while on, the host streams new rollouts of the current step and moves to new steps. */

@@ -185,7 +185,12 @@ export async function readEvents(dir: string, onIssue?: (i: LineIssue) => void):
 }
 
 export async function readRolloutStep(dir: string, step: number, onIssue?: (i: LineIssue) => void): Promise<RolloutRecord[]> {
-  return collect(readJsonl(runFiles.rollouts(dir, step), validateRollout, onIssue));
+  return collect(streamRolloutStep(dir, step, onIssue));
+}
+
+/** One step's rollouts as they are read (a view shows the first ones before the file is read to its end). */
+export function streamRolloutStep(dir: string, step: number, onIssue?: (i: LineIssue) => void): AsyncGenerator<RolloutRecord> {
+  return readJsonl(runFiles.rollouts(dir, step), validateRollout, onIssue);
 }
 
 /**

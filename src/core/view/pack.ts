@@ -65,8 +65,12 @@ function metaOf(ro: RolloutRecord): RolloutMeta {
   return meta as RolloutMeta;
 }
 
-/** Packs rollouts into columns: per-token numbers into Float32Arrays, token texts into one string. */
-export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): PackedRollouts {
+/**
+ * Packs rollouts into columns: per-token numbers into Float32Arrays, token texts into one string. Without
+ * `alternatives` the top alternatives are left out (a third of a long rollout's bytes): a view opening a step
+ * asks for them after its first paint (packAlternatives over the same rollouts).
+ */
+export function packRollouts(step: number, rollouts: readonly RolloutRecord[], opts: { alternatives?: boolean } = {}): PackedRollouts {
   let tokens = 0;
   for (const r of rollouts) tokens += r.tokens.length;
   const tokenStart = new Uint32Array(rollouts.length + 1);
@@ -75,12 +79,6 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): 
   const column = (f: TokenField): Float32Array => (fields[f] ??= new Float32Array(tokens).fill(NaN));
   let tokenIds: Int32Array | undefined;
   const parts: string[] = [];
-  const hasAlts = rollouts.some((r) => r.topAlternatives?.some((a) => a && a.length));
-  const altTokenStart = hasAlts ? new Uint32Array(tokens + 1) : undefined;
-  const altParts: string[] = [];
-  const altTextStart: number[] = [];
-  const altLogp: number[] = [];
-  let altChars = 0;
   const meta: RolloutMeta[] = [];
   let t = 0;
   let chars = 0;
@@ -105,32 +103,41 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[]): 
       tokenIds ??= new Int32Array(tokens).fill(-1);
       for (let k = 0; k < Math.min(n, ro.tokenIds.length); k++) tokenIds[t + k] = ro.tokenIds[k];
     }
-    if (altTokenStart) {
-      for (let k = 0; k < n; k++) {
-        altTokenStart[t + k] = altLogp.length;
-        const alts = ro.topAlternatives?.[k];
-        if (!alts) continue;
-        for (const [full, logp] of alts) {
-          const text = clipText(full, MAX_TOKEN_CHARS);
-          altTextStart.push(altChars);
-          altChars += text.length;
-          altParts.push(text);
-          altLogp.push(logp);
-        }
-      }
-    }
     meta.push(metaOf(ro));
     t += n;
   }
   tokenStart[rollouts.length] = t;
   textStart[tokens] = chars;
-  let alternatives: PackedAlternatives | undefined;
-  if (altTokenStart) {
-    altTokenStart[tokens] = altLogp.length;
-    altTextStart.push(altChars);
-    alternatives = { tokenStart: altTokenStart, text: altParts.join(''), textStart: Uint32Array.from(altTextStart), logp: Float32Array.from(altLogp) };
-  }
+  const alternatives = opts.alternatives === false ? undefined : packAlternatives(rollouts);
   return { step, meta, tokenStart, text: parts.join(''), textStart, tokenIds, fields, alternatives };
+}
+
+/** The top alternatives of every token of `rollouts` (numbered as packRollouts numbers them), where recorded. */
+export function packAlternatives(rollouts: readonly RolloutRecord[]): PackedAlternatives | undefined {
+  if (!rollouts.some((r) => r.topAlternatives?.some((a) => a && a.length))) return undefined;
+  let tokens = 0;
+  for (const r of rollouts) tokens += r.tokens.length;
+  const tokenStart = new Uint32Array(tokens + 1);
+  const parts: string[] = [];
+  const textStart: number[] = [];
+  const logp: number[] = [];
+  let chars = 0;
+  let t = 0;
+  for (const ro of rollouts) {
+    for (let k = 0; k < ro.tokens.length; k++, t++) {
+      tokenStart[t] = logp.length;
+      for (const [full, lp] of ro.topAlternatives?.[k] ?? []) {
+        const text = clipText(full, MAX_TOKEN_CHARS);
+        textStart.push(chars);
+        chars += text.length;
+        parts.push(text);
+        logp.push(lp);
+      }
+    }
+  }
+  tokenStart[tokens] = logp.length;
+  textStart.push(chars);
+  return { tokenStart, text: parts.join(''), textStart: Uint32Array.from(textStart), logp: Float32Array.from(logp) };
 }
 
 /** The values a range is computed over, from packed batches (the webview's side of view/signals.ts signalHi). */

@@ -15,6 +15,8 @@ export interface RunSource {
   steps(): Promise<number[]>;
   /** Reads one step's rollouts; malformed lines are reported through `onIssue`, never thrown. */
   readStep(step: number, onIssue?: (message: string) => void): Promise<RolloutRecord[]>;
+  /** The same rollouts as they are read (the first before the file's end), under the same rules. */
+  streamStep(step: number, onIssue?: (message: string) => void): AsyncIterable<RolloutRecord>;
   readMetrics(onIssue?: (message: string) => void): Promise<MetricsRow[]>;
   /** New rollouts as they are produced (a live backend, or growth of the step file on disk). */
   readonly onRollouts: vscode.Event<StepRollouts>;

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
 import type { RunSource } from './runSource';
 import {
+  GetAlternativesRequest,
   GetImageRequest,
   GetStepPartRequest,
   GetStepRequest,
@@ -20,20 +21,20 @@ import {
   TrajectoryInitNotification,
   type WhatIfRunConfig,
 } from '../../core/protocol/webview';
-import { packRollouts } from '../../core/view/pack';
+import { packAlternatives, packRollouts } from '../../core/view/pack';
 import { runSourceOf } from '../../core/view/whatIf';
-import { stepRanges, type SignalId } from '../../core/view/signals';
+import { stepRanges } from '../../core/view/signals';
+import { StepRead } from '../../core/view/stepRead';
 import { webviewRunInfo } from '../../core/view/runInfo';
-import type { RolloutRecord } from '../../core/run/schema';
 import { readRunImage } from '../../core/run/images';
 import { displayString } from '../../core/visibleText';
 import { WebviewIpc, localRoots, webviewHtml } from './webviewHost';
 
 const runConfigText = (c: WhatIfRunConfig & ReturnType<typeof runSourceOf>): string => JSON.stringify(c, null, 2) + '\n';
 
-/** Steps kept read per panel. */
+/** Steps kept read per panel (besides the one on show and the two read ahead beside it). */
 const STEP_CACHE = 3;
-/** Rollouts in the reply to GetStepRequest, and per part the webview pulls after it. */
+/** Rollouts in the reply to GetStepRequest (what a first screen shows), and per part the webview pulls after it. */
 const FIRST_PART = 48;
 const PART = 128;
 
@@ -72,10 +73,13 @@ export class TrajectoryPanel implements vscode.Disposable {
   private viewedStep: number | undefined;
   private follow = false;
   private disposed = false;
-  /** Recently opened steps, as read (a step of 1,000 rollouts takes a while to read and validate). */
-  private readonly cache = new Map<number, { rollouts: RolloutRecord[]; issues: string[]; ranges: Partial<Record<SignalId, number>> }>();
-  /** The step being opened: the webview pulls its parts after the first. */
-  private opened: { step: number; rollouts: RolloutRecord[] } | undefined;
+  /**
+   * Steps read or being read, least recently used first: the ones opened lately, and the first part of the steps
+   * beside the one on show (read ahead, so "next step" paints without waiting for the disk).
+   */
+  private readonly reads = new Map<number, StepRead>();
+  /** The step on show: the webview pulls its parts after the first while the rest is still being read. */
+  private opened: { step: number; read: StepRead } | undefined;
 
   private constructor(
     context: vscode.ExtensionContext,
@@ -87,36 +91,48 @@ export class TrajectoryPanel implements vscode.Disposable {
     panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'trajectory', `Trajectory · ${displayString(source.manifest.name)}`);
 
     this.ipc.onReady(() => void this.sendInit());
+    // The step the view will open is read while the page starts.
+    void source.steps().then((steps) => {
+      const step = requestedStep ?? steps.at(-1);
+      if (step !== undefined && !this.disposed) this.readOf(step, FIRST_PART);
+    });
     this.ipc.onRequest(GetStepRequest, async ({ step }) => {
       this.viewedStep = step;
       const t0 = performance.now();
-      let read = this.cache.get(step);
-      if (read) {
-        this.cache.delete(step); // most recently used last
-      } else {
-        const issues: string[] = [];
-        const rollouts = await source.readStep(step, (m) => issues.push(m));
-        read = { rollouts, issues, ranges: stepRanges(rollouts) };
-      }
-      // A step that is still being written (the live one) is not cached: appends arrive separately.
-      if (!this.isLiveStep(step)) {
-        this.cache.set(step, read);
-        while (this.cache.size > STEP_CACHE) this.cache.delete(this.cache.keys().next().value!);
-      }
+      const read = this.readOf(step, Infinity);
+      // A step still being written is read whole first (its new rollouts arrive as notifications, never twice).
+      const live = this.isLiveStep(step);
+      await read.has(live ? Infinity : FIRST_PART);
+      if (live) this.reads.delete(step);
       const t1 = performance.now();
-      // The first rollouts answer the request (they are what the first screen shows); the webview pulls the rest in
-      // parts, so opening a 1,000-rollout step does not wait for all of it to cross postMessage.
-      const { rollouts } = read;
-      const first = packRollouts(step, rollouts.slice(0, FIRST_PART));
+      // The first rollouts answer the request (what the first screen shows); the webview pulls the rest in parts
+      // while they are still being read, so opening a 1,000-rollout step waits neither for the disk nor for
+      // postMessage to carry all of it.
+      const first = packRollouts(step, read.rollouts.slice(0, FIRST_PART), { alternatives: false });
       const t2 = performance.now();
-      this.opened = { step, rollouts };
-      return { rollouts: first, total: rollouts.length, ranges: read.ranges, issues: read.issues, timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() } };
+      this.opened = { step, read };
+      void read.done.then(() => this.readAhead(step));
+      return {
+        rollouts: first,
+        ...this.whole(read),
+        ranges: stepRanges(read.rollouts),
+        issues: [...read.issues],
+        timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() },
+      };
     });
-    this.ipc.onRequest(GetStepPartRequest, ({ step, from }) => {
-      const rollouts = this.opened?.step === step ? this.opened.rollouts : this.cache.get(step)?.rollouts;
-      if (!rollouts) throw new Error(`Step ${step} is no longer open.`);
-      const to = Math.min(rollouts.length, from + PART);
-      return { rollouts: packRollouts(step, rollouts.slice(from, to)), last: to >= rollouts.length };
+    this.ipc.onRequest(GetStepPartRequest, async ({ step, from }) => {
+      const read = this.opened?.step === step ? this.opened.read : this.reads.get(step);
+      if (!read) throw new Error(`Step ${step} is no longer open.`);
+      await read.has(from + PART);
+      const to = Math.min(read.rollouts.length, from + PART);
+      const last = read.complete && to >= read.rollouts.length;
+      // With the last part, what is known only once the whole step is read: its total, ranges and problems.
+      return { rollouts: packRollouts(step, read.rollouts.slice(from, to)), last, ...(last ? { ...this.whole(read), ranges: stepRanges(read.rollouts), issues: [...read.issues] } : {}) };
+    });
+    this.ipc.onRequest(GetAlternativesRequest, ({ step, from, to }) => {
+      const read = this.opened?.step === step ? this.opened.read : this.reads.get(step);
+      if (!read) throw new Error(`Step ${step} is no longer open.`);
+      return { alternatives: packAlternatives(read.rollouts.slice(from, to)) };
     });
     this.ipc.onRequest(GetImageRequest, ({ image }) => this.readImage(image));
     this.ipc.onCommand(SaveWhatIfConfigCommand, ({ runConfig }) => void this.saveRunConfig(runConfig).catch((e) => void vscode.window.showErrorMessage(String(e instanceof Error ? e.message : e))));
@@ -129,7 +145,8 @@ export class TrajectoryPanel implements vscode.Disposable {
     this.disposables.push(
       this.ipc,
       source.onRollouts(({ step, rollouts, sentAt }) => {
-        this.cache.delete(step);
+        this.reads.get(step)?.cancel();
+        this.reads.delete(step);
         if (!this.knownSteps.includes(step)) {
           this.knownSteps = [...this.knownSteps, step].sort((a, b) => a - b);
           this.ipc.notify(StepsChangedNotification, { steps: this.knownSteps });
@@ -139,6 +156,37 @@ export class TrajectoryPanel implements vscode.Disposable {
       source.onStatus((status) => this.ipc.notify(StatusChangedNotification, { runId: source.manifest.id, status })),
       panel.onDidDispose(() => this.dispose()),
     );
+  }
+
+  /** The read of `step`, started if there is none (reading up to `wanted` rollouts for now). */
+  private readOf(step: number, wanted: number): StepRead {
+    let read = this.reads.get(step);
+    if (read) this.reads.delete(step); // most recently used last
+    else read = new StepRead((onIssue) => this.source.streamStep(step, onIssue), wanted);
+    read.want(wanted);
+    this.reads.set(step, read);
+    const keep = new Set([this.opened?.step, this.viewedStep, step]);
+    for (const [s, r] of this.reads) {
+      if (this.reads.size <= STEP_CACHE + 2) break;
+      if (keep.has(s)) continue;
+      r.cancel();
+      this.reads.delete(s);
+    }
+    return read;
+  }
+
+  /** Reads ahead the first part of the steps before and after `step`, while it is still the one on show. */
+  private readAhead(step: number): void {
+    if (this.disposed || this.viewedStep !== step) return;
+    const i = this.knownSteps.indexOf(step);
+    for (const s of [this.knownSteps[i + 1], this.knownSteps[i - 1]]) {
+      if (s !== undefined && !this.reads.has(s) && !this.isLiveStep(s)) this.readOf(s, FIRST_PART);
+    }
+  }
+
+  /** The step's total, once it is read whole. */
+  private whole(read: StepRead): { total?: number } {
+    return read.complete ? { total: read.rollouts.length } : {};
   }
 
   /** The last step of a run that is still going may still grow. */
@@ -202,6 +250,8 @@ export class TrajectoryPanel implements vscode.Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const r of this.reads.values()) r.cancel();
+    this.reads.clear();
     TrajectoryPanel.panels.delete(this.source.runDir);
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();

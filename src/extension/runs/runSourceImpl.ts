@@ -9,7 +9,8 @@ import { formatIssue } from '../../core/run/lines';
 import { JsonlFollower, currentHistory, runFiles } from '../../core/run/reader';
 import { validateMetricsRow, validateRollout } from '../../core/run/validate';
 import type { RunHandle } from '../../core/run/importers';
-import type { MetricsRow, RolloutRecord, RunDisplayStatus, RunManifest, RunStatus } from '../../core/run/schema';
+import type { LineIssue, MetricsRow, RolloutRecord, RunDisplayStatus, RunManifest, RunStatus } from '../../core/run/schema';
+import { fromArray } from '../../core/view/stepRead';
 import type { RunSource } from '../panels/runSource';
 import type { StepRollouts } from '../../core/protocol/backend';
 
@@ -75,6 +76,12 @@ export class RunSourceImpl implements RunSource, vscode.Disposable {
 
   readStep(step: number, onIssue?: (message: string) => void): Promise<RolloutRecord[]> {
     return this.handle().readRolloutStep(step, onIssue && ((i) => onIssue(formatIssue(i))));
+  }
+
+  streamStep(step: number, onIssue?: (message: string) => void): AsyncIterable<RolloutRecord> {
+    const handle = this.handle();
+    const issue = onIssue && ((i: LineIssue) => onIssue(formatIssue(i)));
+    return handle.streamRolloutStep?.(step, issue) ?? fromArray(handle.readRolloutStep(step, issue));
   }
 
   /** The run's metrics as they stand (rows of a continuation abandoned by a resume are left out). */

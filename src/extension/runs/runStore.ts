@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { existsSync, readdirSync } from 'node:fs';
 import { detectRunKind, openRun, type RunHandle } from '../../core/run/importers';
-import { listRuns, readMetrics, readRolloutStep, runFiles } from '../../core/run/reader';
+import { listRuns, readMetrics, readRolloutStep, runFiles, streamRolloutStep } from '../../core/run/reader';
 import { formatIssue } from '../../core/run/lines';
 import type { LineIssue, MetricsRow, RunDisplayStatus, RunInfo } from '../../core/run/schema';
 import type { BackendManager, LiveRun } from '../backend/backendManager';
@@ -316,6 +316,7 @@ function ownHandle(info: RunInfo): RunHandle {
     info,
     readMetrics: (onIssue) => readMetrics(info.dir, onIssue),
     readRolloutStep: (step, onIssue) => readRolloutStep(info.dir, step, onIssue),
+    streamRolloutStep: (step, onIssue) => streamRolloutStep(info.dir, step, onIssue),
   };
 }
 

@@ -23,7 +23,8 @@ for (const [theme, settings] of [['dark', DARK], ['light', LIGHT]] as const) {
     const card = webview.locator('.hover-card:not([hidden])');
     await card.waitFor({ timeout: 10_000 });
     const text = await card.innerText();
-    for (const f of ['crimson', 'id ', 'log p (image)', 'log p (blind)', 'log p (perturbed)', 'log p (mild)', 'S', 'G', 'U', 'RVD', 'Aᵢ', 'αᵢ', 'wₜ', 'mₜ', 'Ãᵢₜ', 'perceptual']) {
+    // The top alternatives come after the first paint (GetAlternativesRequest), in time for a hover.
+    for (const f of ['crimson', 'id ', 'log p (image)', 'log p (blind)', 'log p (perturbed)', 'log p (mild)', 'S', 'G', 'U', 'RVD', 'Aᵢ', 'αᵢ', 'wₜ', 'mₜ', 'Ãᵢₜ', 'perceptual', 'Top alternatives', 'scarlet']) {
       assert.ok(text.includes(f), `hover card shows ${f}: ${text}`);
     }
     await screenshot(`hover-${theme}`);

@@ -22,6 +22,8 @@ export interface RunHandle {
   info: RunInfo;
   readMetrics(onIssue?: (i: LineIssue) => void): Promise<MetricsRow[]>;
   readRolloutStep(step: number, onIssue?: (i: LineIssue) => void): Promise<RolloutRecord[]>;
+  /** The same records as they are read, where the format allows (our JSONL); otherwise readRolloutStep is used. */
+  streamRolloutStep?(step: number, onIssue?: (i: LineIssue) => void): AsyncIterable<RolloutRecord>;
 }
 
 export interface ImportOptions {

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readMetrics, readRolloutStep, readRun } from '../reader';
+import { readMetrics, readRolloutStep, readRun, streamRolloutStep } from '../reader';
 import type { RunHandle, ImportOptions } from './common';
 import type { RunSource } from '../schema';
 import { easyR1Log, importEasyR1 } from './easyr1';
@@ -34,6 +34,7 @@ export async function openRun(path: string, opts: ImportOptions = {}): Promise<R
         info: await readRun(path),
         readMetrics: (onIssue) => readMetrics(path, onIssue),
         readRolloutStep: (step, onIssue) => readRolloutStep(path, step, onIssue),
+        streamRolloutStep: (step, onIssue) => streamRolloutStep(path, step, onIssue),
       };
     case 'verl':
       return importVerl(path, opts);
