@@ -8,6 +8,7 @@ import {
   ChartRun,
   ChartsInitNotification,
   GetImageRequest,
+  GetDetailsRequest,
   GetStepPartRequest,
   GetStepRequest,
   IpcMessage,
@@ -25,7 +26,7 @@ import {
   methodOf,
   replyOf,
 } from '../src/core/protocol/webview';
-import { packRollouts } from '../src/core/view/pack';
+import { packDetails, packRollouts } from '../src/core/view/pack';
 import { stepRanges } from '../src/core/view/signals';
 import { makeRollout, makeStep } from '../test/fixtures/webviewFixtures';
 
@@ -80,14 +81,20 @@ const params = <T extends IpcType>(_t: T, m: IpcMessage): IpcParams<T> => m.para
           else notify(TrajectoryInitNotification, { run: sim.run, steps: [...sim.steps.keys()].sort((a, b) => a - b), step: page.__initialStep });
           break;
         case methodOf(GetStepRequest): {
-          // As TrajectoryPanel does: ranges over the whole step, the first rollouts in the reply (the webview pulls the rest).
-          const { step } = params(GetStepRequest, m);
+          // As TrajectoryPanel does: ranges over the whole step, the first rollouts in the reply with the columns
+          // asked for (the webview asks for the others, and pulls the other rollouts).
+          const { step, fields } = params(GetStepRequest, m);
           const all = sim.steps.get(step) ?? [];
           const t0 = performance.now();
           const ranges = stepRanges(all);
-          const rollouts = packRollouts(step, all.slice(0, 48));
+          const rollouts = packRollouts(step, all.slice(0, 48), { only: fields });
           sim.packMs.push(performance.now() - t0);
           reply(GetStepRequest, m, { rollouts, total: all.length, ranges, issues: [] });
+          break;
+        }
+        case methodOf(GetDetailsRequest): {
+          const { step, from, to, except } = params(GetDetailsRequest, m);
+          reply(GetDetailsRequest, m, packDetails((sim.steps.get(step) ?? []).slice(from, to), except));
           break;
         }
         case methodOf(GetStepPartRequest): {

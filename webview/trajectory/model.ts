@@ -66,6 +66,8 @@ export const isCorrect = (m: RolloutMeta): boolean | undefined => m.correct;
 export class StepData {
   readonly rollouts: RolloutRef[] = [];
   readonly batches: PackedRollouts[] = [];
+  /** The first batch came with the colour in view only; the rest of its columns are on their way (stepLoader). */
+  awaitingDetails = false;
   private readonly ids = new Set<string>();
 
   constructor(readonly step: number) {}

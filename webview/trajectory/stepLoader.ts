@@ -5,14 +5,14 @@
  * screen; a live rollout of a newer step opens that step.
  */
 import {
-  GetAlternativesRequest,
+  GetDetailsRequest,
   GetStepPartRequest,
   GetStepRequest,
   IpcResponse,
   SetFollowCommand,
   ShowMessageCommand,
 } from '../../src/core/protocol/webview';
-import type { PackedRollouts } from '../../src/core/view/pack';
+import type { PackedRollouts, TokenField } from '../../src/core/view/pack';
 import type { SignalId } from '../../src/core/view/signals';
 import { issuesSummary } from '../../src/core/run/lines';
 import { HostIpc } from '../ipc';
@@ -47,6 +47,8 @@ export interface StepLoaderParts {
   report: Report;
   renderLegend(): void;
   updateStatus(): void;
+  /** The what-if panel is open (it needs every column of the step at once). */
+  whatIfOpen(): boolean;
   saveState(): void;
 }
 
@@ -68,7 +70,9 @@ export class StepLoader {
     const t0 = performance.now();
     status.textContent = `Loading step ${step}…`;
     try {
-      const { rollouts, issues, timing, total, ranges } = await ipc.request(GetStepRequest, { step });
+      // The colour in view is all the first screen needs (the what-if panel, when open, needs every column).
+      const only = this.p.whatIfOpen() ? undefined : s.def.field ? [s.def.field] : [];
+      const { rollouts, issues, timing, total, ranges } = await ipc.request(GetStepRequest, { step, fields: only });
       if (s.loadingStep !== step) return;
       const tMsg = performance.now();
       if (timing) {
@@ -78,6 +82,7 @@ export class StepLoader {
       }
       const data = (s.data = new StepData(step));
       data.add(rollouts);
+      if (only) data.awaitingDetails = true;
       for (const p of this.pendingAppends.splice(0)) if (p.step === step) data.add(p);
       // The step's ranges come from the host, computed over what it has read (all of it when `total` is given):
       // the first ones drawn already use them; the last part brings those of the whole step.
@@ -94,7 +99,7 @@ export class StepLoader {
       this.p.list.relayout();
       afterPaint(() => {
         report('trajectory.firstPaint', performance.now() - t0);
-        void this.fetchAlternatives(step, rollouts);
+        if (only) void this.fetchDetails(data, rollouts, only);
       });
       afterPaint(() => report('trajectory.renderPaint', performance.now() - tMsg));
       report('trajectory.reply', tMsg - t0);
@@ -138,15 +143,26 @@ export class StepLoader {
     if (!s.data || latest > s.data.step) void this.load(latest);
   }
 
-  /** The top alternatives of the first reply's rollouts (for the hover card), asked for after the first paint. */
-  private async fetchAlternatives(step: number, batch: PackedRollouts): Promise<void> {
-    if (batch.alternatives || batch.meta.length === 0) return;
+  /**
+   * What the first reply left out (the other columns, token ids, top alternatives), asked for after the first
+   * paint: then the signal picker offers every signal, the hover card shows every field, and the what-if panel
+   * may compute.
+   */
+  private async fetchDetails(data: StepData, batch: PackedRollouts, sent: TokenField[]): Promise<void> {
     try {
-      const { alternatives } = await this.p.ipc.request(GetAlternativesRequest, { step, from: 0, to: batch.meta.length });
-      if (this.p.state.data?.step === step) batch.alternatives = alternatives;
+      const details = await this.p.ipc.request(GetDetailsRequest, { step: data.step, from: 0, to: batch.meta.length, except: sent });
+      if (this.p.state.data !== data) return;
+      Object.assign(batch.fields, details.fields);
+      batch.tokenIds = details.tokenIds;
+      batch.alternatives = details.alternatives;
     } catch {
-      // the host dropped the step (another one was opened): the card shows no alternatives for it
+      return; // the host dropped the step (another one was opened)
     }
+    data.awaitingDetails = false;
+    this.p.toolbar.updateSignalOptions();
+    this.p.renderLegend();
+    this.p.list.recolour();
+    this.p.updateStatus();
   }
 
   /** Pulls the rest of a step being opened, one part at a time, while it is still the step on show. */

@@ -92,6 +92,16 @@ export class WhatIfPanel {
     return !this.el.hidden;
   }
 
+  /** Open, or asked to open once a step is in: a step opened now should come with all its columns. */
+  get needsAllColumns(): boolean {
+    return this.isOpen || this.wanted;
+  }
+
+  /** A step whose first batch still waits for its other columns cannot be computed yet (sync() comes back). */
+  private ready(): boolean {
+    return !!this.p.state.data && !this.p.state.data.awaitingDetails;
+  }
+
   /** The last summary shown (for the tests). */
   get summary(): WhatIfSummary | undefined {
     return this.lastSummary;
@@ -104,7 +114,7 @@ export class WhatIfPanel {
 
   open(): void {
     const run = this.p.state.run;
-    if (!run || !this.p.state.data) {
+    if (!run || !this.ready()) {
       this.wanted = true;
       return;
     }
@@ -136,11 +146,11 @@ export class WhatIfPanel {
 
   /** The view changed (a step opened, rollouts arrived): compute again if what is shown is not what was computed. */
   sync(): void {
-    if (this.wanted && this.p.state.run && this.p.state.data) {
+    if (this.wanted && this.p.state.run && this.ready()) {
       this.open();
       return;
     }
-    if (!this.isOpen || this.scheduled) return;
+    if (!this.isOpen || this.scheduled || !this.ready()) return;
     const data = this.p.state.data;
     if (this.computedFor && this.computedFor.data === data && this.computedFor.rollouts === (data?.rollouts.length ?? 0)) return;
     this.scheduled = true;

@@ -11,7 +11,7 @@
  * Pure types: no Node, vscode or DOM imports.
  */
 import type { MetricsRow, RunManifest, RunStatus } from '../run/schema';
-import type { PackedAlternatives, PackedRollouts } from '../view/pack';
+import type { PackedDetails, PackedRollouts, TokenField } from '../view/pack';
 import type { SignalId } from '../view/signals';
 import type { CompareView } from '../view/compare';
 
@@ -120,13 +120,13 @@ export const ReadyCommand = new IpcCommand<{ scope: IpcScope }>('common', 'ready
 /** Something the webview wants the user to see (errors of its own). */
 export const ShowMessageCommand = new IpcCommand<{ level: 'info' | 'warning' | 'error'; message: string }>('common', 'showMessage');
 
-/** Load a step's rollouts. */
+/** Load a step's rollouts; `fields`: the columns the first screen needs (the colour in view), else every one. */
 export const GetStepRequest = new IpcRequest<
-  { step: number },
+  { step: number; fields?: TokenField[] },
   {
     /**
-     * The first rollouts of the step, without their top alternatives (GetAlternativesRequest brings them after
-     * the first paint); the webview asks for the rest with GetStepPartRequest.
+     * The first rollouts of the step — with `fields` asked for, only those columns (GetDetailsRequest brings the
+     * rest after the first paint); the webview asks for the other rollouts with GetStepPartRequest.
      */
     rollouts: PackedRollouts;
     /** How many rollouts the step has, when the host has read it whole (else the last part says). */
@@ -148,8 +148,8 @@ export const GetStepPartRequest = new IpcRequest<
   { step: number; from: number },
   { rollouts: PackedRollouts; last: boolean; total?: number; ranges?: Partial<Record<SignalId, number>>; issues?: string[] }
 >('trajectory', 'getStepPart');
-/** The top alternatives of rollouts `from` .. `to` of the step on show (the first reply's, after its first paint). */
-export const GetAlternativesRequest = new IpcRequest<{ step: number; from: number; to: number }, { alternatives?: PackedAlternatives }>('trajectory', 'getAlternatives');
+/** What the first reply left out of rollouts `from` .. `to` of the step on show: every column but `except`, token ids, top alternatives. */
+export const GetDetailsRequest = new IpcRequest<{ step: number; from: number; to: number; except: TokenField[] }, PackedDetails>('trajectory', 'getDetails');
 /** A task image as a data: URL (so the webview may read its pixels for the blind/perturbed/mild views). */
 export const GetImageRequest = new IpcRequest<{ image: string }, { dataUrl?: string; error?: string }>('trajectory', 'getImage');
 /** Live follow on/off: while on, the host streams new rollouts of the current step and moves to new steps. */

@@ -65,19 +65,24 @@ function metaOf(ro: RolloutRecord): RolloutMeta {
   return meta as RolloutMeta;
 }
 
+/** What a batch's first message may leave out, for packDetails to bring once the view has painted. */
+export interface PackedDetails {
+  fields: Partial<Record<TokenField, Float32Array>>;
+  tokenIds?: Int32Array;
+  alternatives?: PackedAlternatives;
+}
+
 /**
- * Packs rollouts into columns: per-token numbers into Float32Arrays, token texts into one string. Without
- * `alternatives` the top alternatives are left out (a third of a long rollout's bytes): a view opening a step
- * asks for them after its first paint (packAlternatives over the same rollouts).
+ * Packs rollouts into columns: per-token numbers into Float32Arrays, token texts into one string. With `only`,
+ * just those per-token columns (the colour in view), no token ids and no top alternatives: a view opening a
+ * step paints from that and asks for the rest after (packDetails over the same rollouts) — the other columns
+ * and the alternatives are four fifths of a long rollout's bytes.
  */
-export function packRollouts(step: number, rollouts: readonly RolloutRecord[], opts: { alternatives?: boolean } = {}): PackedRollouts {
+export function packRollouts(step: number, rollouts: readonly RolloutRecord[], opts: { only?: readonly TokenField[] } = {}): PackedRollouts {
   let tokens = 0;
   for (const r of rollouts) tokens += r.tokens.length;
   const tokenStart = new Uint32Array(rollouts.length + 1);
   const textStart = new Uint32Array(tokens + 1);
-  const fields: Partial<Record<TokenField, Float32Array>> = {};
-  const column = (f: TokenField): Float32Array => (fields[f] ??= new Float32Array(tokens).fill(NaN));
-  let tokenIds: Int32Array | undefined;
   const parts: string[] = [];
   const meta: RolloutMeta[] = [];
   let t = 0;
@@ -92,28 +97,53 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[], o
       chars += s.length;
       parts.push(s);
     }
-    for (const f of TOKEN_FIELDS) {
-      const arr = fieldArray(ro, f);
-      if (!arr) continue;
-      const col = column(f);
-      const m = Math.min(n, arr.length);
-      for (let k = 0; k < m; k++) col[t + k] = arr[k];
-    }
-    if (ro.tokenIds) {
-      tokenIds ??= new Int32Array(tokens).fill(-1);
-      for (let k = 0; k < Math.min(n, ro.tokenIds.length); k++) tokenIds[t + k] = ro.tokenIds[k];
-    }
     meta.push(metaOf(ro));
     t += n;
   }
   tokenStart[rollouts.length] = t;
   textStart[tokens] = chars;
-  const alternatives = opts.alternatives === false ? undefined : packAlternatives(rollouts);
-  return { step, meta, tokenStart, text: parts.join(''), textStart, tokenIds, fields, alternatives };
+  if (opts.only) return { step, meta, tokenStart, text: parts.join(''), textStart, fields: packColumns(rollouts, tokens, opts.only) };
+  return { step, meta, tokenStart, text: parts.join(''), textStart, ...packDetails(rollouts) };
+}
+
+/** The per-token columns (all but `except`), token ids and top alternatives of `rollouts`, numbered as packRollouts numbers them. */
+export function packDetails(rollouts: readonly RolloutRecord[], except: readonly TokenField[] = []): PackedDetails {
+  let tokens = 0;
+  for (const r of rollouts) tokens += r.tokens.length;
+  let tokenIds: Int32Array | undefined;
+  let t = 0;
+  for (const ro of rollouts) {
+    const n = ro.tokens.length;
+    if (ro.tokenIds) {
+      tokenIds ??= new Int32Array(tokens).fill(-1);
+      for (let k = 0; k < Math.min(n, ro.tokenIds.length); k++) tokenIds[t + k] = ro.tokenIds[k];
+    }
+    t += n;
+  }
+  const fields = packColumns(rollouts, tokens, TOKEN_FIELDS.filter((f) => !except.includes(f)));
+  return { fields, tokenIds, alternatives: packAlternatives(rollouts) };
+}
+
+/** The columns `which` over all tokens of `rollouts` (`NaN` where a rollout lacks the field); absent when no rollout has it. */
+function packColumns(rollouts: readonly RolloutRecord[], tokens: number, which: readonly TokenField[]): Partial<Record<TokenField, Float32Array>> {
+  const fields: Partial<Record<TokenField, Float32Array>> = {};
+  let t = 0;
+  for (const ro of rollouts) {
+    const n = ro.tokens.length;
+    for (const f of which) {
+      const arr = fieldArray(ro, f);
+      if (!arr) continue;
+      const col = (fields[f] ??= new Float32Array(tokens).fill(NaN));
+      const m = Math.min(n, arr.length);
+      for (let k = 0; k < m; k++) col[t + k] = arr[k];
+    }
+    t += n;
+  }
+  return fields;
 }
 
 /** The top alternatives of every token of `rollouts` (numbered as packRollouts numbers them), where recorded. */
-export function packAlternatives(rollouts: readonly RolloutRecord[]): PackedAlternatives | undefined {
+function packAlternatives(rollouts: readonly RolloutRecord[]): PackedAlternatives | undefined {
   if (!rollouts.some((r) => r.topAlternatives?.some((a) => a && a.length))) return undefined;
   let tokens = 0;
   for (const r of rollouts) tokens += r.tokens.length;

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
 import type { RunSource } from './runSource';
 import {
-  GetAlternativesRequest,
+  GetDetailsRequest,
   GetImageRequest,
   GetStepPartRequest,
   GetStepRequest,
@@ -21,7 +21,7 @@ import {
   TrajectoryInitNotification,
   type WhatIfRunConfig,
 } from '../../core/protocol/webview';
-import { packAlternatives, packRollouts } from '../../core/view/pack';
+import { packDetails, packRollouts } from '../../core/view/pack';
 import { runSourceOf } from '../../core/view/whatIf';
 import { stepRanges } from '../../core/view/signals';
 import { StepRead } from '../../core/view/stepRead';
@@ -96,7 +96,7 @@ export class TrajectoryPanel implements vscode.Disposable {
       const step = requestedStep ?? steps.at(-1);
       if (step !== undefined && !this.disposed) this.readOf(step, FIRST_PART);
     });
-    this.ipc.onRequest(GetStepRequest, async ({ step }) => {
+    this.ipc.onRequest(GetStepRequest, async ({ step, fields }) => {
       this.viewedStep = step;
       const t0 = performance.now();
       const read = this.readOf(step, Infinity);
@@ -105,10 +105,10 @@ export class TrajectoryPanel implements vscode.Disposable {
       await read.has(live ? Infinity : FIRST_PART);
       if (live) this.reads.delete(step);
       const t1 = performance.now();
-      // The first rollouts answer the request (what the first screen shows); the webview pulls the rest in parts
-      // while they are still being read, so opening a 1,000-rollout step waits neither for the disk nor for
-      // postMessage to carry all of it.
-      const first = packRollouts(step, read.rollouts.slice(0, FIRST_PART), { alternatives: false });
+      // The first rollouts answer the request, with the columns the first screen shows (the webview asks for the
+      // others after its first paint); it pulls the other rollouts in parts while they are still being read, so
+      // opening a 1,000-rollout step waits neither for the disk nor for postMessage to carry all of it.
+      const first = packRollouts(step, read.rollouts.slice(0, FIRST_PART), { only: fields });
       const t2 = performance.now();
       this.opened = { step, read };
       void read.done.then(() => this.readAhead(step));
@@ -129,10 +129,10 @@ export class TrajectoryPanel implements vscode.Disposable {
       // With the last part, what is known only once the whole step is read: its total, ranges and problems.
       return { rollouts: packRollouts(step, read.rollouts.slice(from, to)), last, ...(last ? { ...this.whole(read), ranges: stepRanges(read.rollouts), issues: [...read.issues] } : {}) };
     });
-    this.ipc.onRequest(GetAlternativesRequest, ({ step, from, to }) => {
+    this.ipc.onRequest(GetDetailsRequest, ({ step, from, to, except }) => {
       const read = this.opened?.step === step ? this.opened.read : this.reads.get(step);
       if (!read) throw new Error(`Step ${step} is no longer open.`);
-      return { alternatives: packAlternatives(read.rollouts.slice(from, to)) };
+      return packDetails(read.rollouts.slice(from, to), except);
     });
     this.ipc.onRequest(GetImageRequest, ({ image }) => this.readImage(image));
     this.ipc.onCommand(SaveWhatIfConfigCommand, ({ runConfig }) => void this.saveRunConfig(runConfig).catch((e) => void vscode.window.showErrorMessage(String(e instanceof Error ? e.message : e))));

@@ -39,6 +39,8 @@ function harness() {
     renderLegend: noop,
     updateStatus: noop,
     saveState: noop,
+    // Every column in the first reply (no details request after it): these tests are about which step opens.
+    whatIfOpen: () => true,
   });
   const answer = async (step: number) => {
     pending.get(step)!();

@@ -127,3 +127,21 @@ test('view state: step, signal and filters survive a reload; empty number boxes 
   assert.ok(Number.isNaN(back.filter.threshold));
   assert.deepEqual({ ...back.filter, minReward: 0, threshold: 0 }, { ...state.filter, minReward: 0, threshold: 0 });
 });
+
+test('a first reply with only the colour in view, plus its details after, is the whole packed batch', async () => {
+  const { packDetails } = await import('../../../src/core/view/pack');
+  const records = [makeRollout(2, 0, 'g0', 30, 1), makeRollout(2, 1, 'g0', 7, 2), makeRollout(2, 2, 'g1', 12, 3)];
+  const whole = packRollouts(2, records);
+  const first = packRollouts(2, records, { only: ['rvd'] });
+  assert.deepEqual(Object.keys(first.fields), ['rvd']);
+  assert.equal(first.tokenIds, undefined);
+  assert.equal(first.alternatives, undefined);
+  const details = packDetails(records, ['rvd']);
+  assert.ok(!('rvd' in details.fields));
+  Object.assign(first.fields, details.fields);
+  first.tokenIds = details.tokenIds;
+  first.alternatives = details.alternatives;
+  assert.deepEqual({ ...first, fields: { ...first.fields } }, { ...whole, fields: { ...whole.fields } });
+  // Nothing at all (no colour in view) is a batch of texts alone.
+  assert.deepEqual(packRollouts(2, records, { only: [] }).fields, {});
+});

@@ -208,6 +208,8 @@ export async function launchCodeServer(opts: LaunchOptions): Promise<CodeServer>
       '--extensions-dir', dirs.extensions,
       '--config', configFile,
       ...(mode === 'development' ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
+      // PRPO_CODE_SERVER_ARGS: more of code-server's own options, e.g. the benchmarks' `--disable-websocket-compression`.
+      ...(process.env.PRPO_CODE_SERVER_ARGS?.split(' ').filter(Boolean) ?? []),
       opts.workspaceDir,
     ];
     const env: NodeJS.ProcessEnv = {
