@@ -378,7 +378,8 @@ async function scrollOnly(): Promise<void> {
 async function main(): Promise<void> {
   if (process.argv.includes('--scroll')) return scrollOnly();
   // The live stream comes from the protocol-compatible fake backend (a real step is seconds long).
-  useFakeBackend({ FAKE_STEP_MS: '1000', FAKE_ROLLOUTS_PER_STEP: String(STREAM_RPS), FAKE_STREAM_RPS: String(STREAM_RPS) });
+  const stepS = Number(process.env.STREAM_STEP_S ?? 1);
+  useFakeBackend({ FAKE_STEP_MS: String(1000 * stepS), FAKE_ROLLOUTS_PER_STEP: String(STREAM_RPS * stepS), FAKE_STREAM_RPS: String(STREAM_RPS) });
   const lines: string[] = [];
   const figures: Record<string, number> = {};
   await withStudio(

@@ -32,16 +32,22 @@ export function select(options: Array<{ value: string; label: string }>, value: 
 }
 
 export function setOptions(sel: SelectLike, options: Array<{ value: string; label: string }>, value: string): void {
-  sel.replaceChildren(
-    ...options.map((o) => {
-      const opt = document.createElement('vscode-option') as HTMLElement & { value: string; selected: boolean };
-      opt.setAttribute('value', o.value);
-      opt.textContent = o.label;
-      if (o.value === value) opt.setAttribute('selected', '');
-      return opt;
-    }),
-  );
+  sel.replaceChildren(...options.map((o) => optionElement(o, value)));
   sel.value = value;
+}
+
+/** Adds options at the end of a select's list, keeping the ones it has. */
+export function appendOptions(sel: SelectLike, options: Array<{ value: string; label: string }>, value: string): void {
+  sel.append(...options.map((o) => optionElement(o, value)));
+  sel.value = value;
+}
+
+function optionElement(o: { value: string; label: string }, value: string): HTMLElement {
+  const opt = document.createElement('vscode-option');
+  opt.setAttribute('value', o.value);
+  opt.textContent = o.label;
+  if (o.value === value) opt.setAttribute('selected', '');
+  return opt;
 }
 
 /** Adopts a stylesheet given as text (esbuild loads .css as text): no <style> element, no 'unsafe-inline'. */

@@ -70,8 +70,9 @@ export class StepLoader {
     const t0 = performance.now();
     status.textContent = `Loading step ${step}…`;
     try {
-      // The colour in view is all the first screen needs (the what-if panel, when open, needs every column).
-      const only = this.p.whatIfOpen() ? undefined : s.def.field ? [s.def.field] : [];
+      // The colour in view is all the first screen needs — but the what-if panel, when open, needs every column,
+      // and a followed live step is small and had better not cost a second message each time it moves on.
+      const only = this.p.whatIfOpen() || s.follow ? undefined : s.def.field ? [s.def.field] : [];
       const { rollouts, issues, timing, total, ranges } = await ipc.request(GetStepRequest, { step, fields: only });
       if (s.loadingStep !== step) return;
       const tMsg = performance.now();

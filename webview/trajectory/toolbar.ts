@@ -4,7 +4,7 @@
  */
 import { SIGNALS, SignalDef, SignalId } from '../scales';
 import type { TokenField } from '../../src/core/view/pack';
-import { SelectLike, h, select, setOptions } from '../elements';
+import { SelectLike, h, select, setOptions, appendOptions } from '../elements';
 import { FilterState } from './model';
 import { ViewState, chooseSignal } from './viewState';
 
@@ -57,6 +57,8 @@ export class Toolbar {
   // Step options are rebuilt only when the steps change (a long run has thousands: rebuilding them on every
   // step change would cost).
   private stepOptionsKey = '';
+  /** The steps the picker offers now. */
+  private stepOptions: number[] = [];
 
   constructor(
     private readonly state: ViewState,
@@ -155,12 +157,16 @@ export class Toolbar {
       this.stepSelect.value = value;
       return;
     }
+    const option = (s: number) => ({ value: String(s), label: `Step ${s}` });
+    const shown = this.stepOptions;
+    if (shown.length && steps.length > shown.length && shown.every((s, i) => steps[i] === s)) {
+      // A live run's new steps: appended, not the whole list built again each step.
+      appendOptions(this.stepSelect, steps.slice(shown.length).map(option), value);
+    } else {
+      setOptions(this.stepSelect, steps.map(option), value);
+    }
     this.stepOptionsKey = key;
-    setOptions(
-      this.stepSelect,
-      steps.map((s) => ({ value: String(s), label: `Step ${s}` })),
-      value,
-    );
+    this.stepOptions = [...steps];
   }
 
   /** Offers the signals the step has; if the chosen one is absent, switches to the first fallback present. */
