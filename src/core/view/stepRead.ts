@@ -7,6 +7,7 @@
  * Pure: no Node, vscode or DOM imports.
  */
 import type { RolloutRecord } from '../run/schema';
+import { stepRanges, type SignalId } from './signals';
 
 export class StepRead {
   readonly rollouts: RolloutRecord[] = [];
@@ -21,6 +22,7 @@ export class StepRead {
   private waiters: Array<{ n: number; resolve: () => void }> = [];
   private resume?: () => void;
   private readonly records: AsyncIterator<RolloutRecord>;
+  private rangesMemo: { count: number; ranges: Partial<Record<SignalId, number>> } | undefined;
 
   /** `open(onIssue)` starts the stream; it is read up to `wanted` records, then as far as `want` asks. */
   constructor(open: (onIssue: (message: string) => void) => AsyncIterable<RolloutRecord>, wanted = Infinity) {
@@ -41,6 +43,12 @@ export class StepRead {
     this.want(n);
     if (this.complete || this.rollouts.length >= n) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
+
+  /** Every signal's range over the rollouts read so far (computed once per count: a step read ahead has it ready). */
+  ranges(): Partial<Record<SignalId, number>> {
+    if (this.rangesMemo?.count !== this.rollouts.length) this.rangesMemo = { count: this.rollouts.length, ranges: stepRanges(this.rollouts) };
+    return this.rangesMemo.ranges;
   }
 
   /** Stops reading and closes the file; waiters get what was read. */

@@ -23,7 +23,6 @@ import {
 } from '../../core/protocol/webview';
 import { packDetails, packRollouts } from '../../core/view/pack';
 import { runSourceOf } from '../../core/view/whatIf';
-import { stepRanges } from '../../core/view/signals';
 import { StepRead } from '../../core/view/stepRead';
 import { webviewRunInfo } from '../../core/view/runInfo';
 import { readRunImage } from '../../core/run/images';
@@ -115,7 +114,7 @@ export class TrajectoryPanel implements vscode.Disposable {
       return {
         rollouts: first,
         ...this.whole(read),
-        ranges: stepRanges(read.rollouts),
+        ranges: read.ranges(),
         issues: [...read.issues],
         timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() },
       };
@@ -127,7 +126,7 @@ export class TrajectoryPanel implements vscode.Disposable {
       const to = Math.min(read.rollouts.length, from + PART);
       const last = read.complete && to >= read.rollouts.length;
       // With the last part, what is known only once the whole step is read: its total, ranges and problems.
-      return { rollouts: packRollouts(step, read.rollouts.slice(from, to)), last, ...(last ? { ...this.whole(read), ranges: stepRanges(read.rollouts), issues: [...read.issues] } : {}) };
+      return { rollouts: packRollouts(step, read.rollouts.slice(from, to)), last, ...(last ? { ...this.whole(read), ranges: read.ranges(), issues: [...read.issues] } : {}) };
     });
     this.ipc.onRequest(GetDetailsRequest, ({ step, from, to, except }) => {
       const read = this.opened?.step === step ? this.opened.read : this.reads.get(step);
@@ -162,7 +161,12 @@ export class TrajectoryPanel implements vscode.Disposable {
   private readOf(step: number, wanted: number): StepRead {
     let read = this.reads.get(step);
     if (read) this.reads.delete(step); // most recently used last
-    else read = new StepRead((onIssue) => this.source.streamStep(step, onIssue), wanted);
+    else {
+      read = new StepRead((onIssue) => this.source.streamStep(step, onIssue), wanted);
+      // A step read ahead has its ranges ready too when it is opened.
+      const r = read;
+      if (wanted === FIRST_PART) void r.has(FIRST_PART).then(() => r.ranges());
+    }
     read.want(wanted);
     this.reads.set(step, read);
     const keep = new Set([this.opened?.step, this.viewedStep, step]);
