@@ -38,8 +38,8 @@ export class HostIpc {
   }
 
   /** Call after the notification handlers are registered: the host then sends what it held. */
-  ready(): void {
-    this.command(ReadyCommand, { scope: this.scope });
+  ready(want?: IpcParams<typeof ReadyCommand>['want']): void {
+    this.command(ReadyCommand, { scope: this.scope, want });
   }
 
   command<T extends IpcCommand<unknown>>(c: T, params: IpcParams<T>): void {

@@ -106,7 +106,9 @@ export function startTrajectory(root: HTMLElement): void {
     }
     toolbar.updateStepOptions();
     if (run.status === 'running' && p.step === undefined) setFollow(true);
-    void loader.load(step !== undefined && steps.includes(step) ? step : steps[steps.length - 1]);
+    // The host answered the step to open with init, for the columns asked for in `ready` (the same rule).
+    if (p.first) void loader.load(p.first.step, { reply: p.first.reply, only: p.first.fields });
+    else void loader.load(step !== undefined && steps.includes(step) ? step : steps[steps.length - 1]);
   });
   ipc.on(ShowStepNotification, ({ step }) => {
     if (!state.steps.includes(step)) state.steps = [...state.steps, step].sort((a, b) => a - b);
@@ -156,5 +158,5 @@ export function startTrajectory(root: HTMLElement): void {
 
   // The page is up (its script ran, the toolbar is built): how long since the page started, for the benchmarks.
   report('trajectory.ready', performance.now());
-  ipc.ready();
+  ipc.ready({ step: saved.step, fields: loader.firstFields() });
 }

@@ -9,6 +9,7 @@ import {
   GetStepPartRequest,
   GetStepRequest,
   IpcResponse,
+  type StepReply,
   SetFollowCommand,
   ShowMessageCommand,
 } from '../../src/core/protocol/webview';
@@ -62,7 +63,17 @@ export class StepLoader {
 
   constructor(private readonly p: StepLoaderParts) {}
 
-  async load(step: number): Promise<void> {
+  /** The columns the first screen of a step needs: the colour in view (undefined: every column). */
+  firstFields(): TokenField[] | undefined {
+    const s = this.p.state;
+    // The what-if panel, when open, needs every column, and a followed live step is small and had better not cost
+    // a second message each time it moves on.
+    if (this.p.whatIfOpen() || s.follow) return undefined;
+    return s.def.field ? [s.def.field] : [];
+  }
+
+  /** Opens `step`; `given`: its first part, already sent by the host (with `init`), for the columns `only`. */
+  async load(step: number, given?: { reply: StepReply; only: TokenField[] | undefined }): Promise<void> {
     const { ipc, state: s, status, issues: issuesEl, report } = this.p;
     if (s.loadingStep === step || (s.data?.step === step && s.loadingStep === undefined)) return;
     s.loadingStep = step;
@@ -70,10 +81,8 @@ export class StepLoader {
     const t0 = performance.now();
     status.textContent = `Loading step ${step}…`;
     try {
-      // The colour in view is all the first screen needs — but the what-if panel, when open, needs every column,
-      // and a followed live step is small and had better not cost a second message each time it moves on.
-      const only = this.p.whatIfOpen() || s.follow ? undefined : s.def.field ? [s.def.field] : [];
-      const { rollouts, issues, timing, total, ranges } = await ipc.request(GetStepRequest, { step, fields: only });
+      const only = given ? given.only : this.firstFields();
+      const { rollouts, issues, timing, total, ranges } = given?.reply ?? (await ipc.request(GetStepRequest, { step, fields: only }));
       if (s.loadingStep !== step) return;
       const tMsg = performance.now();
       if (timing) {

@@ -115,30 +115,32 @@ export type ChartsGrouping = 'runs' | 'groups';
 
 // ---------------------------------------------------------------------------------------------- messages
 
-/** The webview has loaded and listens; the host flushes what it held. */
-export const ReadyCommand = new IpcCommand<{ scope: IpcScope }>('common', 'ready');
+/**
+ * The webview has loaded and listens; the host flushes what it held. A trajectory view says which step it would open (its saved one) and the columns its first
+ * screen needs, so the host can answer with that step's first part in `init` (no request round trip).
+ */
+export const ReadyCommand = new IpcCommand<{ scope: IpcScope; want?: { step?: number; fields?: TokenField[] } }>('common', 'ready');
 /** Something the webview wants the user to see (errors of its own). */
 export const ShowMessageCommand = new IpcCommand<{ level: 'info' | 'warning' | 'error'; message: string }>('common', 'showMessage');
 
 /** Load a step's rollouts; `fields`: the columns the first screen needs (the colour in view), else every one. */
-export const GetStepRequest = new IpcRequest<
-  { step: number; fields?: TokenField[] },
-  {
-    /**
-     * The first rollouts of the step — with `fields` asked for, only those columns (GetDetailsRequest brings the
-     * rest after the first paint); the webview asks for the other rollouts with GetStepPartRequest.
-     */
-    rollouts: PackedRollouts;
-    /** How many rollouts the step has, when the host has read it whole (else the last part says). */
-    total?: number;
-    /** Every signal's range over the rollouts read so far (the whole step when `total` is given). */
-    ranges: Partial<Record<SignalId, number>>;
-    /** Problems reading the step, so far. */
-    issues: string[];
-    /** Host-side milliseconds, for the benchmarks. */
-    timing?: { readMs: number; packMs: number; sentAt: number };
-  }
->('trajectory', 'getStep');
+export const GetStepRequest = new IpcRequest<{ step: number; fields?: TokenField[] }, StepReply>('trajectory', 'getStep');
+/** The answer to GetStepRequest (also the first step, sent with `init` when the webview said what it wants). */
+export interface StepReply {
+  /**
+   * The first rollouts of the step — with `fields` asked for, only those columns (GetDetailsRequest brings the
+   * rest after the first paint); the webview asks for the other rollouts with GetStepPartRequest.
+   */
+  rollouts: PackedRollouts;
+  /** How many rollouts the step has, when the host has read it whole (else the last part says). */
+  total?: number;
+  /** Every signal's range over the rollouts read so far (the whole step when `total` is given). */
+  ranges: Partial<Record<SignalId, number>>;
+  /** Problems reading the step, so far. */
+  issues: string[];
+  /** Host-side milliseconds, for the benchmarks. */
+  timing?: { readMs: number; packMs: number; sentAt: number };
+}
 /**
  * The next part of a step being opened, from rollout `from` on. Pulled one at a time by the webview, so leaving
  * a step stops its transfer and a newly opened step never queues behind the rest of the old one. The last part
@@ -167,8 +169,16 @@ export interface WhatIfRunConfig {
 export const SaveWhatIfConfigCommand = new IpcCommand<{ runConfig: WhatIfRunConfig }>('trajectory', 'saveWhatIfConfig');
 export const StartWhatIfRunCommand = new IpcCommand<{ runConfig: WhatIfRunConfig }>('trajectory', 'startWhatIfRun');
 
-/** First message to a trajectory view: the run, its steps, and the step to show. */
-export const TrajectoryInitNotification = new IpcNotification<{ run: WebviewRunInfo; steps: number[]; step?: number }>('trajectory', 'init');
+/**
+ * First message to a trajectory view: the run, its steps, the step to show, and `first`: the step it will open,
+ * already answered with the columns it asked for in ReadyCommand (no request round trip on opening a view).
+ */
+export const TrajectoryInitNotification = new IpcNotification<{
+  run: WebviewRunInfo;
+  steps: number[];
+  step?: number;
+  first?: { step: number; fields?: TokenField[]; reply: StepReply };
+}>('trajectory', 'init');
 /** Show another step (the host was asked to, e.g. from the run explorer). */
 export const ShowStepNotification = new IpcNotification<{ step: number }>('trajectory', 'showStep');
 /** Open the what-if panel (the command *What-If: Re-reshape This Step…*), at `step` when given. */

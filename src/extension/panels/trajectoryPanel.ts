@@ -19,9 +19,10 @@ import {
   StatusChangedNotification,
   StepsChangedNotification,
   TrajectoryInitNotification,
+  type StepReply,
   type WhatIfRunConfig,
 } from '../../core/protocol/webview';
-import { packDetails, packRollouts } from '../../core/view/pack';
+import { packDetails, packRollouts, type TokenField } from '../../core/view/pack';
 import { runSourceOf } from '../../core/view/whatIf';
 import { StepRead } from '../../core/view/stepRead';
 import { webviewRunInfo } from '../../core/view/runInfo';
@@ -89,36 +90,13 @@ export class TrajectoryPanel implements vscode.Disposable {
     this.ipc = new WebviewIpc(panel.webview);
     panel.webview.html = webviewHtml(panel.webview, context.extensionUri, 'trajectory', `Trajectory · ${displayString(source.manifest.name)}`);
 
-    this.ipc.onReady(() => void this.sendInit());
+    this.ipc.onReady(({ want }) => void this.sendInit(want));
     // The step the view will open is read while the page starts.
     void source.steps().then((steps) => {
       const step = requestedStep ?? steps.at(-1);
       if (step !== undefined && !this.disposed) this.readOf(step, FIRST_PART);
     });
-    this.ipc.onRequest(GetStepRequest, async ({ step, fields }) => {
-      this.viewedStep = step;
-      const t0 = performance.now();
-      const read = this.readOf(step, Infinity);
-      // A step still being written is read whole first (its new rollouts arrive as notifications, never twice).
-      const live = this.isLiveStep(step);
-      await read.has(live ? Infinity : FIRST_PART);
-      if (live) this.reads.delete(step);
-      const t1 = performance.now();
-      // The first rollouts answer the request, with the columns the first screen shows (the webview asks for the
-      // others after its first paint); it pulls the other rollouts in parts while they are still being read, so
-      // opening a 1,000-rollout step waits neither for the disk nor for postMessage to carry all of it.
-      const first = packRollouts(step, read.rollouts.slice(0, FIRST_PART), { only: fields });
-      const t2 = performance.now();
-      this.opened = { step, read };
-      void read.done.then(() => this.readAhead(step));
-      return {
-        rollouts: first,
-        ...this.whole(read),
-        ranges: read.ranges(),
-        issues: [...read.issues],
-        timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() },
-      };
-    });
+    this.ipc.onRequest(GetStepRequest, ({ step, fields }) => this.openStep(step, fields));
     this.ipc.onRequest(GetStepPartRequest, async ({ step, from }) => {
       const read = this.opened?.step === step ? this.opened.read : this.reads.get(step);
       if (!read) throw new Error(`Step ${step} is no longer open.`);
@@ -155,6 +133,32 @@ export class TrajectoryPanel implements vscode.Disposable {
       source.onStatus((status) => this.ipc.notify(StatusChangedNotification, { runId: source.manifest.id, status })),
       panel.onDidDispose(() => this.dispose()),
     );
+  }
+
+  /** Opens `step`: its first rollouts with the columns `fields` (all when absent), and what is known of the rest. */
+  private async openStep(step: number, fields: TokenField[] | undefined): Promise<StepReply> {
+    this.viewedStep = step;
+    const t0 = performance.now();
+    const read = this.readOf(step, Infinity);
+    // A step still being written is read whole first (its new rollouts arrive as notifications, never twice).
+    const live = this.isLiveStep(step);
+    await read.has(live ? Infinity : FIRST_PART);
+    if (live) this.reads.delete(step);
+    const t1 = performance.now();
+    // The first rollouts answer the request, with the columns the first screen shows (the webview asks for the
+    // others after its first paint); it pulls the other rollouts in parts while they are still being read, so
+    // opening a 1,000-rollout step waits neither for the disk nor for postMessage to carry all of it.
+    const first = packRollouts(step, read.rollouts.slice(0, FIRST_PART), { only: fields });
+    const t2 = performance.now();
+    this.opened = { step, read };
+    void read.done.then(() => this.readAhead(step));
+    return {
+      rollouts: first,
+      ...this.whole(read),
+      ranges: read.ranges(),
+      issues: [...read.issues],
+      timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() },
+    };
   }
 
   /** The read of `step`, started if there is none (reading up to `wanted` rollouts for now). */
@@ -239,11 +243,20 @@ export class TrajectoryPanel implements vscode.Disposable {
     return { ...runConfig, ...runSourceOf(this.source.manifest) };
   }
 
-  private async sendInit(): Promise<void> {
+  /**
+   * Tells the view its run and steps, with the step it will open already answered: the one asked for, else the
+   * one it had open (`want.step`), else the latest — the rule the view applies when there is no `first`.
+   */
+  private async sendInit(want: { step?: number; fields?: TokenField[] } = {}): Promise<void> {
     this.knownSteps = await this.source.steps();
     const run = { ...webviewRunInfo(this.source.manifest, this.source.status()), runDir: this.source.runDir };
+    const wanted = this.requestedStep ?? want.step;
+    const step = wanted !== undefined && this.knownSteps.includes(wanted) ? wanted : this.knownSteps.at(-1);
+    // A step that cannot be read now is left to the view's own request, which shows why.
+    const reply = step === undefined ? undefined : await this.openStep(step, want.fields).catch(() => undefined);
     if (this.disposed) return;
-    this.ipc.notify(TrajectoryInitNotification, { run, steps: this.knownSteps, step: this.requestedStep });
+    const first = reply && step !== undefined ? { step, fields: want.fields, reply } : undefined;
+    this.ipc.notify(TrajectoryInitNotification, { run, steps: this.knownSteps, step: this.requestedStep, first });
   }
 
   /** Reads a task image inside the run directory (never outside it, never a bomb) as a data: URL. */

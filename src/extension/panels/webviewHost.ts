@@ -26,14 +26,14 @@ export class WebviewIpc implements vscode.Disposable {
   private held: IpcMessage[] = [];
   private readonly handlers = new Map<string, (message: IpcMessage) => void>();
   private readonly subscription: vscode.Disposable;
-  private readyListeners: Array<() => void> = [];
+  private readyListeners: Array<(ready: IpcParams<typeof ReadyCommand>) => void> = [];
 
   constructor(private readonly webview: vscode.Webview) {
     this.subscription = webview.onDidReceiveMessage((m: IpcMessage) => this.receive(m));
-    this.onCommand(ReadyCommand, () => {
+    this.onCommand(ReadyCommand, (ready) => {
       // Init first (a reloaded webview starts from nothing), then what was held while it loaded.
       this.ready = true;
-      for (const l of this.readyListeners) l();
+      for (const l of this.readyListeners) l(ready);
       this.flush();
     });
     this.onCommand(ShowMessageCommand, ({ level, message }) => {
@@ -44,7 +44,7 @@ export class WebviewIpc implements vscode.Disposable {
   }
 
   /** Called each time the webview (re)loads and says it is ready. */
-  onReady(listener: () => void): void {
+  onReady(listener: (ready: IpcParams<typeof ReadyCommand>) => void): void {
     this.readyListeners.push(listener);
   }
 
