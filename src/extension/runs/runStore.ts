@@ -28,13 +28,16 @@ export interface RunEntry {
 }
 
 const DEBOUNCE_MS = 250;
+/** A run written to without a pause (a trainer streaming rollouts) is still re-read this often. */
+const MAX_WAIT_MS = 1000;
 
 export class RunStore implements vscode.Disposable {
   private entries = new Map<string, RunEntry>();
   private readonly sources = new Map<string, RunSourceImpl>();
   private watchers: vscode.Disposable[] = [];
   private readonly disposables: vscode.Disposable[] = [];
-  private readonly pending = new Map<string, NodeJS.Timeout>();
+  /** Runs waiting to be re-read: the timer, and when the first change since the last re-read came. */
+  private readonly pending = new Map<string, { timer: NodeJS.Timeout; since: number }>();
   private fullRefresh: Promise<void> | undefined;
   private rootValue: string | undefined;
   private loadedValue = false;
@@ -200,17 +203,20 @@ export class RunStore implements vscode.Disposable {
     return entry ? entry.handle.readMetrics().catch(() => []) : [];
   }
 
-  /** Re-reads one run (debounced: a step writes several files at once). */
+  /** Re-reads one run (debounced: a step writes several files at once; at least once a second while it is written). */
   refreshRun(runDir: string): void {
     const dir = path.resolve(runDir);
-    clearTimeout(this.pending.get(dir));
-    this.pending.set(
-      dir,
-      setTimeout(() => {
+    const waiting = this.pending.get(dir);
+    const since = waiting?.since ?? Date.now();
+    clearTimeout(waiting?.timer);
+    const timer = setTimeout(
+      () => {
         this.pending.delete(dir);
         void this.rereadRun(dir);
-      }, DEBOUNCE_MS),
+      },
+      Math.max(0, Math.min(DEBOUNCE_MS, since + MAX_WAIT_MS - Date.now())),
     );
+    this.pending.set(dir, { timer, since });
   }
 
   private async rereadRun(dir: string): Promise<void> {
@@ -295,7 +301,7 @@ export class RunStore implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const t of this.pending.values()) clearTimeout(t);
+    for (const p of this.pending.values()) clearTimeout(p.timer);
     for (const d of [...this.watchers.splice(0), ...this.extraWatchers.splice(0), ...this.disposables.splice(0)]) d.dispose();
     for (const s of this.sources.values()) s.dispose();
     this.changeEmitter.dispose();
