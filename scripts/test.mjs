@@ -9,7 +9,7 @@
 //   ext-host     test/vscode/runExtensionTests.ts — tests inside the real extension host
 //   ui           test/vscode/scenarios/*.scenario.ts — Playwright scenarios in real VS Code (code-server), one
 //                node --test process per file, two files at a time (--ui-jobs=N, or PRPO_UI_JOBS; 1 = one by
-//                one), never two CPU-heavy ones or two that share a resource together (UI_LOCKS below)
+//                one), never two CPU-heavy ones or two that share a resource together (uiLocks below)
 //
 // The last line is exactly `N passed, N failed` (all stages). Exit status 0 only when nothing failed.
 //
