@@ -7,19 +7,22 @@
 //   unit         scripts/test-unit.mjs (node's test runner; test/unit/python drives the Python package)
 //   python       pytest python/tests with .toolchain/python's interpreter
 //   ext-host     test/vscode/runExtensionTests.ts — tests inside the real extension host
-//   ui           test/vscode/scenarios/*.scenario.ts — Playwright scenarios in real VS Code (code-server)
+//   ui           test/vscode/scenarios/*.scenario.ts — Playwright scenarios in real VS Code (code-server), one
+//                node --test process per file, two files at a time (--ui-jobs=N, or PRPO_UI_JOBS; 1 = one by
+//                one), never two CPU-heavy ones or two that share a resource together (uiLocks below)
 //
 // The last line is exactly `N passed, N failed` (all stages). Exit status 0 only when nothing failed.
 //
 //   npm test -- --stages=unit,ext-host      only these stages (build always runs when a VS Code stage does)
 //   npm test -- --skip=ui                   all but these
 //   npm test -- trajectory                  UI scenario files whose name contains "trajectory" (other args go to node --test)
+//   npm test -- --ui-jobs=1                 UI scenario files one at a time
 //
 // Each stage runs in its own process group with a time limit; on timeout, Ctrl-C or SIGTERM the group is
 // stopped, and whatever a VS Code stage started (found by its private temp folder) is killed and removed.
 // The peak resident memory of each stage's process tree is sampled and reported.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,7 +39,8 @@ const argv = process.argv.slice(2);
 const opt = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',').filter(Boolean);
 const only = opt('stages');
 const skip = opt('skip') ?? [];
-const passthrough = argv.filter((a) => !/^--(stages|skip)=/.test(a));
+const uiJobs = Math.max(1, Number(opt('ui-jobs')?.[0] ?? process.env.PRPO_UI_JOBS ?? 2) || 1);
+const passthrough = argv.filter((a) => !/^--(stages|skip|ui-jobs)=/.test(a));
 const filters = passthrough.filter((a) => !a.startsWith('-'));
 const nodeTestArgs = passthrough.filter((a) => a.startsWith('-'));
 let stages = (only ?? ALL).filter((s) => !skip.includes(s));
@@ -58,13 +62,15 @@ const tsx = ['--import', 'tsx'];
 /** A private, short temp root for the VS Code stages (sockets need short paths); swept after each stage. */
 const vscodeTmp = mkdtempSync('/tmp/prpo-t-');
 
-let current; // the running stage's child
+const running = new Set(); // the running stage's children (the ui stage runs several)
 let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
     interrupted = true;
-    if (current) signalGroup(current.pid, 'SIGTERM');
-    setTimeout(() => current && signalGroup(current.pid, 'SIGKILL'), 15_000).unref();
+    for (const c of running) signalGroup(c.pid, 'SIGTERM');
+    setTimeout(() => {
+      for (const c of running) signalGroup(c.pid, 'SIGKILL');
+    }, 15_000).unref();
   });
 }
 
@@ -146,7 +152,7 @@ function runStage(name, cmd, args, env = {}) {
     const t0 = Date.now();
     console.log(`\n[test] ── ${name}: ${[cmd, ...args].join(' ')}`);
     const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: { ...process.env, ...env } });
-    current = child;
+    running.add(child);
     let peakRss = 0;
     let timedOut = false;
     const sample = setInterval(() => (peakRss = Math.max(peakRss, treeRss(child.pid))), 1000);
@@ -160,9 +166,109 @@ function runStage(name, cmd, args, env = {}) {
       clearInterval(sample);
       clearTimeout(limit);
       signalGroup(child.pid, 'SIGKILL'); // anything the stage left in its own group
-      current = undefined;
+      running.delete(child);
       resolveStage({ code: code ?? (signal ? 128 : 1), ms: Date.now() - t0, peakRss, timedOut });
     });
+  });
+}
+
+// UI scenario files run as separate `node --test` processes, `uiJobs` at a time. A file holds these locks while it
+// runs, and no two files holding the same lock run together:
+//  - 'cpu': the scenarios that train for real (the built-in trainer, PyTorch, a Ray head) or pace a live run
+//    against the clock — two of them on 2 cores would slow each other past their bounds;
+//  - 'fake-backend': useFakeBackend() rebuilds .test-output/fake-backend/fake-backend.js in place, which another
+//    scenario's backend may be starting from at that moment (found from the file's source).
+// Files with locks start first (the 'cpu' ones, the longest, at the head), the others fill the free slot.
+const UI_CPU_HEAVY = ['cluster-runs', 'pytorch-backend', 'webview-live', 'run-control', 'vsix-install'];
+
+function uiLocks(file) {
+  const locks = [];
+  const base = file.split('/').pop().replace(/\.scenario\.ts$/, '');
+  if (UI_CPU_HEAVY.includes(base)) locks.push('cpu');
+  if (/\buseFakeBackend\(/.test(readFileSync(file, 'utf8'))) locks.push('fake-backend');
+  return locks;
+}
+
+/**
+ * Runs the scenario files `jobs` at a time under the stage's time limit; each file's output is printed whole when
+ * it ends (as it comes when jobs = 1). Resolves like runStage, plus each file's TAP file and exit code.
+ */
+function runUiFiles(files, jobs, args, env, tapDir) {
+  return new Promise((resolveStage) => {
+    const t0 = Date.now();
+    const rank = (f) => (uiLocks(f).includes('cpu') ? UI_CPU_HEAVY.indexOf(f.split('/').pop().replace(/\.scenario\.ts$/, '')) : uiLocks(f).length ? 100 : 200);
+    const queue = files.map((f, i) => ({ file: f, locks: uiLocks(f), order: rank(f) * 1000 + i })).sort((a, b) => a.order - b.order);
+    const held = new Set();
+    const live = new Map(); // child → its job
+    const done = [];
+    let peakRss = 0;
+    let timedOut = false;
+    console.log(`\n[test] ── ui: ${files.length} scenario file(s), ${jobs} at a time: ${process.execPath} ${args.join(' ')} <file>`);
+    const sample = setInterval(() => {
+      let sum = 0;
+      for (const c of live.keys()) sum += treeRss(c.pid);
+      peakRss = Math.max(peakRss, sum);
+    }, 1000);
+    const limit = setTimeout(() => {
+      timedOut = true;
+      console.error(`\n[test] ui: over its ${TIMEOUTS_S.ui} s limit, stopping it`);
+      queue.length = 0;
+      for (const c of live.keys()) signalGroup(c.pid, 'SIGTERM');
+      setTimeout(() => {
+        for (const c of live.keys()) signalGroup(c.pid, 'SIGKILL');
+      }, 20_000).unref();
+    }, TIMEOUTS_S.ui * 1000);
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearInterval(sample);
+      clearTimeout(limit);
+      const code = done.some((d) => d.code !== 0) || timedOut ? 1 : 0;
+      resolveStage({ code, ms: Date.now() - t0, peakRss, timedOut, files: done });
+    };
+    const start = () => {
+      while (!interrupted && live.size < jobs) {
+        const i = queue.findIndex((j) => j.locks.every((l) => !held.has(l)));
+        if (i < 0) break;
+        const [job] = queue.splice(i, 1);
+        for (const l of job.locks) held.add(l);
+        const name = job.file.split('/').pop();
+        const tap = join(tapDir, `${name}.tap`);
+        rmSync(tap, { force: true });
+        const t = Date.now();
+        const stream = jobs === 1;
+        const child = spawn(process.execPath, [...args, `--test-reporter-destination=${tap}`, job.file], {
+          stdio: ['ignore', stream ? 'inherit' : 'pipe', stream ? 'inherit' : 'pipe'],
+          detached: true,
+          env: { ...process.env, ...env },
+        });
+        const out = [];
+        if (!stream) {
+          console.log(`[test] ui: ${name} started${job.locks.length ? ` (holds ${job.locks.join(', ')})` : ''}`);
+          child.stdout.on('data', (b) => out.push(b));
+          child.stderr.on('data', (b) => out.push(b));
+        }
+        running.add(child);
+        live.set(child, job);
+        child.on('close', (code, signal) => {
+          signalGroup(child.pid, 'SIGKILL'); // anything the file left in its own group
+          running.delete(child);
+          live.delete(child);
+          for (const l of job.locks) held.delete(l);
+          const ms = Date.now() - t;
+          if (!stream) {
+            console.log(`\n[test] ui: ── ${name} (${(ms / 1000).toFixed(1)} s, exit ${code ?? signal})`);
+            process.stdout.write(Buffer.concat(out));
+          }
+          done.push({ file: job.file, name, tap, code: code ?? (signal ? 128 : 1), ms });
+          if (live.size === 0 && (queue.length === 0 || interrupted || timedOut)) finish();
+          else start();
+        });
+      }
+      if (live.size === 0) finish();
+    };
+    start();
   });
 }
 
@@ -283,32 +389,48 @@ for (const stage of stages) {
       record('ui', undefined, 0, filters.length ? 0 : 1, filters.length ? 'no scenario matches' : 'no scenarios found');
       continue;
     }
-    const tap = tapFile('ui');
-    const r = await runStage(
-      'ui',
-      process.execPath,
-      [
-        ...tsx,
-        '--test',
-        '--test-concurrency=1',
-        '--test-reporter=spec',
-        '--test-reporter-destination=stdout',
-        '--test-reporter=tap',
-        `--test-reporter-destination=${tap}`,
-        ...nodeTestArgs,
-        ...files,
-      ],
+    const tapDir = join(results, 'ui');
+    mkdirSync(tapDir, { recursive: true });
+    const r = await runUiFiles(
+      files,
+      uiJobs,
+      [...tsx, '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', ...nodeTestArgs],
       { PRPO_VSCODE_TMP: vscodeTmp, TMPDIR: vscodeTmp },
+      tapDir,
     );
     const left = sweep('ui');
-    const c = tapCounts(tap);
+    // Each file's counts; a file that wrote no counts (it crashed, or was stopped) is one failure by its name.
+    let passedN = 0;
+    let failedN = 0;
+    const failedNames = [];
+    for (const f of r.files) {
+      const c = tapCounts(f.tap);
+      if (!c) {
+        failedN += 1;
+        failedNames.push(`${f.name}: no results (exit ${f.code})`);
+        continue;
+      }
+      passedN += c.passed;
+      const failedHere = c.failed || (f.code !== 0 ? 1 : 0);
+      failedN += failedHere;
+      failedNames.push(...(c.failedNames.length ? c.failedNames : failedHere ? [`${f.name}: exit ${f.code}`] : []));
+    }
+    const notRun = files.length - r.files.length;
+    if (notRun > 0) {
+      failedN += 1;
+      failedNames.push(`${notRun} scenario file(s) not run${r.timedOut ? ' (time limit)' : interrupted ? ' (interrupted)' : ''}`);
+    }
+    // One ui.tap in the results: the files' reports one after another.
+    writeFileSync(
+      join(results, 'ui.tap'),
+      r.files.map((f) => `# file: ${f.file} (${(f.ms / 1000).toFixed(1)} s, exit ${f.code})\n${existsSync(f.tap) ? readFileSync(f.tap, 'utf8') : ''}`).join('\n'),
+    );
+    rmSync(tapDir, { recursive: true, force: true });
     const shots = join('.test-output', 'screenshots');
-    if (c) {
-      const note = [c.failedNames.join('; '), c.failed ? `screenshots and reports: ${shots}/, .test-output/failures/` : '', left ? `${left} stray processes killed` : '']
-        .filter(Boolean)
-        .join(' — ');
-      record('ui', r, c.passed, c.failed || (r.code !== 0 ? 1 : 0), note);
-    } else record('ui', r, 0, 1, `no results (exit ${r.code}${r.timedOut ? ', timed out' : ''})`);
+    const note = [failedNames.join('; '), failedN ? `screenshots and reports: ${shots}/, .test-output/failures/` : '', left ? `${left} stray processes killed` : '']
+      .filter(Boolean)
+      .join(' — ');
+    record('ui', r, passedN, failedN, note);
   }
 }
 rmSync(vscodeTmp, { recursive: true, force: true });

@@ -38,10 +38,12 @@ export async function launchBrowser(profileDir: string, viewport = { width: 1400
   const close = onCleanup(
     'chromium',
     () =>
-      (closed ??= Promise.race([
-        context.close().catch(() => undefined),
-        new Promise<void>((r) => setTimeout(r, 10_000)),
-      ])),
+      (closed ??= (async () => {
+        // Bounded, and the bound's timer is cleared: a pending timer would hold the scenario's process open.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([context.close().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, 10_000)))]);
+        clearTimeout(timer);
+      })()),
     () => undefined, // playwright's own exit hook kills the browser's process group
   );
   const page = context.pages()[0] ?? (await context.newPage());

@@ -1,7 +1,7 @@
 // Everything a harness run starts is registered here, so that it is shut down on every path: normal end,
 // failure, timeout, Ctrl-C, SIGTERM from a CI runner, or an uncaught error. Processes are started in their
 // own session (setsid) and stopped as a whole process group.
-import { rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 
 type Cleanup = { name: string; async: () => Promise<void>; sync: () => void };
 const cleanups = new Set<Cleanup>();
@@ -74,13 +74,41 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
+/**
+ * True while a member of the group still runs. A group of zombies counts as gone: a member whose parent died
+ * first is reparented to PID 1, and in a container PID 1 may reap only every few seconds (measured here:
+ * code-server's extension host and file watcher sat ~1.8 s as zombies after exiting on SIGTERM).
+ */
 export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return livingMember(pgid);
+}
+
+/** Whether /proc shows a member of `pgid` that is not a zombie (true when /proc cannot be read). */
+function livingMember(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const d of entries) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so split after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') return true;
+  }
+  return false;
 }
 
 /** SIGTERM to the group, then SIGKILL after `graceMs` if any member is left. */

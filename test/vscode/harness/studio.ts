@@ -84,12 +84,31 @@ export async function withStudio<T>(
   const pageErrors: string[] = [];
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
+  // The split of the scenario's time: setup (fixtures, the scenario's own setup), start (code-server and
+  // Chromium), goto (the workbench page loads), ready (laid out), body, teardown.
+  const phases: string[] = [];
+  let last = started;
+  const mark = (p: string) => {
+    const now = Date.now();
+    phases.push(`${p} ${((now - last) / 1000).toFixed(1)} s`);
+    last = now;
+  };
   try {
     const work = (async () => {
       const { runsDir, runDirs } = writeFixtureWorkspace(workspaceDir, opts.runs ?? [{}]);
       await opts.setup?.(workspaceDir);
-      server = await launchCodeServer({ workspaceDir, mode: opts.mode ?? 'installed', vsix: opts.vsix, settings: opts.settings, tmpRoot: root });
-      browser = await launchBrowser(join(root, 'chrome'), opts.viewport);
+      mark('setup');
+      // code-server and Chromium start side by side (each ~0.5 s alone); both are stopped in `finally`
+      // whichever of them failed.
+      const starting = [
+        launchCodeServer({ workspaceDir, mode: opts.mode ?? 'installed', vsix: opts.vsix, settings: opts.settings, tmpRoot: root }).then((s) => (server = s)),
+        launchBrowser(join(root, 'chrome'), opts.viewport).then((b) => (browser = b)),
+      ];
+      const results = await Promise.allSettled(starting);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (!server || !browser) throw new Error('unreachable: code-server or Chromium missing after start');
+      mark('start');
       const page = browser.page;
       page.on('pageerror', (e) => keep(pageErrors, `pageerror: ${e.message}`));
       page.on('console', (m) => {
@@ -99,7 +118,9 @@ export async function withStudio<T>(
       });
       workbench = new Workbench(page, shotDir, defaultExtensionPath());
       await page.goto(server.url, { timeout: 60_000 });
+      mark('goto');
       await workbench.waitReady();
+      mark('ready');
       const ctx: StudioContext = {
         page,
         workbench,
@@ -123,9 +144,13 @@ export async function withStudio<T>(
     throw err;
   } finally {
     clearTimeout(timer);
+    mark('body');
     await browser?.close();
     await server?.stop();
     await removeRoot();
+    mark('teardown');
+    // Where the scenario's time went (docs/testing.md sums these over the stage).
+    process.stderr.write(`[studio] ${name}: ${phases.join(', ')}\n`);
   }
 }
 
