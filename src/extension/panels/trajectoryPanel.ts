@@ -187,6 +187,7 @@ export class TrajectoryPanel implements vscode.Disposable {
   private readAhead(step: number): void {
     if (this.disposed || this.viewedStep !== step) return;
     const i = this.knownSteps.indexOf(step);
+    if (i < 0) return;
     for (const s of [this.knownSteps[i + 1], this.knownSteps[i - 1]]) {
       if (s !== undefined && !this.reads.has(s) && !this.isLiveStep(s)) this.readOf(s, FIRST_PART);
     }
