@@ -183,9 +183,12 @@ export class TrajectoryPanel implements vscode.Disposable {
     return read;
   }
 
-  /** Reads ahead the first part of the steps before and after `step`, while it is still the one on show. */
+  /**
+   * Reads ahead the first part of the steps before and after `step`, while it is still the one on show — not while
+   * the view follows a live run, which moves on by itself (and whose stream should not wait behind the reads).
+   */
   private readAhead(step: number): void {
-    if (this.disposed || this.viewedStep !== step) return;
+    if (this.disposed || this.follow || this.viewedStep !== step) return;
     const i = this.knownSteps.indexOf(step);
     if (i < 0) return;
     for (const s of [this.knownSteps[i + 1], this.knownSteps[i - 1]]) {
