@@ -181,10 +181,11 @@ function runStage(name, cmd, args, env = {}) {
 // Files with locks start first (the 'cpu' ones, the longest, at the head), the others fill the free slot.
 const UI_CPU_HEAVY = ['cluster-runs', 'pytorch-backend', 'webview-live', 'run-control', 'vsix-install'];
 
+const scenarioName = (file) => file.split('/').pop().replace(/\.scenario\.ts$/, '');
+
 function uiLocks(file) {
   const locks = [];
-  const base = file.split('/').pop().replace(/\.scenario\.ts$/, '');
-  if (UI_CPU_HEAVY.includes(base)) locks.push('cpu');
+  if (UI_CPU_HEAVY.includes(scenarioName(file))) locks.push('cpu');
   if (/\buseFakeBackend\(/.test(readFileSync(file, 'utf8'))) locks.push('fake-backend');
   return locks;
 }
@@ -196,8 +197,12 @@ function uiLocks(file) {
 function runUiFiles(files, jobs, args, env, tapDir) {
   return new Promise((resolveStage) => {
     const t0 = Date.now();
-    const rank = (f) => (uiLocks(f).includes('cpu') ? UI_CPU_HEAVY.indexOf(f.split('/').pop().replace(/\.scenario\.ts$/, '')) : uiLocks(f).length ? 100 : 200);
-    const queue = files.map((f, i) => ({ file: f, locks: uiLocks(f), order: rank(f) * 1000 + i })).sort((a, b) => a.order - b.order);
+    // The 'cpu' files first (in UI_CPU_HEAVY's order), then the other locked ones, then the rest.
+    const rank = (f, locks) => (locks.includes('cpu') ? UI_CPU_HEAVY.indexOf(scenarioName(f)) : locks.length ? 100 : 200);
+    const queue = files
+      .map((f, i) => ({ file: f, locks: uiLocks(f), i }))
+      .map((j) => ({ ...j, order: rank(j.file, j.locks) * 1000 + j.i }))
+      .sort((a, b) => a.order - b.order);
     const held = new Set();
     const live = new Map(); // child → its job
     const done = [];
