@@ -55,7 +55,7 @@ export function startTrajectory(root: HTMLElement): void {
     updateFilter,
   });
   const list = new WindowedList(state, { loadImage: imageLoader(ipc), hideCard: () => card.hide(true), laidOut: showStatus });
-  const loader = new StepLoader({ ipc, state, list, toolbar, status, issues, report, renderLegend: showLegend, updateStatus: showStatus, saveState, whatIfOpen: () => whatIf.needsAllColumns });
+  const loader = new StepLoader({ ipc, state, list, toolbar, status, issues, report, renderLegend: showLegend, updateStatus: showStatus, saveState, needsAllColumns: () => whatIf.needsAllColumns });
   toolbar.el.querySelector('.toolbar-row')?.append(whatIf.toggle);
   root.replaceChildren(toolbar.el, whatIf.el, legend, status, issues, list.el);
   const card = new HoverCard(() => state.run);

@@ -48,8 +48,8 @@ export interface StepLoaderParts {
   report: Report;
   renderLegend(): void;
   updateStatus(): void;
-  /** The what-if panel is open (it needs every column of the step at once). */
-  whatIfOpen(): boolean;
+  /** A step opened now should come with every column at once (the what-if panel is open, or about to be). */
+  needsAllColumns(): boolean;
   saveState(): void;
 }
 
@@ -68,13 +68,13 @@ export class StepLoader {
     const s = this.p.state;
     // The what-if panel, when open, needs every column, and a followed live step is small and had better not cost
     // a second message each time it moves on.
-    if (this.p.whatIfOpen() || s.follow) return undefined;
+    if (this.p.needsAllColumns() || s.follow) return undefined;
     return s.def.field ? [s.def.field] : [];
   }
 
   /** Opens `step`; `given`: its first part, already sent by the host (with `init`), for the columns `only`. */
   async load(step: number, given?: { reply: StepReply; only: TokenField[] | undefined }): Promise<void> {
-    const { ipc, state: s, status, issues: issuesEl, report } = this.p;
+    const { ipc, state: s, status, report } = this.p;
     if (s.loadingStep === step || (s.data?.step === step && s.loadingStep === undefined)) return;
     s.loadingStep = step;
     this.pendingAppends = [];
@@ -101,8 +101,7 @@ export class StepLoader {
       this.openedAt = t0;
       s.loadingStep = undefined;
       if (total === undefined || rollouts.meta.length < total) void this.pullParts(step, rollouts.meta.length);
-      issuesEl.hidden = issues.length === 0;
-      issuesEl.textContent = displayString(issuesSummary(issues, 'this step'));
+      this.showIssues(issues);
       this.p.toolbar.updateSignalOptions();
       this.p.toolbar.updateStepOptions();
       this.p.renderLegend();
@@ -195,14 +194,17 @@ export class StepLoader {
     }
   }
 
+  /** The banner over the step: the problems found reading it, or nothing. */
+  private showIssues(issues: string[]): void {
+    this.p.issues.hidden = issues.length === 0;
+    this.p.issues.textContent = displayString(issuesSummary(issues, 'this step'));
+  }
+
   /** The whole step is read: its total, and the ranges and problems over all of it (recolouring if they moved). */
   private wholeStep({ total, ranges, issues }: { total?: number; ranges?: Partial<Record<SignalId, number>>; issues?: string[] }): void {
     const s = this.p.state;
     if (total !== undefined) s.expectedTotal = total;
-    if (issues) {
-      this.p.issues.hidden = issues.length === 0;
-      this.p.issues.textContent = displayString(issuesSummary(issues, 'this step'));
-    }
+    if (issues) this.showIssues(issues);
     if (ranges && s.ranges.reset(ranges, s.signal)) this.p.list.recolour();
     this.p.renderLegend();
   }

@@ -54,10 +54,10 @@ export class Toolbar {
   private readonly stepSelect: SelectLike;
   private readonly signalSelect: SelectLike;
   private readonly followBox = h('vscode-checkbox', 'follow') as HTMLElement & { checked: boolean };
-  // Step options are rebuilt only when the steps change (a long run has thousands: rebuilding them on every
-  // step change would cost).
-  private stepOptionsKey = '';
-  /** The steps the picker offers now. */
+  /**
+   * The steps the picker offers now. They are rebuilt only when the steps change (a long run has thousands:
+   * rebuilding them on every step change would cost), and a live run's new steps are appended.
+   */
   private stepOptions: number[] = [];
 
   constructor(
@@ -152,20 +152,18 @@ export class Toolbar {
   updateStepOptions(): void {
     const { steps, loadingStep, data } = this.state;
     const value = String(loadingStep ?? data?.step ?? '');
-    const key = `${steps.length}:${steps[0]}:${steps[steps.length - 1]}`;
-    if (key === this.stepOptionsKey) {
+    const shown = this.stepOptions;
+    // The same steps (count, first and last): only the selection moves.
+    if (steps.length === shown.length && steps[0] === shown[0] && steps.at(-1) === shown.at(-1)) {
       this.stepSelect.value = value;
       return;
     }
     const option = (s: number) => ({ value: String(s), label: `Step ${s}` });
-    const shown = this.stepOptions;
     if (shown.length && steps.length > shown.length && shown.every((s, i) => steps[i] === s)) {
-      // A live run's new steps: appended, not the whole list built again each step.
       appendOptions(this.stepSelect, steps.slice(shown.length).map(option), value);
     } else {
       setOptions(this.stepSelect, steps.map(option), value);
     }
-    this.stepOptionsKey = key;
     this.stepOptions = [...steps];
   }
 

@@ -116,8 +116,9 @@ export type ChartsGrouping = 'runs' | 'groups';
 // ---------------------------------------------------------------------------------------------- messages
 
 /**
- * The webview has loaded and listens; the host flushes what it held. A trajectory view says which step it would open (its saved one) and the columns its first
- * screen needs, so the host can answer with that step's first part in `init` (no request round trip).
+ * The webview has loaded and listens; the host flushes what it held. A trajectory view says which step it would
+ * open (its saved one) and the columns its first screen needs, so the host can answer with that step's first part
+ * in `init` (no request round trip).
  */
 export const ReadyCommand = new IpcCommand<{ scope: IpcScope; want?: { step?: number; fields?: TokenField[] } }>('common', 'ready');
 /** Something the webview wants the user to see (errors of its own). */

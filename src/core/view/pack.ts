@@ -79,8 +79,7 @@ export interface PackedDetails {
  * and the alternatives are four fifths of a long rollout's bytes.
  */
 export function packRollouts(step: number, rollouts: readonly RolloutRecord[], opts: { only?: readonly TokenField[] } = {}): PackedRollouts {
-  let tokens = 0;
-  for (const r of rollouts) tokens += r.tokens.length;
+  const tokens = tokenCount(rollouts);
   const tokenStart = new Uint32Array(rollouts.length + 1);
   const textStart = new Uint32Array(tokens + 1);
   const parts: string[] = [];
@@ -108,8 +107,7 @@ export function packRollouts(step: number, rollouts: readonly RolloutRecord[], o
 
 /** The per-token columns (all but `except`), token ids and top alternatives of `rollouts`, numbered as packRollouts numbers them. */
 export function packDetails(rollouts: readonly RolloutRecord[], except: readonly TokenField[] = []): PackedDetails {
-  let tokens = 0;
-  for (const r of rollouts) tokens += r.tokens.length;
+  const tokens = tokenCount(rollouts);
   let tokenIds: Int32Array | undefined;
   let t = 0;
   for (const ro of rollouts) {
@@ -121,7 +119,7 @@ export function packDetails(rollouts: readonly RolloutRecord[], except: readonly
     t += n;
   }
   const fields = packColumns(rollouts, tokens, TOKEN_FIELDS.filter((f) => !except.includes(f)));
-  return { fields, tokenIds, alternatives: packAlternatives(rollouts) };
+  return { fields, tokenIds, alternatives: packAlternatives(rollouts, tokens) };
 }
 
 /** The columns `which` over all tokens of `rollouts` (`NaN` where a rollout lacks the field); absent when no rollout has it. */
@@ -142,11 +140,16 @@ function packColumns(rollouts: readonly RolloutRecord[], tokens: number, which: 
   return fields;
 }
 
-/** The top alternatives of every token of `rollouts` (numbered as packRollouts numbers them), where recorded. */
-function packAlternatives(rollouts: readonly RolloutRecord[]): PackedAlternatives | undefined {
+/** All tokens of `rollouts`. */
+function tokenCount(rollouts: readonly RolloutRecord[]): number {
+  let n = 0;
+  for (const r of rollouts) n += r.tokens.length;
+  return n;
+}
+
+/** The top alternatives of the `tokens` tokens of `rollouts` (numbered as packRollouts numbers them), where recorded. */
+function packAlternatives(rollouts: readonly RolloutRecord[], tokens: number): PackedAlternatives | undefined {
   if (!rollouts.some((r) => r.topAlternatives?.some((a) => a && a.length))) return undefined;
-  let tokens = 0;
-  for (const r of rollouts) tokens += r.tokens.length;
   const tokenStart = new Uint32Array(tokens + 1);
   const parts: string[] = [];
   const textStart: number[] = [];

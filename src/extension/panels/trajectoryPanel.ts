@@ -98,8 +98,7 @@ export class TrajectoryPanel implements vscode.Disposable {
     });
     this.ipc.onRequest(GetStepRequest, ({ step, fields }) => this.openStep(step, fields));
     this.ipc.onRequest(GetStepPartRequest, async ({ step, from }) => {
-      const read = this.opened?.step === step ? this.opened.read : this.reads.get(step);
-      if (!read) throw new Error(`Step ${step} is no longer open.`);
+      const read = this.openRead(step);
       await read.has(from + PART);
       const to = Math.min(read.rollouts.length, from + PART);
       const last = read.complete && to >= read.rollouts.length;
@@ -107,9 +106,7 @@ export class TrajectoryPanel implements vscode.Disposable {
       return { rollouts: packRollouts(step, read.rollouts.slice(from, to)), last, ...(last ? { ...this.whole(read), ranges: read.ranges(), issues: [...read.issues] } : {}) };
     });
     this.ipc.onRequest(GetDetailsRequest, ({ step, from, to, except }) => {
-      const read = this.opened?.step === step ? this.opened.read : this.reads.get(step);
-      if (!read) throw new Error(`Step ${step} is no longer open.`);
-      return packDetails(read.rollouts.slice(from, to), except);
+      return packDetails(this.openRead(step).rollouts.slice(from, to), except);
     });
     this.ipc.onRequest(GetImageRequest, ({ image }) => this.readImage(image));
     this.ipc.onCommand(SaveWhatIfConfigCommand, ({ runConfig }) => void this.saveRunConfig(runConfig).catch((e) => void vscode.window.showErrorMessage(String(e instanceof Error ? e.message : e))));
@@ -159,6 +156,13 @@ export class TrajectoryPanel implements vscode.Disposable {
       issues: [...read.issues],
       timing: { readMs: t1 - t0, packMs: t2 - t1, sentAt: Date.now() },
     };
+  }
+
+  /** The read of `step` the webview is pulling from (the step on show, or one still kept); throws when gone. */
+  private openRead(step: number): StepRead {
+    const read = this.opened?.step === step ? this.opened.read : this.reads.get(step);
+    if (!read) throw new Error(`Step ${step} is no longer open.`);
+    return read;
   }
 
   /** The read of `step`, started if there is none (reading up to `wanted` rollouts for now). */

@@ -6,8 +6,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { existsSync, readdirSync } from 'node:fs';
-import { detectRunKind, openRun, type RunHandle } from '../../core/run/importers';
-import { listRuns, readMetrics, readRolloutStep, runFiles, streamRolloutStep } from '../../core/run/reader';
+import { detectRunKind, openRun, ownRunHandle, type RunHandle } from '../../core/run/importers';
+import { listRuns, runFiles } from '../../core/run/reader';
 import { formatIssue } from '../../core/run/lines';
 import type { LineIssue, MetricsRow, RunDisplayStatus, RunInfo } from '../../core/run/schema';
 import type { BackendManager, LiveRun } from '../backend/backendManager';
@@ -316,19 +316,9 @@ async function lastMetrics(handle: RunHandle, onIssue: (i: LineIssue) => void): 
   }
 }
 
-/** Our run directory read through the same handle as an import. */
-function ownHandle(info: RunInfo): RunHandle {
-  return {
-    info,
-    readMetrics: (onIssue) => readMetrics(info.dir, onIssue),
-    readRolloutStep: (step, onIssue) => readRolloutStep(info.dir, step, onIssue),
-    streamRolloutStep: (step, onIssue) => streamRolloutStep(info.dir, step, onIssue),
-  };
-}
-
 /** Every run in the runs directory: our run directories, and folders another trainer's importer can read. */
 async function listHandles(root: string): Promise<RunHandle[]> {
-  const handles = (await listRuns(root)).map(ownHandle);
+  const handles = (await listRuns(root)).map(ownRunHandle);
   if (!existsSync(root)) return handles;
   for (const e of readdirSync(root, { withFileTypes: true })) {
     const dir = path.join(root, e.name);

@@ -40,7 +40,7 @@ function harness() {
     updateStatus: noop,
     saveState: noop,
     // Every column in the first reply (no details request after it): these tests are about which step opens.
-    whatIfOpen: () => true,
+    needsAllColumns: () => true,
   });
   const answer = async (step: number) => {
     pending.get(step)!();

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetrics, readRolloutStep, readRun, streamRolloutStep } from '../reader';
 import type { RunHandle, ImportOptions } from './common';
-import type { RunSource } from '../schema';
+import type { RunInfo, RunSource } from '../schema';
 import { easyR1Log, importEasyR1 } from './easyr1';
 import { importVerl, isVerlDump } from './verl';
 import { importTrl, isTrlOutput } from './trl';
@@ -26,16 +26,21 @@ export function detectRunKind(path: string): RunSource | undefined {
   return undefined;
 }
 
+/** Our run directory (read already into `info`) through the same handle as an import. */
+export function ownRunHandle(info: RunInfo): RunHandle {
+  return {
+    info,
+    readMetrics: (onIssue) => readMetrics(info.dir, onIssue),
+    readRolloutStep: (step, onIssue) => readRolloutStep(info.dir, step, onIssue),
+    streamRolloutStep: (step, onIssue) => streamRolloutStep(info.dir, step, onIssue),
+  };
+}
+
 /** Opens any run folder through one handle; throws when the folder is none of the known kinds. */
 export async function openRun(path: string, opts: ImportOptions = {}): Promise<RunHandle> {
   switch (detectRunKind(path)) {
     case 'prpo-studio':
-      return {
-        info: await readRun(path),
-        readMetrics: (onIssue) => readMetrics(path, onIssue),
-        readRolloutStep: (step, onIssue) => readRolloutStep(path, step, onIssue),
-        streamRolloutStep: (step, onIssue) => streamRolloutStep(path, step, onIssue),
-      };
+      return ownRunHandle(await readRun(path));
     case 'verl':
       return importVerl(path, opts);
     case 'easyr1':
