@@ -283,10 +283,12 @@ function tapCounts(file) {
   const text = readFileSync(file, 'utf8');
   const num = (k) => Number(text.match(new RegExp(`^# ${k} (\\d+)$`, 'm'))?.[1] ?? NaN);
   const failedNames = [...text.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]);
+  // A UI scenario that failed once and passed on its retry says so (test/vscode/harness/studio.ts).
+  const flaky = [...text.matchAll(/^\s*# flaky: (.*)$/gm)].map((m) => m[1]);
   const pass = num('pass');
   const fail = num('fail') + (num('cancelled') || 0);
   if (!Number.isFinite(pass) || !Number.isFinite(fail)) return undefined;
-  return { passed: pass, failed: fail, failedNames };
+  return { passed: pass, failed: fail, failedNames, flaky };
 }
 
 /** Counts from pytest's JUnit XML report (tests − failures − errors − skipped passed), with the failed tests' names. */
@@ -408,6 +410,7 @@ for (const stage of stages) {
     let passedN = 0;
     let failedN = 0;
     const failedNames = [];
+    const flaky = [];
     for (const f of r.files) {
       const c = tapCounts(f.tap);
       if (!c) {
@@ -416,6 +419,7 @@ for (const stage of stages) {
         continue;
       }
       passedN += c.passed;
+      flaky.push(...c.flaky);
       const failedHere = c.failed || (f.code !== 0 ? 1 : 0);
       failedN += failedHere;
       failedNames.push(...(c.failedNames.length ? c.failedNames : failedHere ? [`${f.name}: exit ${f.code}`] : []));
@@ -432,7 +436,13 @@ for (const stage of stages) {
     );
     rmSync(tapDir, { recursive: true, force: true });
     const shots = join('.test-output', 'screenshots');
-    const note = [failedNames.join('; '), failedN ? `screenshots and reports: ${shots}/, .test-output/failures/` : '', left ? `${left} stray processes killed` : '']
+    for (const line of flaky) console.log(`[test] ui: flaky: ${line}`);
+    const note = [
+      failedNames.join('; '),
+      failedN ? `screenshots and reports: ${shots}/, .test-output/failures/` : '',
+      flaky.length ? `${flaky.length} flaky (failed once, passed on retry; reports in .test-output/flaky/)` : '',
+      left ? `${left} stray processes killed` : '',
+    ]
       .filter(Boolean)
       .join(' — ');
     record('ui', r, passedN, failedN, note);

@@ -10,8 +10,8 @@
 //
 // On failure (or timeout) the error carries what was on screen: a screenshot, the last notifications, page
 // errors and the tails of the extension host log and code-server's output.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { writeFixtureWorkspace, type FixtureRunOptions } from '../fixtures/runs';
@@ -229,6 +229,37 @@ export function scenario(
   const fn = (typeof a === 'function' ? a : b)!;
   const opts = typeof a === 'function' ? {} : a;
   const timeoutMs = opts.timeoutMs ?? Number(process.env.PRPO_SCENARIO_TIMEOUT_MS ?? 240_000);
+  const retries = Math.max(0, Number(process.env.PRPO_UI_RETRIES ?? 1) || 0);
   // node:test's own timeout is a backstop above withStudio's, which cleans up and reports first.
-  test(name, { timeout: timeoutMs + 90_000 }, () => withStudio({ ...opts, name, timeoutMs }, fn));
+  test(name, { timeout: (timeoutMs + 90_000) * (retries + 1) }, async (t) => {
+    let flaky: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await withStudio({ ...opts, name, timeoutMs }, fn);
+        if (flaky) t.diagnostic(flaky);
+        return;
+      } catch (e) {
+        if (attempt >= retries) throw e;
+        // As Playwright does on CI: a scenario that fails runs once more on a fresh code-server. A pass then is
+        // reported as flaky (not hidden): a TAP line `# flaky: …` that `npm test`'s summary lists, and the first
+        // failure's report and screenshots kept under .test-output/flaky/.
+        const kept = keepFlakyReport(name);
+        const first = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+        process.stderr.write(`[studio] ${name}: failed (${first}); running it once more — its report: ${kept}\n`);
+        flaky = `flaky: ${name} failed once (${first.slice(0, 200)}), then passed on retry; its report: ${kept}`;
+      }
+    }
+  });
+}
+
+/** Moves a failed attempt's report and screenshots to .test-output/flaky/<scenario>/ (the retry starts clean). */
+function keepFlakyReport(name: string): string {
+  const dir = join(OUTPUT_DIR, 'flaky', slug(name));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const report = join(OUTPUT_DIR, 'failures', `${slug(name)}.txt`);
+  if (existsSync(report)) renameSync(report, join(dir, 'failure.txt'));
+  const shots = join(SCREENSHOT_DIR, slug(name));
+  if (existsSync(shots)) cpSync(shots, join(dir, 'screenshots'), { recursive: true });
+  return relative(repoRoot, dir);
 }

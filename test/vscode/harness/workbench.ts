@@ -243,13 +243,33 @@ export class Workbench {
     return this.page.locator('.part.editor .tabs-container .tab .label-name, .part.editor .title-label .label-name').allInnerTexts();
   }
 
-  /** Hovers an element and returns the text of the hover widget that appears (workbench or editor hover). */
-  /** Hovers `target` and returns the text of the hover that shows; `showing` picks it out from one still up (e.g. the activity bar's). */
+  /**
+   * Hovers `target` and returns the text of the hover that shows; `showing` picks it out from one still up (e.g. the
+   * activity bar's). A hover that does not come (the workbench keeps another one sticky, or the pointer was already
+   * there so no new mouseover fired) is asked for again: the pointer leaves to an empty spot and comes back, until
+   * `timeoutMs` runs out.
+   */
   async hover(target: Locator, timeoutMs = 10_000, showing: RegExp = /\S/): Promise<string> {
-    await target.hover();
     const hover = this.page.locator('.workbench-hover, .monaco-hover:not(.hidden)').filter({ hasText: showing }).last();
-    await hover.waitFor({ state: 'visible', timeout: timeoutMs });
-    return (await hover.innerText()).trim();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await target.hover({ timeout: Math.max(1000, deadline - Date.now()) });
+      try {
+        await hover.waitFor({ state: 'visible', timeout: Math.max(500, Math.min(3000, deadline - Date.now())) });
+        return (await hover.innerText()).trim();
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+      }
+      await this.pointerAway();
+    }
+  }
+
+  /** Moves the pointer to the middle of the editor area, where nothing has a hover, and lets open hovers close. */
+  private async pointerAway(): Promise<void> {
+    const size = this.page.viewportSize() ?? { width: 1280, height: 800 };
+    await this.page.mouse.move(Math.round(size.width * 0.65), Math.round(size.height * 0.55));
+    await this.page.keyboard.press('Escape');
+    await sleep(300);
   }
 
   /** Notifications currently shown as toasts, plus the notification center's list when it is open. */
