@@ -9,6 +9,7 @@ import pytest
 
 from prpo_studio.run import derive_status, read_checkpoint, read_events, latest_checkpoint, validate_rollout
 from prpo_studio.trainer.cli import resume_main, train_main
+from prpo_studio.trainer import records as trainer_records
 from prpo_studio.trainer.core import Hooks, Trainer
 from vlm_helpers import FAST, metrics, rollouts, shapes_data, tiny_models  # noqa: F401 — fixtures
 
@@ -56,8 +57,7 @@ def test_the_controls_train_on_the_ground_truth_flags(estimator: str, tiny_model
     """The study's controls in the PyTorch trainer: no probe view; oracle boosts exactly the tokens the ground truth
     flags (w = 1 + β), random as many. A tiny random model seldom writes a perceptual word, so every other token is
     flagged here: what is checked is that the flags the records show are the ones the estimator read."""
-    every_other = lambda self, s, tokens=None: [i % 2 for i in range(len(s.ids))]  # noqa: E731
-    monkeypatch.setattr(Trainer, "_perceptual_flags", every_other)
+    monkeypatch.setattr(trainer_records, "perceptual_flags", lambda example, tokens: [i % 2 for i in range(len(tokens))])
     t = Trainer.start(model=tiny_models["qwen2-vl"], data=shapes_data, runs_dir=str(tmp_path), preset="prpo", steps=1, seed=1,
                       config={**FAST, "estimator": estimator}, device="cpu")
     assert t.run() == "completed"
