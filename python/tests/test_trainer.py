@@ -18,7 +18,8 @@ SCORES = {"grpo": set(), "dapo": set(), "vppo": {"S"}, "pgpo": {"S"}, "prpo": {"
 
 
 @pytest.mark.parametrize("preset,family", [("grpo", "qwen2-vl"), ("dapo", "smolvlm"), ("vppo", "qwen2-vl"), ("pgpo", "smolvlm"),
-                                           ("prpo", "qwen2-vl"), ("prpo", "smolvlm")])
+                                           ("prpo", "qwen2-vl"), ("prpo", "qwen2.5-vl"), ("vppo", "qwen2.5-vl"),
+                                           ("prpo", "smolvlm")])
 def test_three_steps_of_every_preset(preset: str, family: str, tiny_models: dict, shapes_data: str, tmp_path: Path) -> None:  # noqa: F811
     t = Trainer.start(model=tiny_models[family], data=shapes_data, runs_dir=str(tmp_path), preset=preset, steps=3, seed=1,
                       config=FAST, device="cpu")

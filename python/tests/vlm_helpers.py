@@ -1,4 +1,4 @@
-"""Shared by the trainer, resume, serve and tiny-model tests: tiny random models of two families and a small
+"""Shared by the trainer, resume, serve and tiny-model tests: tiny random models of three families and a small
 shapes dataset, made once per test session (import the fixtures into a test module to use them)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-FAMILIES = ("qwen2-vl", "smolvlm")
+FAMILIES = ("qwen2-vl", "qwen2.5-vl", "smolvlm")
 
 # Small enough for 2 CPU cores: 2 prompts × 2 rollouts, 6 new tokens. A random model never answers right, so the
 # exact-match reward would be 0 everywhere (no advantage, no update): the tests reward the parity of the
