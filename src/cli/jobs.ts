@@ -11,6 +11,7 @@
  * never from the command line (every user of the machine can read command lines with `ps`).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import {
   ClusterError,
   RayJobsClient,
@@ -21,6 +22,7 @@ import {
   splitRunConfig,
   stopWithCheckpoint,
   submitRequestFor,
+  uploadLocalPackages,
   waitForStart,
   type JobDetails,
   type JobPlacement,
@@ -34,7 +36,8 @@ const USAGE = `usage: prpo-studio jobs <submit|resume|list|status|logs|stop> --a
           [--seed S] [--checkpoint-every K] [--python PY] [--num-cpus N] [--num-gpus N]
           [--pending-timeout SEC] [--no-wait]
           Prints the run directory, then the submission id (the last line).
-  resume  RUN_DIR --steps N [--checkpoint DIR] [--python PY] …   a stopped run, from its checkpoint
+  resume  RUN_DIR --steps N [--checkpoint DIR] [--config FILE] [--python PY] …   a stopped run, from its
+          checkpoint (FILE: the runtime_env to give the job again; the run keeps its configuration)
   list                                    the cluster's jobs (ours first)
   status  ID                              Ray's status of a job and its run directory
   logs    ID [--follow]                   the job's log; --follow tails it until the job ends
@@ -44,7 +47,9 @@ const USAGE = `usage: prpo-studio jobs <submit|resume|list|status|logs|stop> --a
   --token-file FILE   the cluster token (default: $RAY_AUTH_TOKEN); never pass a token as an argument
 
 Paths (model, data, runs dir) are as the cluster sees them; the runs directory must be readable from the
-editor too (a shared filesystem, or the head node over Remote-SSH).`;
+editor too (a shared filesystem, or the head node over Remote-SSH). A run config's runtime_env.working_dir and
+py_modules may be local folders (relative to the config file): they are zipped and uploaded as
+\`ray job submit\` does (.gitignore, .rayignore and runtime_env.excludes respected).`;
 
 const COMMON = {
   address: { type: 'string' },
@@ -113,8 +118,10 @@ function placementFrom(values: { python?: string; 'num-cpus'?: string; 'num-gpus
 }
 
 /** Submits, waits for the trainer to start (unless --no-wait), prints the run directory and the id. */
-async function submitAndReport(client: RayJobsClient, job: StudioJob, placement: JobPlacement, wait: boolean, pendingTimeoutMs: number): Promise<number> {
+async function submitAndReport(client: RayJobsClient, job: StudioJob, placement: JobPlacement, wait: boolean, pendingTimeoutMs: number, configFile?: string): Promise<number> {
   const req = submitRequestFor(job, placement);
+  // Local working_dir / py_modules folders go up as `ray job submit` sends them; relative ones are the config file's.
+  req.runtime_env = await uploadLocalPackages(client, req.runtime_env, configFile ? dirname(resolve(configFile)) : process.cwd(), say);
   const { submission_id: id } = await client.submit(req);
   say(`Submitted ${id} to ${client.address}`);
   if (!wait) {
@@ -183,20 +190,24 @@ export async function main(argv: string[]): Promise<number> {
           checkpointEvery: values['checkpoint-every'] === undefined ? undefined : intOption(values['checkpoint-every'], 'checkpoint-every', 0),
           name: values.name,
         };
-        return await submitAndReport(client, job, placementFrom(values, file?.runtimeEnv), !values['no-wait'], 1000 * intOption(values['pending-timeout'], 'pending-timeout', 1, 120));
+        return await submitAndReport(client, job, placementFrom(values, file?.runtimeEnv), !values['no-wait'], 1000 * intOption(values['pending-timeout'], 'pending-timeout', 1, 120), values.config);
       }
       case 'resume': {
         const { values, positionals } = parse(rest, {
           ...COMMON,
           steps: { type: 'string' },
           checkpoint: { type: 'string' },
+          config: { type: 'string' },
           ...PLACEMENT,
         }, true);
         if (values.help) return help();
         if (positionals.length !== 1) throw new UsageError('jobs resume: expected exactly one RUN_DIR');
         const client = clientFrom(values);
         const job: StudioJob = { kind: 'resume', runDir: positionals[0], steps: intOption(values.steps, 'steps', 1), checkpoint: values.checkpoint };
-        return await submitAndReport(client, job, placementFrom(values), !values['no-wait'], 1000 * intOption(values['pending-timeout'], 'pending-timeout', 1, 120));
+        // A resumed run keeps its configuration (run.json); the file gives the job its runtime_env again.
+        const file = values.config ? readConfigFile(values.config) : undefined;
+        if (file && Object.keys(file.config).length) say(`${values.config}: a resumed run keeps its configuration; only runtime_env is taken (ignored: ${Object.keys(file.config).join(', ')})`);
+        return await submitAndReport(client, job, placementFrom(values, file?.runtimeEnv), !values['no-wait'], 1000 * intOption(values['pending-timeout'], 'pending-timeout', 1, 120), values.config);
       }
       case 'list': {
         const { values } = parse(rest, COMMON);

@@ -1,6 +1,6 @@
 /**
  * A client of Ray's Jobs REST API (served by the Ray dashboard, default port 8265): version, submit, list,
- * status, logs, stop, delete. The WebSocket log tail is in ./follow.ts. No Python needed here.
+ * status, logs, stop, delete, and the runtime_env package uploads (./packages.ts). The WebSocket log tail is in ./follow.ts. No Python needed here.
  *
  * Requests go through node:http(s), not fetch: Node's fetch always sends `Sec-Fetch-Mode: cors`, and the
  * dashboard refuses POSTs that look like a browser's ("'POST' method not allowed for browser traffic",
@@ -137,10 +137,11 @@ function networkReason(e: unknown): string {
 }
 
 /** One HTTP exchange: the status and the body as text. Rejects only when no answer came. */
-function exchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
+function exchange(url: string, method: string, headers: Record<string, string>, body: string | Uint8Array | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const get = url.startsWith('https:') ? https.request : http.request;
-    const req = get(url, { method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } }, (res) => {
+    const length = body === undefined ? undefined : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    const req = get(url, { method, headers: length === undefined ? headers : { ...headers, 'Content-Length': String(length) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -150,6 +151,13 @@ function exchange(url: string, method: string, headers: Record<string, string>, 
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** `/api/packages/<protocol>/<name>` for a package URI (Ray's uri_to_http_components). */
+function packagePath(uri: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/]+)$/i.exec(uri);
+  if (!m) throw new ClusterError('bad-request', `not a package URI: ${uri} (expected gcs://<name>)`);
+  return `/api/packages/${encodeURIComponent(m[1].toLowerCase())}/${encodeURIComponent(m[2])}`;
 }
 
 export class RayJobsClient {
@@ -236,22 +244,42 @@ export class RayJobsClient {
     return !!body.deleted;
   }
 
+  /** Whether the cluster holds the runtime_env package `uri` (gcs://…), as `ray job submit` asks before uploading. */
+  async packageExists(uri: string): Promise<boolean> {
+    const path = packagePath(uri);
+    const res = await this.send('GET', path, undefined, undefined, this.timeoutMs);
+    if (res.status === 200) return true;
+    if (res.status === 404 && /does not exist/i.test(res.text)) return false;
+    throw this.httpError(res.status, 'GET', path, this.redact(res.text.trim()).slice(0, 2000));
+  }
+
+  /** Uploads a runtime_env package (a zip, or a wheel) under `uri`; it stays in the cluster's GCS. */
+  async uploadPackage(uri: string, zip: Uint8Array): Promise<void> {
+    const path = packagePath(uri);
+    const res = await this.send('PUT', path, zip, 'application/octet-stream', this.submitTimeoutMs);
+    if (res.status !== 200) throw this.httpError(res.status, 'PUT', path, this.redact(res.text.trim()).slice(0, 2000));
+  }
+
   /** ws(s)://…/api/jobs/{id}/logs/tail */
   tailUrl(id: string): string {
     return `${this.address.replace(/^http/, 'ws')}/api/jobs/${encodeURIComponent(id)}/logs/tail`;
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs, jobId?: string): Promise<T> {
-    const url = this.address + path;
-    let res: { status: number; text: string };
+  /** One exchange with the dashboard; only "no answer" throws (as 'unreachable'). */
+  private async send(method: string, path: string, body: string | Uint8Array | undefined, contentType: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
     try {
-      res = await exchange(url, method, this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), body === undefined ? undefined : JSON.stringify(body), timeoutMs);
+      return await exchange(this.address + path, method, this.headers(contentType ? { 'Content-Type': contentType } : {}), body, timeoutMs);
     } catch (e) {
       throw new ClusterError(
         'unreachable',
         `Cannot reach the Ray cluster at ${this.address} (${this.redact(networkReason(e))}). Is the head node running, and is this its dashboard address (default port 8265)?`,
       );
     }
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs, jobId?: string): Promise<T> {
+    const json = body === undefined ? undefined : JSON.stringify(body);
+    const res = await this.send(method, path, json, json === undefined ? undefined : 'application/json', timeoutMs);
     const text = res.text;
     if (res.status >= 200 && res.status < 300) {
       try {

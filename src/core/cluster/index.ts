@@ -1,6 +1,7 @@
-/** Ray Jobs from TypeScript: the REST client, the WebSocket log follow, our jobs, and stop with a checkpoint first. */
+/** Ray Jobs from TypeScript: the REST client, the WebSocket log follow, our jobs, runtime_env uploads, and stop with a checkpoint first. */
 export * from './errors';
 export * from './client';
 export * from './follow';
 export * from './jobs';
+export * from './packages';
 export * from './stop';

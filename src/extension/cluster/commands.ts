@@ -9,9 +9,11 @@ import * as vscode from 'vscode';
 import {
   ClusterError,
   isTerminal,
+  previousRuntimeEnv,
   splitRunConfig,
   stopWithCheckpoint,
   submitRequestFor,
+  uploadLocalPackages,
   waitForStart,
   type StudioJob,
 } from '../../core/cluster';
@@ -73,14 +75,22 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
     return picked?.job;
   };
 
-  /** Submits one of our jobs, waits for its trainer to start (with progress), tracks and reveals it. */
-  const submit = async (cluster: ClusterConfig, job: StudioJob, runtimeEnv?: Record<string, unknown>): Promise<TrackedJob | undefined> => {
+  /**
+   * Submits one of our jobs, waits for its trainer to start (with progress), tracks and reveals it. Local
+   * folders in the runtime_env (relative ones from `baseDir`, the run config file's folder) are uploaded first.
+   */
+  const submit = async (cluster: ClusterConfig, job: StudioJob, runtimeEnv?: Record<string, unknown>, baseDir?: string): Promise<TrackedJob | undefined> => {
     const client = await tokens.client(cluster);
     const req = submitRequestFor(job, { python: cluster.python, runtimeEnv });
     return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Cluster "${cluster.name}"`, cancellable: true }, async (progress, cancel) => {
-      progress.report({ message: 'submitting…' });
       let id: string;
       try {
+        const say = (text: string) => {
+          log.info(`cluster "${cluster.name}": ${text}`);
+          progress.report({ message: text });
+        };
+        req.runtime_env = await uploadLocalPackages(client, req.runtime_env, baseDir ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd(), say);
+        progress.report({ message: 'submitting…' });
         id = (await client.submit(req)).submission_id;
       } catch (e) {
         throw new Error(clusterMessage(cluster, e));
@@ -117,6 +127,33 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
     });
   };
 
+  /**
+   * The runtime_env a resumed run's job gets: its previous job's on the same cluster, as Ray kept it. When Ray no
+   * longer holds a package of it, the user picks the run config file to upload again, or resumes without.
+   * Undefined: cancelled.
+   */
+  const resumeRuntimeEnv = async (cluster: ClusterConfig, previous: TrackedJob | undefined): Promise<{ runtimeEnv?: Record<string, unknown>; baseDir?: string } | undefined> => {
+    if (!previous || previous.cluster !== cluster.name) return {};
+    const client = await tokens.client(cluster);
+    const details = await client.status(previous.id).catch(() => undefined);
+    if (!details) return {};
+    const { runtimeEnv, missing } = await previousRuntimeEnv(client, details).catch((e: unknown) => {
+      throw new Error(clusterMessage(cluster, e));
+    });
+    if (!missing.length) return { runtimeEnv };
+    const choose = 'Choose Run Config…';
+    const choice = await vscode.window.showWarningMessage(
+      `The runtime_env of ${previous.id} used ${missing.join(', ')}, which cluster "${cluster.name}" no longer holds (Ray drops packages no job has used for a while). Choose its run config file to upload them again, or resume without that runtime_env.`,
+      choose,
+      'Resume Without',
+    );
+    if (!choice) return undefined;
+    if (choice !== choose) return {};
+    const file = (await vscode.window.showOpenDialog({ title: 'Run config file (its runtime_env)', filters: { 'Run config (JSON)': ['json'] }, canSelectMany: false }))?.[0]?.fsPath;
+    if (!file) return undefined;
+    return { runtimeEnv: (await readRunConfig(file)).runtimeEnv, baseDir: path.dirname(file) };
+  };
+
   return [
     command('submitClusterRun', async () => {
       if (!requireTrust('submit a run to a cluster')) return undefined;
@@ -140,16 +177,7 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
         configFile = (await vscode.window.showOpenDialog({ title: 'Run config file', filters: { 'Run config (JSON)': ['json'] }, canSelectMany: false, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri }))?.[0]?.fsPath ?? '';
         if (!configFile) return undefined;
       }
-      let split: ReturnType<typeof splitRunConfig> = { config: {} };
-      if (configFile) {
-        let value: unknown;
-        try {
-          value = JSON.parse(await readFile(configFile, 'utf8'));
-        } catch (e) {
-          throw new Error(`${configFile}: ${(e as Error).message}`);
-        }
-        split = splitRunConfig(value, configFile);
-      }
+      const split = configFile ? await readRunConfig(configFile) : { config: {} };
 
       const preferred = config.defaultPreset();
       const presetPick = await vscode.window.showQuickPick(
@@ -166,7 +194,7 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
       await context.workspaceState.update(LAST_INPUTS, { model: model.trim(), data: data.trim(), steps: steps.trim(), configFile: configFile || last.configFile });
 
       const job: StudioJob = { kind: 'train', backend: 'pytorch', model: model.trim(), data: data.trim(), preset: presetPick.preset, steps: Number(steps), runsDir, config: split.config, checkpointEvery: config.checkpointEvery() };
-      return submit(cluster, job, split.runtimeEnv);
+      return submit(cluster, job, split.runtimeEnv, configFile ? path.dirname(configFile) : undefined);
     }),
 
     command('stopClusterRun', async (arg?: JobArg) => {
@@ -210,7 +238,9 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
         ignoreFocusOut: true,
       });
       if (steps === undefined) return undefined;
-      return submit(cluster, { kind: 'resume', runDir: entry.info.dir, steps: Number(steps), checkpoint: latest.path });
+      const env = await resumeRuntimeEnv(cluster, previous);
+      if (!env) return undefined;
+      return submit(cluster, { kind: 'resume', runDir: entry.info.dir, steps: Number(steps), checkpoint: latest.path }, env.runtimeEnv, env.baseDir);
     }),
 
     command('followClusterLogs', async (arg?: JobArg) => {
@@ -258,4 +288,15 @@ async function pickResumable(store: RunStore, runs: ClusterRuns): Promise<string
     { placeHolder: 'Resume which run on a cluster?' },
   );
   return picked?.dir;
+}
+
+/** A run config file: the trainer's keys and Ray's runtime_env (splitRunConfig), or an error naming the file. */
+async function readRunConfig(file: string): Promise<ReturnType<typeof splitRunConfig>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  return splitRunConfig(value, file);
 }

@@ -20,6 +20,8 @@ export class FakeRay {
   /** Each tail connection: send these chunks of the current log, then close (or stay open when false). */
   tailPlan: (job: FakeJob, connection: number) => { chunks: string[]; close: boolean } = (job) => ({ chunks: [job.log], close: true });
   readonly requests: Array<{ method: string; url: string; auth?: string; body?: unknown }> = [];
+  /** runtime_env packages by URI (gcs://name), as uploaded. */
+  readonly packages = new Map<string, Buffer>();
   tailConnections = 0;
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -73,9 +75,11 @@ export class FakeRay {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let raw = '';
-    for await (const c of req) raw += c;
-    const body = raw ? JSON.parse(raw) : undefined;
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const bytes = Buffer.concat(chunks);
+    const isJson = /json/.test(req.headers['content-type'] ?? '');
+    const body = isJson && bytes.length ? JSON.parse(bytes.toString('utf8')) : undefined;
     this.requests.push({ method: req.method!, url: req.url!, auth: req.headers.authorization, body });
     const send = (status: number, value: unknown) => {
       res.writeHead(status, { 'Content-Type': typeof value === 'string' ? 'text/plain' : 'application/json' });
@@ -88,6 +92,15 @@ export class FakeRay {
     if (req.method !== 'GET' && browserLike) return send(405, `'${req.method}' method not allowed for browser traffic.`);
     const url = req.url ?? '';
     if (url === '/api/version') return send(200, { version: '4', ray_version: '2.60.0' });
+    const pkg = /^\/api\/packages\/([^/]+)\/([^/]+)$/.exec(url);
+    if (pkg) {
+      const uri = `${decodeURIComponent(pkg[1])}://${decodeURIComponent(pkg[2])}`;
+      if (req.method === 'PUT') {
+        this.packages.set(uri, bytes);
+        return send(200, '');
+      }
+      return this.packages.has(uri) ? send(200, '') : send(404, `Package ${uri} does not exist`);
+    }
     if (url === '/api/jobs/' && req.method === 'POST') {
       if (this.noAgentFor > 0) {
         this.noAgentFor--;

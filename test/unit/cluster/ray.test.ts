@@ -1,16 +1,17 @@
 // The Ray Jobs client and `prpo-studio jobs` against a real local Ray head (one per file: it takes ~30–60 s
 // to start on two cores), with Ray's token authentication on. A PyTorch-backend PRPO-R run of a tiny model is
 // submitted from the CLI, followed, stopped with a checkpoint first and resubmitted from that checkpoint; the
-// failure cases are a wrong port, a missing and a refused token, and a job that fails at start. Last, the
-// token is looked for everywhere a run could leak it. If Ray is missing the tests fail and say why.
+// failure cases are a wrong port, a missing and a refused token, and a job that fails at start. Then the
+// token is looked for everywhere a run could leak it; last, a local working_dir is uploaded and unpacked. If
+// Ray is missing the tests fail and say why.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RayJobsClient } from '../../../src/core/cluster';
+import { RayJobsClient, isTerminal, shellQuote, uploadLocalPackages } from '../../../src/core/cluster';
 import { listCheckpoints, readEvents, readMetrics } from '../../../src/core/run';
 import { commandLinesWith, filesHolding, filesUnder } from './leaks';
 import { PYTHON, ROOT, freePort, startRayHead, type RayHead } from './rayHead';
@@ -201,4 +202,30 @@ test('a PRPO-R run of a tiny model on the PyTorch backend: submit, status, follo
   leaks.push(...commandLinesWith(TOKEN));
   assert.deepEqual(leaks, [], 'the token leaked');
   assert.ok(filesUnder(runDir).length > 10, 'the scan looked at the run files');
+});
+
+test('a local working_dir goes up as `ray job submit` sends it: the job runs in it, ignored files left out', async () => {
+  const client = new RayJobsClient({ address: head!.address, token: TOKEN });
+  const dir = join(work, 'job-code');
+  mkdirSync(join(dir, 'pkg'), { recursive: true });
+  writeFileSync(join(dir, 'marker.txt'), 'unpacked on the cluster');
+  writeFileSync(join(dir, 'pkg', 'mod.py'), 'VALUE = 42\n');
+  writeFileSync(join(dir, '.gitignore'), '*.log\n');
+  writeFileSync(join(dir, 'local.log'), 'stays here');
+  const said: string[] = [];
+  const env = await uploadLocalPackages(client, { working_dir: dir }, work, (t) => said.push(t));
+  assert.match(String(env?.working_dir), /^gcs:\/\/_ray_pkg_[0-9a-f]{40}\.zip$/);
+  assert.equal(await client.packageExists(String(env!.working_dir)), true);
+  const script = "import os, sys; sys.path.insert(0, '.'); from pkg.mod import VALUE; print(sorted(os.listdir('.')), VALUE, open('marker.txt').read())";
+  const { submission_id: id } = await client.submit({ entrypoint: `${shellQuote(PYTHON)} -c ${shellQuote(script)}`, runtime_env: env });
+  const done = await until('the job to end', async () => {
+    const d = await client.status(id);
+    return isTerminal(d.status) ? d : undefined;
+  }, 180_000);
+  const logs = await client.logs(id);
+  assert.equal(done.status, 'SUCCEEDED', `${done.message}\n${logs}`);
+  assert.match(logs, /\['\.gitignore', 'marker\.txt', 'pkg'\] 42 unpacked on the cluster/);
+  // A second upload of the same folder is skipped: the cluster has it.
+  await uploadLocalPackages(client, { working_dir: dir }, work, (t) => said.push(t));
+  assert.match(said.at(-1)!, /is on the cluster already/);
 });

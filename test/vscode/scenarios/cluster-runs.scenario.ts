@@ -1,15 +1,15 @@
 // A training run on a Ray cluster, driven from the palette in real VS Code: a real local Ray head (token
 // authentication on) is the cluster in the setting prpoStudio.clusters; Set Cluster Token… stores its token;
 // Submit Run to Cluster… sends a PyTorch-backend PRPO-R run of a tiny model (made at test time) with a run
-// config file (trainer keys + runtime_env); the run appears in the explorer with Ray's status beside ours;
+// config file (trainer keys + runtime_env, whose local working_dir is uploaded); the run appears in the explorer with Ray's status beside ours;
 // Follow Cluster Logs streams its log into an output channel; its rollouts open in the trajectory view; Stop
 // Cluster Run writes a checkpoint first; Resume Cluster Run from Checkpoint… resubmits it from that checkpoint
-// for a few more steps, which it trains to the end. Then the token is looked for in every file the session wrote
+// (with the stopped job's runtime_env) for a few more steps, which it trains to the end. Then the token is looked for in every file the session wrote
 // (workspace, runs, settings, logs) and in every process's command line.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RayJobsClient } from '../../../src/core/cluster';
 import { listCheckpoints, readEvents } from '../../../src/core/run';
@@ -36,7 +36,10 @@ async function setup(workspaceDir: string): Promise<void> {
   settings['prpoStudio.clusters'] = [{ name: 'local-ray', address: `http://127.0.0.1:${dashboardPort}`, python: PYTHON }];
   // A run config file: trainer keys (short answers keep the CPU steps quick) and Ray's runtime_env.
   configFile = join(workspaceDir, 'cluster-run.json');
-  writeFileSync(configFile, JSON.stringify({ maxNewTokens: 4, promptsPerStep: 1, groupSize: 2, runtime_env: { env_vars: { OMP_NUM_THREADS: '1' } } }, null, 2));
+  // Its working_dir is a local folder beside it, uploaded as `ray job submit` would.
+  writeFileSync(configFile, JSON.stringify({ maxNewTokens: 4, promptsPerStep: 1, groupSize: 2, runtime_env: { working_dir: 'cluster-code', env_vars: { OMP_NUM_THREADS: '1' } } }, null, 2));
+  mkdirSync(join(workspaceDir, 'cluster-code'), { recursive: true });
+  writeFileSync(join(workspaceDir, 'cluster-code', 'README.txt'), 'shipped to the cluster as the job\'s working_dir\n');
   modelDir = join(workspaceDir, 'models', 'tiny-qwen2-vl');
   dataDir = join(workspaceDir, 'datasets', 'shapes');
   const py = spawnSync(PYTHON, ['-m', 'prpo_studio', 'tiny-model', '--family', 'qwen2-vl', '--out', modelDir], {
@@ -111,6 +114,8 @@ scenario(
     // The run config's runtime_env reached Ray; its trainer keys reached the trainer.
     const [job] = await new RayJobsClient({ address: head!.address, token: TOKEN }).list();
     assert.deepEqual(job.runtime_env?.env_vars, { PYTHONUNBUFFERED: '1', OMP_NUM_THREADS: '1' });
+    const workingDir = String(job.runtime_env?.working_dir);
+    assert.match(workingDir, /^gcs:\/\/_ray_pkg_[0-9a-f]{40}\.zip$/, 'the local working_dir went up as a package');
     assert.equal((JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { config: { maxNewTokens: number } }).config.maxNewTokens, 4);
 
     await workbench.runCommand('prpoStudio.followClusterLogs');
@@ -161,6 +166,10 @@ scenario(
     // Both jobs are on the cluster: the stopped one and the resumed one, which succeeded.
     const jobs = await new RayJobsClient({ address: head!.address, token: TOKEN }).list();
     assert.deepEqual(jobs.map((j) => j.status).sort(), ['STOPPED', 'SUCCEEDED']);
+    // The resumed job got the stopped one's runtime_env again: its working_dir package and its env vars.
+    const resumedJob = jobs.find((j) => j.status === 'SUCCEEDED')!;
+    assert.equal(resumedJob.runtime_env?.working_dir, workingDir);
+    assert.deepEqual(resumedJob.runtime_env?.env_vars, { PYTHONUNBUFFERED: '1', OMP_NUM_THREADS: '1' });
     assert.ok(finished.description.includes('Ray SUCCEEDED'));
 
     // The token: in no file of the session (workspace, runs, user settings, extension host and output logs),
