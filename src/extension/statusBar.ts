@@ -13,6 +13,14 @@ import { STATUS_COMMANDS, statusText, statusTooltipMarkdown, type StatusFacts } 
 export class RunStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('prpoStudio.run', vscode.StatusBarAlignment.Left, 10);
   private readonly subscriptions: vscode.Disposable[];
+  /**
+   * The click's command, one object per run. VS Code stores a command with arguments under a fresh id each
+   * time `item.command` is given a new object and drops the old id on the next update; a click that reaches
+   * the old id in that moment fails with "Actual command not found". The item changes every step, so a new
+   * object each time made a click on a live run's item fail now and then (seen in the run-control scenario).
+   * The same object again is a no-op for VS Code.
+   */
+  private openCommand: vscode.Command | undefined;
 
   constructor(
     private readonly backends: BackendManager,
@@ -57,7 +65,8 @@ export class RunStatusBar implements vscode.Disposable {
     const md = new vscode.MarkdownString(statusTooltipMarkdown(facts), true);
     md.isTrusted = { enabledCommands: STATUS_COMMANDS };
     this.item.tooltip = md;
-    this.item.command = { command: 'prpoStudio.openRun', title: 'Open Run', arguments: [run.runDir] };
+    if (this.openCommand?.arguments?.[0] !== run.runDir) this.openCommand = { command: 'prpoStudio.openRun', title: 'Open Run', arguments: [run.runDir] };
+    this.item.command = this.openCommand;
     this.item.backgroundColor = run.phase === 'paused' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.accessibilityInformation = { label: `PRPO Studio run ${displayString(name)} ${run.phase}, step ${run.status.step}${run.status.steps ? ` of ${run.status.steps}` : ''}` };
     this.item.show();

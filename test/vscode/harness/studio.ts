@@ -243,7 +243,7 @@ export function scenario(
         // As Playwright does on CI: a scenario that fails runs once more on a fresh code-server. A pass then is
         // reported as flaky (not hidden): a TAP line `# flaky: …` that `npm test`'s summary lists, and the first
         // failure's report and screenshots kept under .test-output/flaky/.
-        const kept = keepFlakyReport(name);
+        const kept = keepFlakyReport(name, e);
         const first = (e instanceof Error ? e.message : String(e)).split('\n')[0];
         process.stderr.write(`[studio] ${name}: failed (${first}); running it once more — its report: ${kept}\n`);
         flaky = `flaky: ${name} failed once (${first.slice(0, 200)}), then passed on retry; its report: ${kept}`;
@@ -252,11 +252,15 @@ export function scenario(
   });
 }
 
-/** Moves a failed attempt's report and screenshots to .test-output/flaky/<scenario>/ (the retry starts clean). */
-function keepFlakyReport(name: string): string {
+/**
+ * Moves a failed attempt's report and screenshots to .test-output/flaky/<scenario>/ (the retry starts clean),
+ * with the error and its stack (which line of the scenario failed) in error.txt.
+ */
+function keepFlakyReport(name: string, error: unknown): string {
   const dir = join(OUTPUT_DIR, 'flaky', slug(name));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'error.txt'), `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   const report = join(OUTPUT_DIR, 'failures', `${slug(name)}.txt`);
   if (existsSync(report)) renameSync(report, join(dir, 'failure.txt'));
   const shots = join(SCREENSHOT_DIR, slug(name));
