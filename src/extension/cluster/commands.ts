@@ -129,24 +129,26 @@ export function registerClusterCommands(deps: ClusterCommandDeps): vscode.Dispos
 
   /**
    * The runtime_env a resumed run's job gets: its previous job's on the same cluster, as Ray kept it. When Ray no
-   * longer holds a package of it, the user picks the run config file to upload again, or resumes without.
-   * Undefined: cancelled.
+   * longer holds a package of it, or the run resumes on another cluster, the user picks the run config file to
+   * upload again, or resumes without. Undefined: cancelled.
    */
   const resumeRuntimeEnv = async (cluster: ClusterConfig, previous: TrackedJob | undefined): Promise<{ runtimeEnv?: Record<string, unknown>; baseDir?: string } | undefined> => {
-    if (!previous || previous.cluster !== cluster.name) return {};
-    const client = await tokens.client(cluster);
-    const details = await client.status(previous.id).catch(() => undefined);
-    if (!details) return {};
-    const { runtimeEnv, missing } = await previousRuntimeEnv(client, details).catch((e: unknown) => {
-      throw new Error(clusterMessage(cluster, e));
-    });
-    if (!missing.length) return { runtimeEnv };
+    if (!previous) return {};
+    let why: string;
+    if (previous.cluster !== cluster.name) {
+      why = `${previous.id} ran on cluster "${previous.cluster}": its runtime_env (packages, env vars, pip) is not on "${cluster.name}".`;
+    } else {
+      const client = await tokens.client(cluster);
+      const details = await client.status(previous.id).catch(() => undefined);
+      if (!details) return {};
+      const { runtimeEnv, missing } = await previousRuntimeEnv(client, details).catch((e: unknown) => {
+        throw new Error(clusterMessage(cluster, e));
+      });
+      if (!missing.length) return { runtimeEnv };
+      why = `The runtime_env of ${previous.id} used ${missing.join(', ')}, which cluster "${cluster.name}" no longer holds (Ray drops packages no job has used for a while).`;
+    }
     const choose = 'Choose Run Config…';
-    const choice = await vscode.window.showWarningMessage(
-      `The runtime_env of ${previous.id} used ${missing.join(', ')}, which cluster "${cluster.name}" no longer holds (Ray drops packages no job has used for a while). Choose its run config file to upload them again, or resume without that runtime_env.`,
-      choose,
-      'Resume Without',
-    );
+    const choice = await vscode.window.showWarningMessage(`${why} Choose the run config file whose runtime_env the job should get, or resume without one.`, choose, 'Resume Without');
     if (!choice) return undefined;
     if (choice !== choose) return {};
     const file = (await vscode.window.showOpenDialog({ title: 'Run config file (its runtime_env)', filters: { 'Run config (JSON)': ['json'] }, canSelectMany: false }))?.[0]?.fsPath;
