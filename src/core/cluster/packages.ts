@@ -59,6 +59,7 @@ export function packFolder(folder: string, options: { excludes?: readonly string
   if (!isDir) throw new ClusterError('bad-request', `runtime_env: ${folder} is not a folder on this machine (a local working_dir or py_modules entry is a folder or a .zip; anything remote is a URI such as gcs://, s3:// or https://…zip)`);
   const rootRules = ignore().add([...RAY_DEFAULT_EXCLUDES, ...(options.excludes ?? [])]);
   const found: Array<{ rel: string; path: string; size: number }> = [];
+  const emptyFolders: string[] = [];
   const walk = (dir: string, rules: Array<{ base: string; ig: Ignore }>) => {
     const own = ignore();
     let hasOwn = false;
@@ -90,7 +91,11 @@ export function packFolder(folder: string, options: { excludes?: readonly string
       const rel = relative(root, path).split(sep).join('/');
       if (rootRules.ignores(isFolder ? `${rel}/` : rel)) continue;
       if (scoped.some((r) => r.ig.ignores(relative(r.base, path).split(sep).join('/') + (isFolder ? '/' : '')))) continue;
-      if (isFolder) walk(path, scoped);
+      if (isFolder) {
+        // As Ray does, a folder with nothing in it at all is packed too (one whose files are all ignored is not).
+        if (readdirSync(path).length === 0) emptyFolders.push(rel);
+        else walk(path, scoped);
+      }
       else if (st.isFile()) found.push({ rel, path, size: st.size });
     }
   };
@@ -110,6 +115,10 @@ export function packFolder(folder: string, options: { excludes?: readonly string
     const name = prefix + f.rel;
     hash.update(`${name}\0${data.length}\0`).update(data);
     tree[name] = [data, { mtime: new Date(1980, 0, 1) }];
+  }
+  for (const rel of emptyFolders.sort()) {
+    hash.update(`${prefix + rel}/\0`);
+    tree[prefix + rel] = {};
   }
   return { uri: `gcs://_ray_pkg_${hash.digest('hex')}.zip`, zip: zipSync(tree, { level: 6 }), files: found.map((f) => prefix + f.rel), bytes };
 }

@@ -55,9 +55,11 @@ const PROJECT = {
 
 test('a working_dir is zipped as Ray does: default excludes, .gitignore and .rayignore at any depth, runtime_env.excludes', () => {
   const dir = tree('project', PROJECT);
+  // An empty folder goes in, as Ray packs it; an ignored one (data/, named by .gitignore) does not.
+  mkdirSync(join(dir, 'outputs'));
   const pkg = packFolder(dir, { excludes: ['notes/'] });
   const inside = unzipped(pkg.zip);
-  assert.deepEqual(Object.keys(inside).sort(), ['.gitignore', 'reward.py', 'sub/.rayignore', 'sub/helper.py']);
+  assert.deepEqual(Object.keys(inside).sort(), ['.gitignore', 'outputs/', 'reward.py', 'sub/.rayignore', 'sub/helper.py']);
   assert.deepEqual(pkg.files, ['.gitignore', 'reward.py', 'sub/.rayignore', 'sub/helper.py']);
   assert.equal(inside['reward.py'], PROJECT['reward.py']);
   assert.match(pkg.uri, /^gcs:\/\/_ray_pkg_[0-9a-f]{40}\.zip$/);
