@@ -13,7 +13,7 @@
  * keeps packages in its GCS, whose limit is 512 MiB; a bigger package is refused here with its largest files.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { zipSync, type Zippable } from 'fflate';
 import ignore, { type Ignore } from 'ignore';
@@ -60,7 +60,11 @@ export function packFolder(folder: string, options: { excludes?: readonly string
   const rootRules = ignore().add([...RAY_DEFAULT_EXCLUDES, ...(options.excludes ?? [])]);
   const found: Array<{ rel: string; path: string; size: number }> = [];
   const emptyFolders: string[] = [];
+  const seen = new Set<string>(); // real paths of the folders walked: a link back up is not followed twice
   const walk = (dir: string, rules: Array<{ base: string; ig: Ignore }>) => {
+    const real = realpathSync(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
     const own = ignore();
     let hasOwn = false;
     for (const name of ['.gitignore', '.rayignore']) {
@@ -72,14 +76,14 @@ export function packFolder(folder: string, options: { excludes?: readonly string
       }
     }
     const scoped = hasOwn ? [...rules, { base: dir, ig: own }] : rules;
-    let entries: Dirent[];
+    let names: string[];
     try {
-      entries = readdirSync(dir, { withFileTypes: true });
+      names = readdirSync(dir);
     } catch (e) {
       throw new ClusterError('bad-request', `runtime_env: cannot read ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
+    for (const name of names) {
+      const path = join(dir, name);
       // Links are followed as Ray's zip does (it stores what they point at).
       let st;
       try {
@@ -95,8 +99,7 @@ export function packFolder(folder: string, options: { excludes?: readonly string
         // As Ray does, a folder with nothing in it at all is packed too (one whose files are all ignored is not).
         if (readdirSync(path).length === 0) emptyFolders.push(rel);
         else walk(path, scoped);
-      }
-      else if (st.isFile()) found.push({ rel, path, size: st.size });
+      } else if (st.isFile()) found.push({ rel, path, size: st.size });
     }
   };
   walk(root, []);

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { unzipSync } from 'fflate';
@@ -71,6 +71,10 @@ test('a working_dir is zipped as Ray does: default excludes, .gitignore and .ray
   const before = packFolder(dir, { excludes: ['notes/'] }).uri;
   writeFileSync(join(dir, 'train.log'), 'more');
   assert.equal(packFolder(dir, { excludes: ['notes/'] }).uri, before);
+  // A link back up to the folder is followed once, not forever.
+  symlinkSync(dir, join(dir, 'sub', 'loop'));
+  assert.equal(packFolder(dir, { excludes: ['notes/'] }).uri, before);
+  rmSync(join(dir, 'sub', 'loop'));
   // A py_modules folder keeps its name as the top folder, so that it imports by that name.
   assert.deepEqual(Object.keys(unzipped(packFolder(join(dir, 'sub'), { topFolder: true }).zip)).sort(), ['sub/.rayignore', 'sub/helper.py']);
 });
