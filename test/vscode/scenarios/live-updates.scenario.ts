@@ -1,5 +1,5 @@
 // The explorer follows runs as they are written: a run written by another process (a terminal's
-// `prpo-studio train`) updates from file watching and is read-only here; `prpoStudio.autoStart` starts the
+// `prpo-studio train`) updates from file watching, its step rows open while they refresh, and it is read-only here; `prpoStudio.autoStart` starts the
 // built-in default when the workspace opens.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ scenario(
         model: { name: 'tiny-vlm', config: {} },
         task: { name: 'shapes', config: {} },
         seed: 7,
-        steps: 50,
+        steps: 200,
       });
       // This test process plays the external trainer: its pid is alive, so the run reads as running.
       w.appendEvent({ type: 'started', step: 0, pid: process.pid });
@@ -44,13 +44,50 @@ scenario(
       await sleep(400);
     }
     const row = await until('step 3 in the explorer', async () =>
-      (await workbench.treeItems('Runs')).find((i) => i.label === EXTERNAL && /step 3\/50 · R 0\.75 · running/.test(i.description)),
+      (await workbench.treeItems('Runs')).find((i) => i.label === EXTERNAL && /step 3\/200 · R 0\.75 · running/.test(i.description)),
     );
     assert.match(row.description, /VPPO/);
     await screenshot('external-run-live');
 
-    // Not ours to steer: no Pause/Stop in its menu.
+    // Step rows of a run that is being written open it, click after click, while the explorer refreshes under
+    // the pointer: a row's command must not go stale between a refresh and the click ("Actual command not found").
     const item = await workbench.treeItem('Runs', EXTERNAL);
+    await item.click();
+    await item.press('ArrowRight');
+    const stepsGroup = await workbench.treeItem('Runs', 'Steps');
+    await stepsGroup.click();
+    await stepsGroup.press('ArrowRight');
+    let writing = true;
+    let last = 3;
+    const writer = (async () => {
+      while (writing && last < 200) {
+        last++;
+        w.appendRollouts(last, fakeRollouts(last));
+        w.appendMetrics({ step: last, reward: 0.5, accuracy: 0.5 });
+        await sleep(60);
+      }
+    })();
+    try {
+      // The newest rows, at the top of the list: each new step re-creates them.
+      const stepRows = workbench.view('Runs').locator('.monaco-list-row', { hasText: /^step \d+\s*R / });
+      for (let i = 0; i < 24; i++) {
+        await stepRows.nth(i % 2).click();
+        await sleep(50);
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
+    await page.locator('.part.editor .tab', { hasText: `Trajectory · ${EXTERNAL}` }).first().waitFor({ timeout: 60_000 });
+    const stale = (await workbench.allNotifications()).filter((n) => /command not found/i.test(n.message));
+    assert.deepEqual(stale, [], 'a click on a refreshing step row failed');
+    await workbench.runCommand('View: Close All Editors');
+    await stepsGroup.click();
+    await stepsGroup.press('ArrowLeft');
+    await item.click();
+    await item.press('ArrowLeft');
+
+    // Not ours to steer: no Pause/Stop in its menu.
     await item.click({ button: 'right' });
     const menu = await contextMenuLabels(page);
     assert.ok(!menu.includes('Pause Run') && !menu.includes('Stop Run'), JSON.stringify(menu));
@@ -61,7 +98,7 @@ scenario(
     const { writeCheckpoint } = await import('../suite/fixtures');
     writeCheckpoint(w.dir, 3);
     w.appendEvent({ type: 'checkpoint', step: 3, checkpoint: 'checkpoints/step-000003' });
-    w.appendEvent({ type: 'completed', step: 3 });
+    w.appendEvent({ type: 'completed', step: last });
     await until('completed in the explorer', async () =>
       (await workbench.treeItems('Runs')).find((i) => i.label === EXTERNAL && /completed/.test(i.description)),
     );
