@@ -1,6 +1,7 @@
 /**
  * A client of Ray's Jobs REST API (served by the Ray dashboard, default port 8265): version, submit, list,
- * status, logs, stop, delete, and the runtime_env package uploads (./packages.ts). The WebSocket log tail is in ./follow.ts. No Python needed here.
+ * status, logs, stop, delete, and the runtime_env package uploads (./packages.ts). The WebSocket log tail is in
+ * ./follow.ts. No Python needed here.
  *
  * Requests go through node:http(s), not fetch: Node's fetch always sends `Sec-Fetch-Mode: cors`, and the
  * dashboard refuses POSTs that look like a browser's ("'POST' method not allowed for browser traffic",
