@@ -57,10 +57,12 @@ export function packFolder(folder: string, options: { excludes?: readonly string
     // reported below
   }
   if (!isDir) throw new ClusterError('bad-request', `runtime_env: ${folder} is not a folder on this machine (a local working_dir or py_modules entry is a folder or a .zip; anything remote is a URI such as gcs://, s3:// or https://…zip)`);
-  const rootRules = ignore().add([...RAY_DEFAULT_EXCLUDES, ...(options.excludes ?? [])]);
   const found: Array<{ rel: string; path: string; size: number }> = [];
   const emptyFolders: string[] = [];
   const seen = new Set<string>(); // real paths of the folders walked: a link back up is not followed twice
+  const posixRelative = (from: string, to: string) => relative(from, to).split(sep).join('/');
+  // Each rule set matches paths relative to its folder: the root's (Ray's defaults and `excludes`), then every
+  // .gitignore / .rayignore on the way down.
   const walk = (dir: string, rules: Array<{ base: string; ig: Ignore }>) => {
     const real = realpathSync(dir);
     if (seen.has(real)) return;
@@ -82,6 +84,8 @@ export function packFolder(folder: string, options: { excludes?: readonly string
     } catch (e) {
       throw new ClusterError('bad-request', `runtime_env: cannot read ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
+    // As Ray does, a folder with nothing in it at all is packed too (one whose files are all ignored is not).
+    if (names.length === 0 && dir !== root) emptyFolders.push(posixRelative(root, dir));
     for (const name of names) {
       const path = join(dir, name);
       // Links are followed as Ray's zip does (it stores what they point at).
@@ -92,17 +96,12 @@ export function packFolder(folder: string, options: { excludes?: readonly string
         continue; // a dangling link
       }
       const isFolder = st.isDirectory();
-      const rel = relative(root, path).split(sep).join('/');
-      if (rootRules.ignores(isFolder ? `${rel}/` : rel)) continue;
-      if (scoped.some((r) => r.ig.ignores(relative(r.base, path).split(sep).join('/') + (isFolder ? '/' : '')))) continue;
-      if (isFolder) {
-        // As Ray does, a folder with nothing in it at all is packed too (one whose files are all ignored is not).
-        if (readdirSync(path).length === 0) emptyFolders.push(rel);
-        else walk(path, scoped);
-      } else if (st.isFile()) found.push({ rel, path, size: st.size });
+      if (scoped.some((r) => r.ig.ignores(posixRelative(r.base, path) + (isFolder ? '/' : '')))) continue;
+      if (isFolder) walk(path, scoped);
+      else if (st.isFile()) found.push({ rel: posixRelative(root, path), path, size: st.size });
     }
   };
-  walk(root, []);
+  walk(root, [{ base: root, ig: ignore().add([...RAY_DEFAULT_EXCLUDES, ...(options.excludes ?? [])]) }]);
   found.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const bytes = found.reduce((s, f) => s + f.size, 0);
   const max = options.maxBytes ?? RAY_PACKAGE_MAX_BYTES;
