@@ -96,10 +96,9 @@ class StepStages:
     def _score(self, g: list[Sampled], enc: dict) -> list[tuple[Sampled, torch.Tensor]]:
         """Each rollout of group `g` with its teacher-forced log-probs under the encoded prompt `enc` (CPU, float64)."""
         out = []
-        for sl in self._micro(g):
-            sub = {k: _rows(v, sl, len(g)) for k, v in enc.items()}
-            logp, _, _ = self.policy.score(sub, [s.ids for s in g[sl]], self.config["temperature"])
-            out += [(s, row[: len(s.ids)].detach().to("cpu", torch.float64)) for s, row in zip(g[sl], logp)]
+        for rows, sub in self._micro_batches(g, enc):
+            logp, _, _ = self.policy.score(sub, [s.ids for s in rows], self.config["temperature"])
+            out += [(s, row[: len(s.ids)].detach().to("cpu", torch.float64)) for s, row in zip(rows, logp)]
         return out
 
     def _view_inputs(self, g: list[Sampled], view: str, rng: np.random.Generator) -> dict:
@@ -118,9 +117,12 @@ class StepStages:
             return self.policy.encode(prompts, [perturb_patches(image, t["perturbPatchSize"], t["patchDropProb"], rng) for _ in g])
         raise ValueError(view)
 
-    def _micro(self, g: list[Sampled]) -> list[slice]:
+    def _micro_batches(self, g: list[Sampled], enc: dict):
+        """Group `g` in micro-batches: each run of rollouts with the matching rows of its encoded prompt `enc`."""
         mb = self.config["microBatchSize"]
-        return [slice(i, min(i + mb, len(g))) for i in range(0, len(g), mb)]
+        for i in range(0, len(g), mb):
+            sl = slice(i, min(i + mb, len(g)))
+            yield g[sl], {k: _rows(v, sl, len(g)) for k, v in enc.items()}
 
     # ---- 3. advantages -----------------------------------------------------------------------------------
     def advantages(self, batch: list[Sampled], step: int) -> list[RolloutAdvantage]:
@@ -163,9 +165,7 @@ class StepStages:
             self.optimizer.zero_grad(set_to_none=True)
             for g in mini:
                 enc = self._view_inputs(g, "image", np.random.default_rng(0))
-                for sl in self._micro(g):
-                    sub = {k: _rows(v, sl, len(g)) for k, v in enc.items()}
-                    rows = g[sl]
+                for rows, sub in self._micro_batches(g, enc):
                     logp, mask, ent = self.policy.score(sub, [s.ids for s in rows], t["temperature"], entropy=True)
                     dev, L = logp.device, logp.shape[1]
                     old = _pad([s.logp for s in rows], L, dev)
